@@ -1,0 +1,33 @@
+// Counting calls into the global allocator.
+//
+// Layer: C++ global operator new / operator delete, replaced in every cell program
+// (harness/counting_new.cpp). Every strategy takes its memory there, and libstdc++ containers do
+// too, so these counts are "calls a C++ program makes into the global allocator". Calls that go
+// straight to malloc() from C code are not counted.
+//
+// Counters are per thread and written only by their own thread, with no atomics: a worker reads
+// its own counters before and after the measured phase. The cost of counting is measured in every
+// cell (probe_cost) and reported beside the figures.
+#pragma once
+
+#include <cstdint>
+
+namespace allocproof {
+
+struct alloc_counts {
+    std::uint64_t allocations = 0;
+    std::uint64_t deallocations = 0;
+    std::uint64_t bytes_requested = 0;
+};
+
+alloc_counts this_thread_alloc_counts();
+
+// Counting is on by default; the probe-cost calibration turns it off for a moment to measure it.
+void set_alloc_counting(bool enabled);
+
+namespace detail {
+extern constinit thread_local alloc_counts thread_alloc_counts;
+extern constinit bool alloc_counting_enabled;
+}  // namespace detail
+
+}  // namespace allocproof

@@ -1,0 +1,243 @@
+// allocproof-cell-<allocator>: runs one cell (or answers --identify) and prints one JSON object
+// on standard output. The driver starts one such process per cell and repetition, so each starts
+// with a fresh heap and a fresh peak-RSS counter, and a crash costs one cell, not the run.
+//
+// Exit codes: 0 measured; 2 bad arguments; 3 the allocator serving malloc is not the one asked
+// for; 70 a worker failed. Anything else (a signal) the driver reports as a crash.
+#include "allocproof/cell.hpp"
+#include "allocproof/registry.hpp"
+#include "harness/alloc_counters.hpp"
+#include "harness/allocator_identity.hpp"
+#include "harness/latency_histogram.hpp"
+#include "harness/thread_probes.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+namespace allocproof {
+namespace {
+
+using json = nlohmann::json;
+
+std::string digest_hex(std::uint64_t digest) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(digest));
+    return text;
+}
+
+json identity_json(const allocator_identity& id) {
+    return {{"name", id.name},
+            {"version", id.version},
+            {"malloc_provider", id.malloc_provider},
+            {"serves_malloc", id.serves_malloc},
+            {"evidence", id.evidence}};
+}
+
+// ---- probe cost --------------------------------------------------------------------------
+// What one latency sample and one counted allocator call cost on this machine, measured in this
+// process before the cell runs, so every record says how much of its time the probes took.
+struct probe_cost {
+    double timer_sample_ns = 0;     // two clock reads and a histogram update
+    double counter_ns_per_call = 0; // counting on minus counting off, per new or delete
+};
+
+template <class Body>
+double ns_per_iteration(std::uint64_t iterations, Body&& body) {
+    auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0; i < iterations; ++i) {
+        body();
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    return static_cast<double>(
+               std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) /
+           static_cast<double>(iterations);
+}
+
+probe_cost measure_probe_cost() {
+    constexpr std::uint64_t iterations = 100'000;
+    constexpr int trials = 5;
+    latency_histogram scratch;
+    std::vector<double> timer, counted, uncounted;
+    auto new_delete_pair = [] {
+        void* volatile block = ::operator new(64);
+        ::operator delete(block);
+    };
+    for (int t = 0; t < trials; ++t) {
+        timer.push_back(ns_per_iteration(iterations, [&] {
+            auto t0 = std::chrono::steady_clock::now();
+            auto t1 = std::chrono::steady_clock::now();
+            scratch.record(static_cast<std::uint64_t>((t1 - t0).count()));
+        }));
+        set_alloc_counting(false);
+        uncounted.push_back(ns_per_iteration(iterations, new_delete_pair));
+        set_alloc_counting(true);
+        counted.push_back(ns_per_iteration(iterations, new_delete_pair));
+    }
+    auto median = [](std::vector<double> v) {
+        std::ranges::sort(v);
+        return v[v.size() / 2];
+    };
+    return {median(timer), (median(counted) - median(uncounted)) / 2};
+}
+
+// ---- output ------------------------------------------------------------------------------
+json measurement_json(const cell_measurement& m, const probe_cost& cost,
+                      std::uint64_t sample_every) {
+    json sparse = json::array();
+    for (std::size_t i = 0; i < m.latency_buckets.size(); ++i) {
+        if (m.latency_buckets[i] != 0) {
+            sparse.push_back({i, m.latency_buckets[i]});
+        }
+    }
+    auto optional = [](const std::optional<std::uint64_t>& v) {
+        return v ? json(*v) : json(nullptr);
+    };
+    double ops = static_cast<double>(m.ops_per_thread) * m.threads;
+    double samples = std::ceil(static_cast<double>(m.ops_per_thread) /
+                               static_cast<double>(sample_every)) * m.threads;
+    double calls = static_cast<double>(m.alloc_calls + m.free_calls);
+    double probe_ns = samples * cost.timer_sample_ns + calls * std::max(0.0, cost.counter_ns_per_call);
+    return {
+        {"threads", m.threads},
+        {"ops_per_thread", m.ops_per_thread},
+        {"wall_ns", m.wall_ns},
+        {"cpu_ns", m.cpu_ns},
+        {"setup_ns", m.setup_ns},
+        {"latency", {{"sample_every", sample_every},
+                     {"max_ns", m.latency_max_ns},
+                     {"buckets", sparse}}},
+        {"alloc_calls", m.alloc_calls},
+        {"free_calls", m.free_calls},
+        {"bytes_requested", m.bytes_requested},
+        {"rss_before_setup_bytes", m.rss_before_setup_bytes},
+        {"rss_end_of_measure_bytes", m.rss_end_of_measure_bytes},
+        {"rss_final_bytes", m.rss_final_bytes},
+        // The kernel's high-water mark can trail a reading of statm taken a moment before.
+        {"rss_peak_bytes", std::max(peak_resident_bytes(), m.rss_end_of_measure_bytes)},
+        {"live_bytes_peak", m.live_bytes_peak},
+        {"instructions", optional(m.instructions)},
+        {"cycles", optional(m.cycles)},
+        {"digest", digest_hex(m.digest)},
+        {"probe_cost", {{"timer_sample_ns", cost.timer_sample_ns},
+                        {"counter_ns_per_call", cost.counter_ns_per_call},
+                        {"estimated_ns", probe_ns},
+                        {"estimated_fraction_of_cpu",
+                         m.cpu_ns > 0 ? probe_ns / static_cast<double>(m.cpu_ns) : 0.0},
+                        {"estimated_ns_per_op", ops > 0 ? probe_ns / ops : 0.0}}},
+    };
+}
+
+// ---- harness self-test faults --------------------------------------------------------------
+// ALLOCPROOF_CELL_FAULT=<kind>:<strategy> makes cells of that strategy misbehave, so the tests
+// can show that the driver records a crash, a hang or garbage output and carries on. Kinds:
+// crash (SIGSEGV), abort, hang, garbage (non-JSON output), digest (a wrong digest).
+std::string planted_fault(const std::string& strategy) {
+    const char* spec = std::getenv("ALLOCPROOF_CELL_FAULT");
+    if (spec == nullptr) {
+        return {};
+    }
+    std::string text(spec);
+    auto colon = text.find(':');
+    if (colon == std::string::npos || text.substr(colon + 1) != strategy) {
+        return {};
+    }
+    return text.substr(0, colon);
+}
+
+void act_out(const std::string& fault) {
+    if (fault == "crash") {
+        std::raise(SIGSEGV);
+    } else if (fault == "abort") {
+        std::abort();
+    } else if (fault == "hang") {
+        for (;;) {
+            pause();
+        }
+    } else if (fault == "garbage") {
+        std::cout << "this is not JSON {\n";
+        std::exit(0);
+    }
+}
+
+}  // namespace
+}  // namespace allocproof
+
+int main(int argc, char** argv) {
+    using namespace allocproof;
+    // libstdc++ uses plain (non-atomic) reference counts until a process starts its first thread,
+    // and glibc's malloc takes a faster path too; start and join one so that single-thread cells
+    // measure the library as every real, threaded server runs it.
+    std::thread([] {}).join();
+
+    CLI::App app{"allocproof cell: one workload x strategy measurement on this global allocator"};
+    cell_request request;
+    std::string expected_allocator;
+    bool identify = false;
+    app.add_flag("--identify", identify, "print the global allocator's identity and exit");
+    app.add_option("--allocator", expected_allocator, "the allocator the driver expects");
+    app.add_option("--workload", request.workload);
+    app.add_option("--strategy", request.strategy);
+    app.add_option("--threads", request.params.threads)->check(CLI::Range(1u, 4096u));
+    app.add_option("--ops", request.params.scale.ops_per_thread)->check(CLI::PositiveNumber);
+    app.add_option("--working-set", request.params.scale.working_set)->check(CLI::PositiveNumber);
+    app.add_option("--warmup-ops", request.params.scale.warmup_ops);
+    app.add_option("--seed", request.params.seed);
+    app.add_option("--sample-every", request.sample_every)->check(CLI::PositiveNumber);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        std::cerr << "allocproof-cell: " << error.what() << "\n";
+        return 2;
+    }
+    if ((request.sample_every & (request.sample_every - 1)) != 0) {
+        std::cerr << "allocproof-cell: --sample-every must be a power of two\n";
+        return 2;
+    }
+
+    const allocator_identity identity = identify_global_allocator();
+    if (identify) {
+        std::cout << identity_json(identity).dump() << "\n";
+        return 0;
+    }
+    if (!identity.serves_malloc ||
+        (!expected_allocator.empty() && expected_allocator != identity.name)) {
+        std::cerr << "allocproof-cell: asked for allocator '" << expected_allocator
+                  << "' but malloc is served by " << identity.malloc_provider << " ("
+                  << identity.name << ", ownership check "
+                  << (identity.serves_malloc ? "passed" : "failed") << ")\n";
+        return 3;
+    }
+
+    const cell_entry* cell = registry::instance().find_cell(request.workload, request.strategy);
+    if (cell == nullptr) {
+        std::cerr << "allocproof-cell: no cell for workload '" << request.workload
+                  << "' and strategy '" << request.strategy << "'\n";
+        return 2;
+    }
+    const std::string fault = planted_fault(request.strategy);
+    act_out(fault);
+
+    const auto cost = measure_probe_cost();
+    cell_measurement measurement = cell->run(request);
+    if (fault == "digest") {
+        measurement.digest ^= 1;
+    }
+    nlohmann::json out = {{"schema", "allocproof-cell/1"},
+                          {"allocator", identity_json(identity)},
+                          {"measurement", measurement_json(measurement, cost, request.sample_every)}};
+    std::cout << out.dump() << "\n";
+    return 0;
+}

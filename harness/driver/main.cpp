@@ -1,0 +1,174 @@
+// allocproof — the driver. `allocproof list` shows what this build can measure; `allocproof run`
+// measures a matrix of workload x strategy x global allocator x threads.
+#include "allocproof/registry.hpp"
+#include "harness/driver/environment.hpp"
+#include "harness/driver/matrix.hpp"
+#include "harness/driver/run.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace allocproof::driver {
+namespace {
+
+using json = nlohmann::json;
+
+json scale_json(const workload_scale& s) {
+    return {{"ops_per_thread", s.ops_per_thread}, {"working_set", s.working_set}, {"warmup_ops", s.warmup_ops}};
+}
+
+std::vector<std::string> strategies_serving(const workload_traits& workload) {
+    std::vector<std::string> names;
+    for (const auto& s : registry::instance().strategies()) {
+        if (registry::instance().find_cell(workload.name, s.name) != nullptr) names.emplace_back(s.name);
+    }
+    return names;
+}
+
+std::vector<std::string> capabilities(const strategy_traits& s) {
+    std::vector<std::string> caps;
+    caps.emplace_back(s.frees_individually ? "frees individually" : "frees only on reset");
+    caps.emplace_back(s.thread_safe ? "thread-safe" : "one thread per instance");
+    if (s.fixed_size) caps.emplace_back("fixed block size");
+    return caps;
+}
+
+int list_command(bool as_json) {
+    const registry& reg = registry::instance();
+    const auto allocators = available_allocators();
+    if (as_json) {
+        json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators}};
+        for (const auto& s : reg.strategies()) {
+            out["strategies"].push_back({{"name", s.name},
+                                         {"summary", s.summary},
+                                         {"frees_individually", s.frees_individually},
+                                         {"thread_safe", s.thread_safe},
+                                         {"fixed_size", s.fixed_size},
+                                         {"max_alignment", s.max_alignment}});
+        }
+        for (const auto& w : reg.workloads()) {
+            out["workloads"].push_back({{"name", w.name},
+                                        {"summary", w.summary},
+                                        {"strategies", strategies_serving(w)},
+                                        {"quick_scale", scale_json(w.quick_scale)},
+                                        {"default_scale", scale_json(w.default_scale)}});
+        }
+        std::cout << out.dump(2) << "\n";
+        return exit_ok;
+    }
+    std::cout << "strategies:\n";
+    for (const auto& s : reg.strategies()) {
+        std::cout << fmt::format("  {:<14} {}\n  {:<14} [{}]\n", s.name, s.summary, "",
+                                 fmt::join(capabilities(s), ", "));
+    }
+    std::cout << "workloads:\n";
+    for (const auto& w : reg.workloads()) {
+        std::cout << fmt::format("  {:<14} {}\n  {:<14} strategies: {}\n", w.name, w.summary, "",
+                                 fmt::join(strategies_serving(w), ", "));
+    }
+    std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",
+                             fmt::join(allocators, ", "));
+    return exit_ok;
+}
+
+// Every option of `run` with its value, default and meaning: dumped whole into results.json so
+// that every number can be reproduced from the file alone.
+json settings_table(const CLI::App& command) {
+    json table = json::array();
+    for (const CLI::Option* option : command.get_options()) {
+        if (option->get_name() == "--help") continue;
+        auto results = option->results();
+        table.push_back({{"flag", option->get_name()},
+                         {"value", results.empty() ? json(nullptr) : json(fmt::format("{}", fmt::join(results, ",")))},
+                         {"default", option->get_default_str()},
+                         {"meaning", option->get_description()}});
+    }
+    return table;
+}
+
+}  // namespace
+}  // namespace allocproof::driver
+
+int main(int argc, char** argv) {
+    using namespace allocproof::driver;
+    CLI::App app{"allocproof: memory-allocation strategies measured side by side on database-style "
+                 "workloads, on each global allocator"};
+    app.require_subcommand(1);
+
+    auto* list = app.add_subcommand("list", "show the strategies, workloads and global allocators of this build");
+    bool list_json = false;
+    list->add_flag("--json", list_json, "print JSON");
+
+    auto* run = app.add_subcommand("run", "measure a matrix of cells");
+    run_options options;
+    matrix_request& request = options.request;
+    std::string out;
+    std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
+    run->add_option("--workloads,-w", request.workloads, "workload names or globs, comma-separated")
+        ->delimiter(',')->capture_default_str();
+    run->add_option("--strategies,-s", request.strategies, "strategy names or globs, comma-separated")
+        ->delimiter(',')->capture_default_str();
+    run->add_option("--allocators,-a", request.allocators,
+                    "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs")
+        ->delimiter(',')->capture_default_str();
+    run->add_option("--threads,-t", request.threads, "thread counts, comma-separated")
+        ->delimiter(',')->capture_default_str();
+    run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
+        ->capture_default_str();
+    run->add_flag("--quick", request.quick, "each workload's small scale (a run of a few minutes)");
+    run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)");
+    run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)");
+    run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)");
+    run->add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
+        ->capture_default_str();
+    run->add_option("--sample-every", request.sample_every,
+                    "time one operation in this many for the latency histogram (a power of two)")
+        ->capture_default_str();
+    run->add_option("--timeout", options.timeout_seconds, "seconds one cell repetition may take")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    run->add_option("--noise-threshold", options.noise_threshold,
+                    "coefficient of variation of ns/op above which a cell is flagged noisy")
+        ->check(CLI::Range(0.0, 10.0))->capture_default_str();
+    run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
+    run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "allocproof: error: " << e.what() << " (see allocproof --help)\n";
+        return exit_usage;
+    }
+
+    const auto& conflicts = allocproof::registry::instance().conflicts();
+    if (!conflicts.empty()) {
+        std::cerr << "allocproof: error: registered twice: " << fmt::format("{}", fmt::join(conflicts, ", ")) << "\n";
+        return exit_usage;
+    }
+    if (list->parsed()) {
+        return list_command(list_json);
+    }
+
+    try {
+        if (run->count("--ops")) request.ops = ops;
+        if (run->count("--working-set")) request.working_set = working_set;
+        if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;
+        if (options.resume && out.empty()) {
+            throw usage_error("--resume needs --out, the folder of the run to finish");
+        }
+        options.out = out.empty() ? "results/" + utc_timestamp(true) : out;
+        options.command_line.assign(argv, argv + argc);
+        options.settings = settings_table(*run);
+        return run_matrix(options);
+    } catch (const usage_error& e) {
+        std::cerr << "allocproof: error: " << e.what() << "\n";
+        return exit_usage;
+    }
+}

@@ -1,0 +1,148 @@
+#include "harness/driver/matrix.hpp"
+
+#include "allocproof/registry.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <fnmatch.h>
+
+namespace allocproof::driver {
+
+std::string planned_cell::id() const {
+    return fmt::format("{}/{}/{}/t{}", workload, strategy, allocator, threads);
+}
+
+nlohmann::json to_json(const matrix_request& r) {
+    auto optional = [](const std::optional<std::uint64_t>& v) {
+        return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+    };
+    return {{"workloads", r.workloads},   {"strategies", r.strategies},
+            {"allocators", r.allocators}, {"threads", r.threads},
+            {"reps", r.reps},             {"quick", r.quick},
+            {"ops", optional(r.ops)},     {"working_set", optional(r.working_set)},
+            {"warmup_ops", optional(r.warmup_ops)},
+            {"seed", r.seed},             {"sample_every", r.sample_every}};
+}
+
+matrix_request matrix_request_from_json(const nlohmann::json& j) {
+    try {
+        matrix_request r;
+        r.workloads = j.at("workloads").get<std::vector<std::string>>();
+        r.strategies = j.at("strategies").get<std::vector<std::string>>();
+        r.allocators = j.at("allocators").get<std::vector<std::string>>();
+        r.threads = j.at("threads").get<std::vector<unsigned>>();
+        r.reps = j.at("reps").get<unsigned>();
+        r.quick = j.at("quick").get<bool>();
+        auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
+            const auto& v = j.at(key);
+            return v.is_null() ? std::nullopt : std::optional(v.get<std::uint64_t>());
+        };
+        r.ops = optional("ops");
+        r.working_set = optional("working_set");
+        r.warmup_ops = optional("warmup_ops");
+        r.seed = j.at("seed").get<std::uint64_t>();
+        r.sample_every = j.at("sample_every").get<std::uint64_t>();
+        return r;
+    } catch (const nlohmann::json::exception& error) {
+        throw usage_error(fmt::format("the stored run request is malformed: {}", error.what()));
+    }
+}
+
+std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
+                                         const std::vector<std::string>& known,
+                                         const std::string& kind) {
+    if (patterns.empty()) {
+        throw usage_error(fmt::format("no {} given", kind));
+    }
+    std::vector<bool> chosen(known.size(), false);
+    for (const auto& pattern : patterns) {
+        if (pattern.empty()) {
+            throw usage_error(fmt::format("an empty {} name was given", kind));
+        }
+        bool matched = false;
+        for (std::size_t i = 0; i < known.size(); ++i) {
+            if (fnmatch(pattern.c_str(), known[i].c_str(), 0) == 0) {
+                chosen[i] = true;
+                matched = true;
+            }
+        }
+        if (!matched) {
+            throw usage_error(fmt::format("unknown {} '{}' (known: {})", kind, pattern,
+                                          fmt::join(known, ", ")));
+        }
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < known.size(); ++i) {
+        if (chosen[i]) names.push_back(known[i]);
+    }
+    return names;
+}
+
+plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators) {
+    const registry& reg = registry::instance();
+    std::vector<std::string> workload_names, strategy_names;
+    for (const auto& w : reg.workloads()) workload_names.emplace_back(w.name);
+    for (const auto& s : reg.strategies()) strategy_names.emplace_back(s.name);
+
+    auto workloads = expand_patterns(request.workloads, workload_names, "workload");
+    auto strategies = expand_patterns(request.strategies, strategy_names, "strategy");
+    auto chosen_allocators = expand_patterns(request.allocators, allocators, "allocator");
+    if (request.threads.empty()) {
+        throw usage_error("no thread counts given");
+    }
+    for (unsigned t : request.threads) {
+        if (t == 0 || t > 4096) {
+            throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
+        }
+    }
+    if (request.reps == 0 || request.reps > 1000) {
+        throw usage_error(fmt::format("--reps {} is out of range 1..1000", request.reps));
+    }
+    if (request.sample_every == 0 || (request.sample_every & (request.sample_every - 1)) != 0) {
+        throw usage_error(
+            fmt::format("--sample-every {} is not a power of two", request.sample_every));
+    }
+
+    plan p;
+    p.reps = request.reps;
+    for (const auto& w : workloads) {
+        const workload_traits& traits = *reg.find_workload(w);
+        workload_scale scale = request.quick ? traits.quick_scale : traits.default_scale;
+        scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
+        scale.working_set = request.working_set.value_or(scale.working_set);
+        scale.warmup_ops = request.warmup_ops.value_or(scale.warmup_ops);
+        if (scale.ops_per_thread == 0 || scale.working_set == 0) {
+            throw usage_error("--ops and --working-set must be positive");
+        }
+        for (const auto& s : strategies) {
+            if (reg.find_cell(w, s) == nullptr) {
+                continue;  // the strategy declares it cannot serve this workload
+            }
+            for (const auto& a : chosen_allocators) {
+                for (unsigned t : request.threads) {
+                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}});
+                }
+            }
+        }
+    }
+    if (p.cells.empty()) {
+        throw usage_error(fmt::format(
+            "the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
+            fmt::join(strategies, ", "), fmt::join(workloads, ", ")));
+    }
+
+    split_mix random(request.seed ^ 0x5EEDF00DULL);
+    std::vector<std::size_t> order(p.cells.size());
+    for (unsigned rep = 0; rep < p.reps; ++rep) {
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        for (std::size_t i = order.size(); i > 1; --i) {  // Fisher-Yates
+            std::swap(order[i - 1], order[random.below(i)]);
+        }
+        for (std::size_t cell : order) p.schedule.push_back({cell, rep});
+    }
+    return p;
+}
+
+}  // namespace allocproof::driver

@@ -1,0 +1,69 @@
+// Planning a run: which cells (workload x strategy x allocator x threads), how many repetitions,
+// and in which order they run.
+#pragma once
+
+#include "allocproof/workload.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace allocproof::driver {
+
+// Bad input from the user: one line of explanation, exit code 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct matrix_request {
+    std::vector<std::string> workloads{"*"};
+    std::vector<std::string> strategies{"*"};
+    std::vector<std::string> allocators{"*"};
+    std::vector<unsigned> threads{1, 2};
+    unsigned reps = 5;
+    bool quick = false;
+    std::optional<std::uint64_t> ops;          // overrides the workload's scale when set
+    std::optional<std::uint64_t> working_set;
+    std::optional<std::uint64_t> warmup_ops;
+    std::uint64_t seed = 42;
+    std::uint64_t sample_every = 256;
+};
+
+nlohmann::json to_json(const matrix_request& request);
+matrix_request matrix_request_from_json(const nlohmann::json& j);  // throws usage_error
+
+struct planned_cell {
+    std::string workload;
+    std::string strategy;
+    std::string allocator;
+    unsigned threads = 1;
+    workload_params params;
+    std::string id() const;  // workload/strategy/allocator/tN
+};
+
+struct run_slot {
+    std::size_t cell;  // index into plan::cells
+    unsigned rep;
+};
+
+struct plan {
+    std::vector<planned_cell> cells;
+    unsigned reps = 0;
+    // Repetitions run in rounds: every cell once, in a shuffled order, then the next round, so
+    // that drift in the machine's speed spreads over all strategies instead of favouring one.
+    std::vector<run_slot> schedule;
+};
+
+// Names matching shell-style patterns (*, ?, [...]) in `known`, in the order of `known`.
+// A pattern that matches nothing is an error naming the known ones.
+std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
+                                         const std::vector<std::string>& known,
+                                         const std::string& kind);
+
+plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators);
+
+}  // namespace allocproof::driver

@@ -1,0 +1,387 @@
+#include "harness/driver/results.hpp"
+
+#include "allocproof/registry.hpp"
+
+#include "harness/latency_histogram.hpp"
+#include "harness/stats.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+namespace allocproof::driver {
+
+using json = nlohmann::json;
+
+namespace {
+
+// ---- one repetition ----------------------------------------------------------------------------
+
+std::string last_line(const std::string& text) {
+    auto end = text.find_last_not_of(" \n\r\t");
+    if (end == std::string::npos) return {};
+    auto start = text.rfind('\n', end);
+    start = start == std::string::npos ? 0 : start + 1;
+    return text.substr(start, std::min<std::size_t>(end - start + 1, 500));
+}
+
+std::string failure_reason(const child_outcome& outcome) {
+    std::string detail = last_line(outcome.err);
+    std::string suffix = detail.empty() ? "" : ": " + detail;
+    if (!outcome.started) return "could not start the cell program" + suffix;
+    if (outcome.timed_out) return fmt::format("timed out after {:.1f} s", outcome.seconds);
+    if (outcome.signal != 0) return "crashed with " + signal_name(outcome.signal) + suffix;
+    if (outcome.exit_code == 3) return "allocator mismatch" + suffix;
+    return fmt::format("exited with code {}{}", outcome.exit_code, suffix);
+}
+
+std::uint64_t field(const json& j, const char* key) {
+    const json& v = j.at(key);
+    if (!v.is_number_unsigned()) {
+        throw std::runtime_error(fmt::format("'{}' is not a non-negative integer", key));
+    }
+    return v.get<std::uint64_t>();
+}
+
+json optional_per_op(const json& m, const char* key, double ops) {
+    const json& v = m.at(key);
+    return v.is_null() ? json(nullptr) : json(static_cast<double>(v.get<std::uint64_t>()) / ops);
+}
+
+// The metrics every repetition carries; SCHEMA.md lists them with their units.
+json derive_metrics(const json& m) {
+    const double threads = static_cast<double>(field(m, "threads"));
+    const double ops_per_thread = static_cast<double>(field(m, "ops_per_thread"));
+    const double ops = ops_per_thread * threads;
+    const double wall_ns = static_cast<double>(field(m, "wall_ns"));
+    if (ops <= 0 || wall_ns <= 0) throw std::runtime_error("no operations or no time measured");
+
+    const json& latency = m.at("latency");
+    std::vector<std::uint64_t> buckets(latency_histogram::bucket_count, 0);
+    for (const auto& pair : latency.at("buckets")) {
+        auto index = pair.at(0).get<std::size_t>();
+        if (index >= buckets.size()) throw std::runtime_error("latency bucket out of range");
+        buckets[index] = pair.at(1).get<std::uint64_t>();
+    }
+    const std::uint64_t latency_max = field(latency, "max_ns");
+    auto percentile = [&](double q) {
+        return latency_histogram::percentile_of(buckets, latency_max, q);
+    };
+
+    const double live = static_cast<double>(field(m, "live_bytes_peak"));
+    const double rss_growth = static_cast<double>(field(m, "rss_peak_bytes")) -
+                              static_cast<double>(field(m, "rss_before_setup_bytes"));
+    return {
+        {"ns_per_op", wall_ns / ops_per_thread},
+        {"ops_per_sec", ops / (wall_ns / 1e9)},
+        {"cpu_ns_per_op", static_cast<double>(field(m, "cpu_ns")) / ops},
+        {"latency_p50_ns", percentile(0.50)},
+        {"latency_p90_ns", percentile(0.90)},
+        {"latency_p99_ns", percentile(0.99)},
+        {"latency_p999_ns", percentile(0.999)},
+        {"latency_max_ns", latency_max},
+        {"alloc_calls", field(m, "alloc_calls")},
+        {"free_calls", field(m, "free_calls")},
+        {"alloc_calls_per_op", static_cast<double>(field(m, "alloc_calls")) / ops},
+        {"bytes_requested", field(m, "bytes_requested")},
+        {"rss_peak_bytes", field(m, "rss_peak_bytes")},
+        {"rss_final_bytes", field(m, "rss_final_bytes")},
+        {"live_bytes_peak", field(m, "live_bytes_peak")},
+        {"memory_held_ratio", live > 0 ? json(rss_growth / live) : json(nullptr)},
+        {"instructions_per_op", optional_per_op(m, "instructions", ops)},
+        {"cycles_per_op", optional_per_op(m, "cycles", ops)},
+        {"probe_fraction", m.at("probe_cost").at("estimated_fraction_of_cpu").get<double>()},
+    };
+}
+
+}  // namespace
+
+json repetition_record(const planned_cell& cell, const run_slot& slot, std::size_t order,
+                       const child_outcome& outcome) {
+    json record = {{"rep", slot.rep},       {"order", order},     {"status", "failed"},
+                   {"reason", nullptr},     {"seconds", outcome.seconds},
+                   {"digest", nullptr},     {"metrics", nullptr}, {"allocator_identity", nullptr},
+                   {"raw", nullptr}};
+    if (!outcome.started || outcome.timed_out || outcome.signal != 0 || outcome.exit_code != 0) {
+        record["reason"] = failure_reason(outcome);
+        return record;
+    }
+    try {
+        json parsed = json::parse(outcome.out);
+        if (!parsed.is_object() || parsed.value("schema", "") != "allocproof-cell/1") {
+            throw std::runtime_error("not an allocproof-cell/1 record");
+        }
+        const json& identity = parsed.at("allocator");
+        if (identity.at("name").get<std::string>() != cell.allocator) {
+            record["reason"] = "allocator mismatch: served by " + identity.dump();
+            return record;
+        }
+        const json& m = parsed.at("measurement");
+        if (field(m, "threads") != cell.threads ||
+            field(m, "ops_per_thread") != cell.params.scale.ops_per_thread) {
+            throw std::runtime_error("the record is for another cell");
+        }
+        record["metrics"] = derive_metrics(m);
+        record["digest"] = m.at("digest").get<std::string>();
+        record["allocator_identity"] = identity;
+        record["probe_cost"] = m.at("probe_cost");
+        record["raw"] = m;
+        record["status"] = "ok";
+    } catch (const std::exception& error) {
+        record["reason"] = fmt::format("malformed output from the cell ({}): {}", error.what(),
+                                       outcome.out.substr(0, 200));
+        record["metrics"] = nullptr;
+    }
+    return record;
+}
+
+// ---- aggregation --------------------------------------------------------------------------------
+
+namespace {
+
+// Repetitions of one cell whose status is ok.
+std::vector<const json*> ok_records(const std::vector<json>& records) {
+    std::vector<const json*> ok;
+    for (const auto& r : records) {
+        if (r.at("status") == "ok") ok.push_back(&r);
+    }
+    return ok;
+}
+
+std::vector<double> metric_values(const std::vector<const json*>& records, const std::string& metric) {
+    std::vector<double> values;
+    for (const json* r : records) {
+        const json& v = r->at("metrics").at(metric);
+        if (v.is_number()) values.push_back(v.get<double>());
+    }
+    return values;
+}
+
+// Cells that must compute the same thing: same workload, thread count and parameters.
+std::string digest_group(const planned_cell& c) {
+    const auto& s = c.params.scale;
+    return fmt::format("{}|t{}|{}|{}|{}|{}", c.workload, c.threads, s.ops_per_thread,
+                       s.working_set, s.warmup_ops, c.params.seed);
+}
+
+// The digest every cell of a group must show: what the baseline strategy computed (its most
+// common digest), or, without a baseline in the run, the most common digest of the group.
+std::map<std::string, std::string> reference_digests(
+    const plan& p, const std::vector<std::vector<json>>& records) {
+    std::map<std::string, std::map<std::string, int>> baseline_votes, all_votes;
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        for (const json* r : ok_records(records[i])) {
+            const auto digest = r->at("digest").get<std::string>();
+            ++all_votes[digest_group(p.cells[i])][digest];
+            if (p.cells[i].strategy == baseline_strategy) {
+                ++baseline_votes[digest_group(p.cells[i])][digest];
+            }
+        }
+    }
+    std::map<std::string, std::string> reference;
+    for (const auto& [group, votes] : all_votes) {
+        const auto& chosen = baseline_votes.contains(group) ? baseline_votes[group] : votes;
+        auto best = std::ranges::max_element(
+            chosen, [](const auto& a, const auto& b) { return a.second < b.second; });
+        reference[group] = best->first;
+    }
+    return reference;
+}
+
+const std::vector<std::string> summarised_metrics = {
+    "ns_per_op",        "ops_per_sec",       "cpu_ns_per_op",   "latency_p50_ns",
+    "latency_p90_ns",   "latency_p99_ns",    "latency_p999_ns", "latency_max_ns",
+    "alloc_calls",      "free_calls",        "alloc_calls_per_op", "bytes_requested",
+    "rss_peak_bytes",   "rss_final_bytes",   "live_bytes_peak", "memory_held_ratio",
+    "instructions_per_op", "cycles_per_op",  "probe_fraction"};
+
+// Ratios to the baseline strategy: time, allocator calls, memory, tail latency.
+const std::vector<std::string> ratio_metrics = {"ns_per_op", "alloc_calls", "rss_peak_bytes",
+                                                "latency_p99_ns"};
+
+}  // namespace
+
+json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& records,
+                     const aggregation_settings& settings) {
+    const auto reference = reference_digests(p, records);
+    std::map<std::string, std::size_t> baseline_of;  // workload|allocator|threads -> cell index
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const auto& c = p.cells[i];
+        if (c.strategy == baseline_strategy) {
+            baseline_of[fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads)] = i;
+        }
+    }
+
+    json cells = json::array();
+    std::vector<std::string> status(p.cells.size());
+    // First pass: status of every cell, so that ratios use only trustworthy baselines.
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const auto ok = ok_records(records[i]);
+        std::size_t failed = records[i].size() - ok.size();
+        const std::string& expected = reference.contains(digest_group(p.cells[i]))
+                                          ? reference.at(digest_group(p.cells[i]))
+                                          : std::string();
+        bool digest_mismatch = std::ranges::any_of(
+            ok, [&](const json* r) { return r->at("digest").get<std::string>() != expected; });
+        status[i] = failed > 0               ? "failed"
+                    : digest_mismatch        ? "invalid"
+                    : records[i].size() < p.reps ? "pending"
+                                             : "ok";
+    }
+
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const auto& c = p.cells[i];
+        const auto ok = ok_records(records[i]);
+        json cell = {{"id", c.id()},
+                     {"workload", c.workload},
+                     {"strategy", c.strategy},
+                     {"allocator", c.allocator},
+                     {"threads", c.threads},
+                     {"params",
+                      {{"ops_per_thread", c.params.scale.ops_per_thread},
+                       {"working_set", c.params.scale.working_set},
+                       {"warmup_ops", c.params.scale.warmup_ops},
+                       {"seed", c.params.seed}}},
+                     {"status", status[i]},
+                     {"reason", nullptr},
+                     {"reps_planned", p.reps},
+                     {"reps_done", records[i].size()},
+                     {"reps_ok", ok.size()}};
+
+        const std::string group = digest_group(c);
+        cell["reference_digest"] = reference.contains(group) ? json(reference.at(group)) : json(nullptr);
+        cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
+        if (status[i] == "failed") {
+            for (const auto& r : records[i]) {
+                if (r.at("status") != "ok") {
+                    cell["reason"] = r.at("reason");
+                    break;
+                }
+            }
+        } else if (status[i] == "invalid") {
+            cell["reason"] = fmt::format("digest {} differs from the reference {} computed by the "
+                                         "other cells of this workload",
+                                         cell["digest"].get<std::string>(),
+                                         cell["reference_digest"].get<std::string>());
+        }
+        cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
+
+        json metrics = json::object();
+        for (const auto& name : summarised_metrics) {
+            auto values = metric_values(ok, name);
+            if (values.empty()) {
+                metrics[name] = nullptr;
+                continue;
+            }
+            auto s = stats::summarize(values);
+            metrics[name] = {{"median", s.median}, {"min", s.min}, {"max", s.max},
+                             {"cv", s.cv},         {"n", s.n}};
+        }
+        cell["metrics"] = metrics;
+        cell["noisy"] = !metrics["ns_per_op"].is_null() &&
+                        metrics["ns_per_op"]["cv"].get<double>() > settings.noise_threshold;
+
+        json ratios = nullptr;
+        auto base = baseline_of.find(fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads));
+        if (c.strategy != baseline_strategy && base != baseline_of.end() &&
+            status[i] == "ok" && status[base->second] == "ok") {
+            const auto base_ok = ok_records(records[base->second]);
+            ratios = json::object();
+            for (const auto& name : ratio_metrics) {
+                auto candidate = metric_values(ok, name);
+                auto baseline = metric_values(base_ok, name);
+                if (candidate.empty() || baseline.empty() || stats::median(baseline) == 0) {
+                    ratios[name] = nullptr;
+                    continue;
+                }
+                if (settings.bootstrap_resamples <= 0) {  // a checkpoint: no interval yet
+                    ratios[name] = {{"estimate", stats::median(candidate) / stats::median(baseline)},
+                                    {"ci_low", nullptr}, {"ci_high", nullptr}};
+                    continue;
+                }
+                auto ci = stats::bootstrap_ratio_of_medians(
+                    candidate, baseline, settings.seed ^ std::hash<std::string>{}(c.id() + name),
+                    settings.bootstrap_resamples);
+                ratios[name] = {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
+            }
+        }
+        cell["ratio_to_std"] = ratios;
+        cell["repetitions"] = records[i];
+        cells.push_back(std::move(cell));
+    }
+    return cells;
+}
+
+// ---- files --------------------------------------------------------------------------------------
+
+std::string summary_csv(const json& cells) {
+    std::string csv =
+        "workload,strategy,allocator,threads,status,reps_ok,ns_per_op_median,ns_per_op_cv,noisy,"
+        "ratio_to_std,ratio_ci_low,ratio_ci_high,latency_p99_ns,alloc_calls_per_op,"
+        "rss_peak_bytes,memory_held_ratio,digest\n";
+    auto number = [](const json& v) {
+        return v.is_null() ? std::string() : fmt::format("{:.6g}", v.get<double>());
+    };
+    auto median_of = [&](const json& cell, const char* metric) {
+        const json& m = cell.at("metrics").at(metric);
+        return m.is_null() ? std::string() : number(m.at("median"));
+    };
+    for (const auto& cell : cells) {
+        const json& ratio = cell.at("ratio_to_std");
+        const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
+        const json& ns = cell.at("metrics").at("ns_per_op");
+        csv += fmt::format(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
+            cell.at("allocator").get<std::string>(), cell.at("threads").get<unsigned>(),
+            cell.at("status").get<std::string>(), cell.at("reps_ok").get<std::size_t>(),
+            median_of(cell, "ns_per_op"), ns.is_null() ? "" : number(ns.at("cv")),
+            cell.at("noisy").get<bool>() ? "yes" : "no",
+            ns_ratio.is_null() ? "" : number(ns_ratio.at("estimate")),
+            ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_low")),
+            ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
+            median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
+            median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
+            cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>());
+    }
+    return csv;
+}
+
+void atomic_write(const std::filesystem::path& path, const std::string& content) {
+    const auto temporary = path.string() + ".tmp";
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(errno)));
+    }
+    std::size_t written = 0;
+    while (written < content.size()) {
+        ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int error = errno;
+            ::close(fd);
+            ::unlink(temporary.c_str());
+            throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        int error = errno;
+        ::unlink(temporary.c_str());
+        throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
+    }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+        int error = errno;
+        ::unlink(temporary.c_str());
+        throw std::runtime_error(fmt::format("cannot replace {}: {}", path.string(), std::strerror(error)));
+    }
+}
+
+}  // namespace allocproof::driver

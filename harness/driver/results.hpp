@@ -1,0 +1,40 @@
+// From child outcomes to results: one record per repetition, statistics per cell, and the files
+// of a run (results.json, summary.csv), written atomically. results/SCHEMA.md documents them.
+#pragma once
+
+#include "harness/driver/child_process.hpp"
+#include "harness/driver/matrix.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace allocproof::driver {
+
+inline constexpr int results_schema_version = 1;
+
+// One repetition of one cell, from what its child process did. Status "ok" or "failed" (with a
+// reason); the digest check across cells happens later, in aggregate_cells.
+nlohmann::json repetition_record(const planned_cell& cell, const run_slot& slot,
+                                 std::size_t order, const child_outcome& outcome);
+
+struct aggregation_settings {
+    double noise_threshold = 0.05;  // coefficient of variation of ns_per_op above which a cell is noisy
+    int bootstrap_resamples = 10000;  // 0: ratios without intervals (cheap, for checkpoints)
+    std::uint64_t seed = 42;
+};
+
+// `records[i]` holds the repetition records of plan.cells[i] run so far.
+nlohmann::json aggregate_cells(const plan& p, const std::vector<std::vector<nlohmann::json>>& records,
+                               const aggregation_settings& settings);
+
+// summary.csv: one line per cell, the figures a spreadsheet wants.
+std::string summary_csv(const nlohmann::json& cells);
+
+// Writes to a temporary file in the same folder, flushes it to disk, then renames it over the
+// target: a reader sees the old file or the new one, never half of one. Throws on failure.
+void atomic_write(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace allocproof::driver

@@ -1,0 +1,303 @@
+#include "harness/driver/run.hpp"
+
+#include "harness/driver/child_process.hpp"
+#include "harness/driver/environment.hpp"
+#include "harness/driver/results.hpp"
+
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace allocproof::driver {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void request_stop(int) { stop_requested.store(true); }
+
+fs::path driver_directory() {
+    std::error_code error;
+    auto self = fs::read_symlink("/proc/self/exe", error);
+    return error ? fs::current_path() : self.parent_path();
+}
+
+const std::vector<std::string> known_allocators = {"glibc", "jemalloc", "mimalloc", "tcmalloc"};
+
+// ---- progress -------------------------------------------------------------------------------
+
+std::string clock_text(double seconds) {
+    auto s = static_cast<long>(seconds);
+    return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                     : fmt::format("{:02}:{:02}", s / 60, s % 60);
+}
+
+class progress_line {
+public:
+    explicit progress_line(std::size_t total) : total_(total), on_terminal_(isatty(STDERR_FILENO)) {}
+
+    void show(std::size_t done, const std::string& current) {
+        if (!on_terminal_) return;
+        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        ++shown_;
+        std::string eta = shown_ > 1 && done > 0
+                              ? clock_text(elapsed / static_cast<double>(done) *
+                                           static_cast<double>(total_ - done))
+                              : "--:--";
+        std::fprintf(stderr, "\r\033[K[%zu/%zu] elapsed %s  ETA %s  %s", done, total_,
+                     clock_text(elapsed).c_str(), eta.c_str(), current.c_str());
+        std::fflush(stderr);
+    }
+
+    void finish() {
+        if (on_terminal_ && shown_ > 0) std::fprintf(stderr, "\r\033[K");
+    }
+
+private:
+    std::size_t total_;
+    bool on_terminal_;
+    std::size_t shown_ = 0;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// ---- the results document -------------------------------------------------------------------
+
+struct run_state {
+    json document;  // everything but "cells", which is rebuilt from the records
+    plan matrix;
+    std::vector<std::vector<json>> records;
+};
+
+void write_results(const fs::path& out, run_state& state, const run_options& options,
+                   const std::string& status, bool final_statistics) {
+    aggregation_settings settings;
+    settings.noise_threshold = options.noise_threshold;
+    settings.seed = options.request.seed;
+    settings.bootstrap_resamples = final_statistics ? 10000 : 0;
+    json cells = aggregate_cells(state.matrix, state.records, settings);
+    state.document["status"] = status;
+    state.document["cells"] = cells;
+    atomic_write(out / "results.json", state.document.dump(1) + "\n");
+    if (final_statistics) {
+        atomic_write(out / "summary.csv", summary_csv(cells));
+    }
+}
+
+json identify_allocators(const std::vector<std::string>& allocators) {
+    json identities = json::object();
+    std::atomic<bool> never{false};
+    for (const auto& name : allocators) {
+        auto outcome = run_child({cell_program(name).string(), "--identify"},
+                                 std::chrono::seconds(30), never);
+        try {
+            identities[name] = json::parse(outcome.out);
+        } catch (const json::exception&) {
+            identities[name] = {{"error", "the cell program did not identify itself: " +
+                                              outcome.err.substr(0, 300)}};
+        }
+    }
+    return identities;
+}
+
+void print_table(const json& cells) {
+    std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}\n", "workload",
+                             "strategy", "allocator", "t", "status", "ns/op", "cv", "ratio to std [95% CI]");
+    for (const auto& cell : cells) {
+        const json& ns = cell["metrics"]["ns_per_op"];
+        std::string ratio;
+        if (!cell["ratio_to_std"].is_null() && !cell["ratio_to_std"]["ns_per_op"].is_null()) {
+            const json& r = cell["ratio_to_std"]["ns_per_op"];
+            ratio = r["ci_low"].is_null()
+                        ? fmt::format("{:.3f}", r["estimate"].get<double>())
+                        : fmt::format("{:.3f} [{:.3f}, {:.3f}]", r["estimate"].get<double>(),
+                                      r["ci_low"].get<double>(), r["ci_high"].get<double>());
+        }
+        std::cout << fmt::format(
+            "{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
+            cell["strategy"].get<std::string>(), cell["allocator"].get<std::string>(),
+            cell["threads"].get<unsigned>(), cell["status"].get<std::string>(),
+            ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()),
+            ns.is_null() ? "-" : fmt::format("{:.1f}%", 100 * ns["cv"].get<double>()), ratio,
+            cell["noisy"].get<bool>() ? "  (noisy)" : "");
+        if (!cell["reason"].is_null()) {
+            std::cout << "    reason: " << cell["reason"].get<std::string>() << "\n";
+        }
+    }
+}
+
+// Puts the records of a stored run back in place, matching cells by id.
+void restore_records(const json& stored, run_state& state) {
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) index[state.matrix.cells[i].id()] = i;
+    for (const auto& cell : stored.at("cells")) {
+        auto id = cell.at("id").get<std::string>();
+        auto found = index.find(id);
+        if (found == index.end()) {
+            throw usage_error("the stored run has a cell '" + id + "' that its plan does not make");
+        }
+        for (const auto& record : cell.at("repetitions")) {
+            state.records[found->second].push_back(record);
+        }
+    }
+}
+
+bool is_done(const std::vector<json>& records, unsigned rep) {
+    for (const auto& r : records) {
+        if (r.at("rep").get<unsigned>() == rep) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+fs::path cell_program(const std::string& allocator) {
+    return driver_directory() / ("allocproof-cell-" + allocator);
+}
+
+std::vector<std::string> available_allocators() {
+    std::vector<std::string> found;
+    for (const auto& name : known_allocators) {
+        if (::access(cell_program(name).c_str(), X_OK) == 0) found.push_back(name);
+    }
+    return found;
+}
+
+int run_matrix(const run_options& options) {
+    const fs::path& out = options.out;
+    run_state state;
+    matrix_request request = options.request;
+    json stored;
+    if (options.resume) {
+        std::ifstream in(out / "results.json");
+        if (!in) throw usage_error(fmt::format("--resume: no results.json in {}", out.string()));
+        try {
+            stored = json::parse(in);
+        } catch (const json::exception& error) {
+            throw usage_error(fmt::format("--resume: {} is not valid JSON ({})",
+                                          (out / "results.json").string(), error.what()));
+        }
+        if (!stored.is_object() || stored.value("schema_version", 0) != results_schema_version ||
+            !stored.contains("plan") || !stored.contains("cells")) {
+            throw usage_error("--resume: results.json is not an allocproof results file of schema " +
+                              std::to_string(results_schema_version));
+        }
+        request = matrix_request_from_json(stored["plan"].at("request"));
+    }
+
+    state.matrix = make_plan(request, available_allocators());
+    state.records.resize(state.matrix.cells.size());
+
+    // The output folder must be writable before anything is measured.
+    std::error_code error;
+    fs::create_directories(out, error);
+    if (error) {
+        throw usage_error(fmt::format("cannot create the output folder {}: {}", out.string(), error.message()));
+    }
+    if (!options.resume && fs::exists(out / "results.json")) {
+        throw usage_error(fmt::format("{} already holds a run: use --resume to finish it, or another --out",
+                                      out.string()));
+    }
+
+    if (options.resume) {
+        state.document = stored;
+        state.document.erase("cells");
+        restore_records(stored, state);
+        state.document["environment"]["resumed"].push_back(
+            {{"time", utc_timestamp()}, {"command_line", options.command_line}});
+    } else {
+        std::vector<std::string> allocators;
+        for (const auto& cell : state.matrix.cells) {
+            if (std::find(allocators.begin(), allocators.end(), cell.allocator) == allocators.end())
+                allocators.push_back(cell.allocator);
+        }
+        state.document = {
+            {"schema_version", results_schema_version},
+            {"tool", "allocproof"},
+            {"status", "running"},
+            {"environment", collect_environment(options.command_line, identify_allocators(allocators))},
+            {"settings", options.settings},
+            {"plan",
+             {{"request", to_json(request)},
+              {"cells", state.matrix.cells.size()},
+              {"reps", state.matrix.reps},
+              {"timeout_seconds", options.timeout_seconds},
+              {"noise_threshold", options.noise_threshold}}},
+        };
+    }
+    try {
+        write_results(out, state, options, "running", false);
+    } catch (const std::runtime_error& e) {
+        throw usage_error(e.what());
+    }
+
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGHUP, &action, nullptr);
+
+    std::size_t total = state.matrix.schedule.size(), done = 0;
+    for (const auto& slot : state.matrix.schedule) {
+        if (is_done(state.records[slot.cell], slot.rep)) ++done;
+    }
+    progress_line progress(total);
+    const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
+    std::size_t order = 0;
+    try {
+        for (const auto& slot : state.matrix.schedule) {
+            ++order;
+            if (stop_requested.load()) break;
+            const planned_cell& cell = state.matrix.cells[slot.cell];
+            if (is_done(state.records[slot.cell], slot.rep)) continue;
+            progress.show(done, fmt::format("{} rep {}", cell.id(), slot.rep + 1));
+            const auto& scale = cell.params.scale;
+            std::vector<std::string> argv = {
+                cell_program(cell.allocator).string(), "--allocator", cell.allocator,
+                "--workload", cell.workload, "--strategy", cell.strategy,
+                "--threads", std::to_string(cell.threads),
+                "--ops", std::to_string(scale.ops_per_thread),
+                "--working-set", std::to_string(scale.working_set),
+                "--warmup-ops", std::to_string(scale.warmup_ops),
+                "--seed", std::to_string(cell.params.seed),
+                "--sample-every", std::to_string(request.sample_every)};
+            child_outcome outcome = run_child(argv, limit, stop_requested);
+            if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
+            state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));
+            ++done;
+            write_results(out, state, options, "running", false);
+        }
+        progress.finish();
+        const bool complete = done == total;
+        write_results(out, state, options, complete ? "complete" : "interrupted", true);
+        print_table(state.document["cells"]);
+        std::cout << fmt::format("\n{} of {} repetitions done; results in {}\n", done, total,
+                                 (out / "results.json").string());
+        if (!complete) {
+            std::cerr << fmt::format("allocproof: stopped; finish with: allocproof run --resume --out {}\n",
+                                     out.string());
+            return exit_interrupted;
+        }
+    } catch (const std::runtime_error& e) {
+        progress.finish();
+        std::cerr << "allocproof: error: " << e.what() << "\n";
+        return exit_io;
+    }
+    for (const auto& cell : state.document["cells"]) {
+        if (cell["status"] != "ok") return exit_cells_failed;
+    }
+    return exit_ok;
+}
+
+}  // namespace allocproof::driver

@@ -1,0 +1,40 @@
+// `allocproof run`: plan the matrix, run every cell repetition in its own process, keep the
+// results file current after each one, and finish with statistics.
+#pragma once
+
+#include "harness/driver/matrix.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace allocproof::driver {
+
+struct run_options {
+    matrix_request request;
+    std::filesystem::path out;
+    bool resume = false;            // finish the run stored in `out`
+    double timeout_seconds = 300;   // per cell repetition
+    double noise_threshold = 0.05;  // coefficient of variation of ns_per_op
+    std::vector<std::string> command_line;
+    nlohmann::json settings = nlohmann::json::array();  // the table of every option's value
+};
+
+// Exit codes of `allocproof run`.
+enum exit_code : int {
+    exit_ok = 0,
+    exit_usage = 2,         // bad input; nothing was run
+    exit_cells_failed = 3,  // the run finished, but some cells failed or are invalid
+    exit_io = 4,            // the results could not be written
+    exit_interrupted = 130, // stopped by a signal; finished cells are kept, --resume completes it
+};
+
+int run_matrix(const run_options& options);
+
+// The global allocators that have a cell program beside the driver, in the canonical order.
+std::vector<std::string> available_allocators();
+std::filesystem::path cell_program(const std::string& allocator);
+
+}  // namespace allocproof::driver

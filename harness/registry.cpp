@@ -1,0 +1,66 @@
+#include "allocproof/registry.hpp"
+
+#include <algorithm>
+
+namespace allocproof {
+
+registry& registry::instance() {
+    static registry the_registry;
+    return the_registry;
+}
+
+void registry::add_workload(const workload_traits& traits) {
+    if (find_workload(traits.name) != nullptr) {
+        conflicts_.emplace_back("workload " + std::string(traits.name));
+        return;
+    }
+    workloads_.push_back(traits);
+}
+
+void registry::add_strategy(const strategy_traits& traits) {
+    if (find_strategy(traits.name) != nullptr) {
+        conflicts_.emplace_back("strategy " + std::string(traits.name));
+        return;
+    }
+    strategies_.push_back(traits);
+}
+
+void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run) {
+    if (find_cell(workload, strategy) == nullptr) {
+        cells_.push_back({workload, strategy, run});
+    }
+}
+
+std::vector<workload_traits> registry::workloads() const {
+    auto sorted = workloads_;
+    std::ranges::sort(sorted, {}, &workload_traits::name);
+    return sorted;
+}
+
+std::vector<strategy_traits> registry::strategies() const {
+    auto sorted = strategies_;
+    std::ranges::sort(sorted, [](const strategy_traits& a, const strategy_traits& b) {
+        bool a_base = a.name == baseline_strategy, b_base = b.name == baseline_strategy;
+        return a_base != b_base ? a_base : a.name < b.name;
+    });
+    return sorted;
+}
+
+const workload_traits* registry::find_workload(std::string_view name) const {
+    auto it = std::ranges::find(workloads_, name, &workload_traits::name);
+    return it == workloads_.end() ? nullptr : &*it;
+}
+
+const strategy_traits* registry::find_strategy(std::string_view name) const {
+    auto it = std::ranges::find(strategies_, name, &strategy_traits::name);
+    return it == strategies_.end() ? nullptr : &*it;
+}
+
+const cell_entry* registry::find_cell(std::string_view workload, std::string_view strategy) const {
+    auto it = std::ranges::find_if(cells_, [&](const cell_entry& cell) {
+        return cell.workload == workload && cell.strategy == strategy;
+    });
+    return it == cells_.end() ? nullptr : &*it;
+}
+
+}  // namespace allocproof

@@ -1,0 +1,108 @@
+#include "harness/thread_probes.hpp"
+
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace allocproof {
+
+std::uint64_t thread_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t resident_bytes() {
+    // statm: size resident shared text lib data dt, in pages. Plain read(): no stdio buffer
+    // allocation, so reading it does not move the counters it is read beside.
+    int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char text[128] = {};
+    ssize_t got = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    unsigned long long size = 0, resident = 0;
+    if (std::sscanf(text, "%llu %llu", &size, &resident) != 2) {
+        return 0;
+    }
+    return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::uint64_t peak_resident_bytes() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // ru_maxrss is in KiB
+}
+
+namespace {
+
+int open_counter(std::uint64_t config) {
+    perf_event_attr attr{};
+    attr.type = PERF_TYPE_HARDWARE;
+    attr.size = sizeof attr;
+    attr.config = config;
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;  // allowed at perf_event_paranoid 2, the Debian default
+    attr.exclude_hv = 1;
+    long fd = syscall(SYS_perf_event_open, &attr, 0 /*this thread*/, -1 /*any cpu*/, -1, 0);
+    return static_cast<int>(fd);
+}
+
+std::optional<std::uint64_t> read_counter(int fd) {
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    std::uint64_t value = 0;
+    if (::read(fd, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+}  // namespace
+
+thread_perf_counters::thread_perf_counters()
+    : instructions_fd_(open_counter(PERF_COUNT_HW_INSTRUCTIONS)),
+      cycles_fd_(open_counter(PERF_COUNT_HW_CPU_CYCLES)) {}
+
+thread_perf_counters::~thread_perf_counters() {
+    if (instructions_fd_ >= 0) ::close(instructions_fd_);
+    if (cycles_fd_ >= 0) ::close(cycles_fd_);
+}
+
+void thread_perf_counters::start() {
+    for (int fd : {instructions_fd_, cycles_fd_}) {
+        if (fd >= 0) {
+            ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+            ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+        }
+    }
+}
+
+void thread_perf_counters::stop() {
+    for (int fd : {instructions_fd_, cycles_fd_}) {
+        if (fd >= 0) {
+            ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+        }
+    }
+}
+
+std::optional<std::uint64_t> thread_perf_counters::instructions() const {
+    return read_counter(instructions_fd_);
+}
+std::optional<std::uint64_t> thread_perf_counters::cycles() const {
+    return read_counter(cycles_fd_);
+}
+
+}  // namespace allocproof

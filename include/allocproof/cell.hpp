@@ -1,0 +1,41 @@
+// allocproof — one cell: a workload run with one strategy, at one thread count, in one process.
+#pragma once
+
+#include "allocproof/workload.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace allocproof {
+
+struct cell_request {
+    std::string workload;
+    std::string strategy;
+    workload_params params;
+    std::uint64_t sample_every = 256;  // time one operation in this many (a power of two)
+};
+
+// What the cell measured, before any statistics. Units are in the names.
+struct cell_measurement {
+    unsigned threads = 1;
+    std::uint64_t ops_per_thread = 0;
+    std::uint64_t wall_ns = 0;        // barrier release to the last thread's end
+    std::uint64_t cpu_ns = 0;         // measured phase, summed over the worker threads
+    std::uint64_t setup_ns = 0;       // building the starting state and warming up
+    std::vector<std::uint64_t> latency_buckets;  // log-linear histogram, see latency_histogram
+    std::uint64_t latency_max_ns = 0;
+    std::uint64_t alloc_calls = 0;    // global operator new calls in the measured phase
+    std::uint64_t free_calls = 0;     // global operator delete calls in the measured phase
+    std::uint64_t bytes_requested = 0;
+    std::uint64_t rss_before_setup_bytes = 0;
+    std::uint64_t rss_end_of_measure_bytes = 0;
+    std::uint64_t rss_final_bytes = 0;  // after the workload tore down its state
+    std::uint64_t live_bytes_peak = 0;  // the workload's own count, summed over threads
+    std::optional<std::uint64_t> instructions;  // user-space, summed over threads
+    std::optional<std::uint64_t> cycles;
+    std::uint64_t digest = 0;
+};
+
+}  // namespace allocproof

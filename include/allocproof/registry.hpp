@@ -1,0 +1,71 @@
+// allocproof — the registry of strategies, workloads, and the cells they make together.
+//
+// Entries arrive during static initialisation, one per file (see ALLOCPROOF_REGISTER_STRATEGY and
+// ALLOCPROOF_REGISTER_WORKLOAD); the registry is a function-local static so that the order in
+// which translation units initialise does not matter.
+#pragma once
+
+#include "allocproof/strategy.hpp"
+#include "allocproof/workload.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace allocproof {
+
+struct cell_request;
+struct cell_measurement;
+using cell_function = cell_measurement (*)(const cell_request&);
+
+struct cell_entry {
+    std::string_view workload;
+    std::string_view strategy;
+    cell_function run;
+};
+
+class registry {
+public:
+    static registry& instance();
+
+    void add_workload(const workload_traits& traits);
+    void add_strategy(const strategy_traits& traits);
+    void add_cell(std::string_view workload, std::string_view strategy, cell_function run);
+
+    // Sorted by name, except that the baseline strategy `std` comes first.
+    std::vector<workload_traits> workloads() const;
+    std::vector<strategy_traits> strategies() const;
+    const workload_traits* find_workload(std::string_view name) const;
+    const strategy_traits* find_strategy(std::string_view name) const;
+    const cell_entry* find_cell(std::string_view workload, std::string_view strategy) const;
+
+    // Names registered twice; a non-empty list makes the driver refuse to run.
+    const std::vector<std::string>& conflicts() const { return conflicts_; }
+
+private:
+    registry() = default;
+    std::vector<workload_traits> workloads_;
+    std::vector<strategy_traits> strategies_;
+    std::vector<cell_entry> cells_;
+    std::vector<std::string> conflicts_;
+};
+
+inline constexpr std::string_view baseline_strategy = "std";
+
+}  // namespace allocproof
+
+namespace allocproof::registration {
+// Specialised once per workload and per strategy by the macros below. An explicit
+// specialisation is an ordinary inline variable, so its initialiser runs exactly once per process
+// however many translation units include the header that defines it.
+template <class T>
+extern const bool workload_registered;
+template <class T>
+extern const bool strategy_registered;
+}  // namespace allocproof::registration
+
+// Registers a workload's name and description; placed at the end of workloads/<name>.hpp.
+#define ALLOCPROOF_REGISTER_WORKLOAD(...)                                                     \
+    template <>                                                                               \
+    inline const bool allocproof::registration::workload_registered<__VA_ARGS__> =           \
+        (::allocproof::registry::instance().add_workload(__VA_ARGS__::traits), true);
