@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduces allocproof's numbers on this machine: installs what is missing, builds, runs the
+# default matrix (or the small one with --quick) and writes results/<run-id>/, pointing
+# results/latest at it.
+#
+#   ./run_all.sh              the default matrix
+#   ./run_all.sh --quick      the small matrix (a couple of minutes)
+#   ./run_all.sh --out DIR    write to DIR instead of results/<run-id>
+# Any other option is passed to `allocproof run` (see build/allocproof run --help).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+out=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
+           out="$2"; shift 2 ;;
+    --out=*) out="${1#--out=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target allocproof
+
+link_latest=false
+if [ -z "$out" ]; then
+  run_id="$(date -u +%Y%m%d-%H%M%S)-$(git rev-parse --short HEAD 2>/dev/null || echo nogit)"
+  out="results/$run_id"
+  link_latest=true
+fi
+
+status=0
+build/allocproof run --out "$out" "${args[@]}" || status=$?
+# Point results/latest at the run even when some cells failed: their records say why.
+if $link_latest && [ -f "$out/results.json" ]; then
+  ln -sfn "$(basename "$out")" results/latest
+fi
+exit $status

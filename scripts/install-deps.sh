@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages allocproof needs, only those missing. Used by run_all.sh,
+# run_tests.sh and .ci/run, so a fresh Debian 12 machine needs nothing done by hand.
+set -euo pipefail
+
+packages=(
+  cmake g++ make git pkg-config
+  libbenchmark-dev libgtest-dev
+  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+  libboost-dev libboost-container-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev
+  python3 python3-matplotlib
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "allocproof: installing Debian packages: ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "allocproof: these packages are missing and this user cannot install them: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
