@@ -17,12 +17,12 @@ void registry::add_workload(const workload_traits& traits) {
     workloads_.push_back(traits);
 }
 
-void registry::add_strategy(const strategy_traits& traits) {
+void registry::add_strategy(const strategy_traits& traits, strategy_factory make) {
     if (find_strategy(traits.name) != nullptr) {
         conflicts_.emplace_back("strategy " + std::string(traits.name));
         return;
     }
-    strategies_.push_back(traits);
+    strategies_.push_back({traits, make});
 }
 
 void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run) {
@@ -38,7 +38,8 @@ std::vector<workload_traits> registry::workloads() const {
 }
 
 std::vector<strategy_traits> registry::strategies() const {
-    auto sorted = strategies_;
+    std::vector<strategy_traits> sorted;
+    for (const auto& entry : strategies_) sorted.push_back(entry.traits);
     std::ranges::sort(sorted, [](const strategy_traits& a, const strategy_traits& b) {
         bool a_base = a.name == baseline_strategy, b_base = b.name == baseline_strategy;
         return a_base != b_base ? a_base : a.name < b.name;
@@ -52,8 +53,14 @@ const workload_traits* registry::find_workload(std::string_view name) const {
 }
 
 const strategy_traits* registry::find_strategy(std::string_view name) const {
-    auto it = std::ranges::find(strategies_, name, &strategy_traits::name);
-    return it == strategies_.end() ? nullptr : &*it;
+    auto it = std::ranges::find_if(strategies_, [&](const strategy_entry& e) { return e.traits.name == name; });
+    return it == strategies_.end() ? nullptr : &it->traits;
+}
+
+std::unique_ptr<erased_strategy> registry::make_strategy(std::string_view name,
+                                                         const block_spec& spec) const {
+    auto it = std::ranges::find_if(strategies_, [&](const strategy_entry& e) { return e.traits.name == name; });
+    return it == strategies_.end() ? nullptr : it->make(spec);
 }
 
 const cell_entry* registry::find_cell(std::string_view workload, std::string_view strategy) const {

@@ -36,6 +36,13 @@ std::string proc_value(const char* file, const std::string& key) {
     return {};
 }
 
+std::string first_line(const char* file) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
 std::string os_name() {
     std::ifstream in("/etc/os-release");
     std::string line;
@@ -93,7 +100,7 @@ json collect_environment(const std::vector<std::string>& command_line, const jso
         {"hostname", host},
         {"kernel", fmt::format("{} {} {}", uts.sysname, uts.release, uts.machine)},
         {"os", os_name()},
-        {"perf_event_paranoid", proc_value("/proc/sys/kernel/perf_event_paranoid", "")},
+        {"perf_event_paranoid", first_line("/proc/sys/kernel/perf_event_paranoid")},
         {"compiler", ALLOCPROOF_CXX_COMPILER},
         {"compiler_flags", ALLOCPROOF_CXX_FLAGS},
         {"build_type", ALLOCPROOF_BUILD_TYPE},

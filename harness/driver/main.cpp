@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 namespace allocproof::driver {
@@ -104,19 +105,22 @@ int main(int argc, char** argv) {
     list->add_flag("--json", list_json, "print JSON");
 
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
+    // Given twice, an option's last value wins, as in most command lines (and scripts that add
+    // to a default command line rely on it).
+    run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     run_options options;
     matrix_request& request = options.request;
     std::string out;
     std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
-    run->add_option("--workloads,-w", request.workloads, "workload names or globs, comma-separated")
-        ->delimiter(',')->capture_default_str();
-    run->add_option("--strategies,-s", request.strategies, "strategy names or globs, comma-separated")
-        ->delimiter(',')->capture_default_str();
-    run->add_option("--allocators,-a", request.allocators,
-                    "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs")
-        ->delimiter(',')->capture_default_str();
-    run->add_option("--threads,-t", request.threads, "thread counts, comma-separated")
-        ->delimiter(',')->capture_default_str();
+    std::string workloads = "*", strategies = "*", allocators = "*", threads = "1,2";
+    run->add_option("--workloads,-w", workloads, "workload names or globs, comma-separated")
+        ->capture_default_str();
+    run->add_option("--strategies,-s", strategies, "strategy names or globs, comma-separated")
+        ->capture_default_str();
+    run->add_option("--allocators,-a", allocators,
+                    "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
+        ->capture_default_str();
+    run->add_option("--threads,-t", threads, "thread counts, comma-separated")->capture_default_str();
     run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
         ->capture_default_str();
     run->add_flag("--quick", request.quick, "each workload's small scale (a run of a few minutes)");
@@ -157,6 +161,10 @@ int main(int argc, char** argv) {
     }
 
     try {
+        request.workloads = split_list(workloads, "--workloads");
+        request.strategies = split_list(strategies, "--strategies");
+        request.allocators = split_list(allocators, "--allocators");
+        request.threads = parse_counts(threads, "--threads");
         if (run->count("--ops")) request.ops = ops;
         if (run->count("--working-set")) request.working_set = working_set;
         if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;

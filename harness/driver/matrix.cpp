@@ -50,6 +50,32 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
     }
 }
 
+std::vector<std::string> split_list(const std::string& text, const std::string& flag) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    for (;;) {
+        auto comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.empty()) {
+            throw usage_error(fmt::format("{} '{}' has an empty item", flag, text));
+        }
+        items.push_back(item);
+        if (comma == std::string::npos) return items;
+        start = comma + 1;
+    }
+}
+
+std::vector<unsigned> parse_counts(const std::string& text, const std::string& flag) {
+    std::vector<unsigned> counts;
+    for (const auto& item : split_list(text, flag)) {
+        if (item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos) {
+            throw usage_error(fmt::format("{}: '{}' is not a whole number", flag, item));
+        }
+        counts.push_back(static_cast<unsigned>(std::stoul(item)));
+    }
+    return counts;
+}
+
 std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
                                          const std::vector<std::string>& known,
                                          const std::string& kind) {

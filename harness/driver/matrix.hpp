@@ -58,6 +58,11 @@ struct plan {
     std::vector<run_slot> schedule;
 };
 
+// "a,b,c" -> {a, b, c}. An empty list or an empty item ("a,,b", "a,") is an error naming `flag`.
+std::vector<std::string> split_list(const std::string& text, const std::string& flag);
+// "1,2,8" -> {1, 2, 8}; anything but whole numbers is an error naming `flag`.
+std::vector<unsigned> parse_counts(const std::string& text, const std::string& flag);
+
 // Names matching shell-style patterns (*, ?, [...]) in `known`, in the order of `known`.
 // A pattern that matches nothing is an error naming the known ones.
 std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,

@@ -159,6 +159,8 @@ bool is_done(const std::vector<json>& records, unsigned rep) {
     return false;
 }
 
+int run_planned(const run_options& options, const matrix_request& request, const json& stored);
+
 }  // namespace
 
 fs::path cell_program(const std::string& allocator) {
@@ -175,7 +177,6 @@ std::vector<std::string> available_allocators() {
 
 int run_matrix(const run_options& options) {
     const fs::path& out = options.out;
-    run_state state;
     matrix_request request = options.request;
     json stored;
     if (options.resume) {
@@ -192,8 +193,32 @@ int run_matrix(const run_options& options) {
             throw usage_error("--resume: results.json is not an allocproof results file of schema " +
                               std::to_string(results_schema_version));
         }
-        request = matrix_request_from_json(stored["plan"].at("request"));
+        try {
+            request = matrix_request_from_json(stored["plan"].at("request"));
+        } catch (const json::exception& error) {
+            throw usage_error(fmt::format("--resume: results.json has no usable plan ({})", error.what()));
+        }
     }
+    // A resumed run keeps the limits it was started with, so that its cells are judged alike.
+    run_options effective = options;
+    if (options.resume) {
+        const json& plan = stored["plan"];
+        effective.timeout_seconds = plan.value("timeout_seconds", options.timeout_seconds);
+        effective.noise_threshold = plan.value("noise_threshold", options.noise_threshold);
+    }
+    try {
+        return run_planned(effective, request, stored);
+    } catch (const json::exception& error) {
+        // Only a hand-edited or damaged stored run gets here: the driver writes what it reads.
+        throw usage_error(fmt::format("--resume: results.json is malformed ({})", error.what()));
+    }
+}
+
+namespace {
+
+int run_planned(const run_options& options, const matrix_request& request, const json& stored) {
+    const fs::path& out = options.out;
+    run_state state;
 
     state.matrix = make_plan(request, available_allocators());
     state.records.resize(state.matrix.cells.size());
@@ -299,5 +324,7 @@ int run_matrix(const run_options& options) {
     }
     return exit_ok;
 }
+
+}  // namespace
 
 }  // namespace allocproof::driver

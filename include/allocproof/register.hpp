@@ -16,6 +16,22 @@ namespace allocproof {
 
 namespace detail {
 
+template <class S>
+class erased final : public erased_strategy {
+public:
+    explicit erased(const block_spec& spec) : strategy_(spec) {}
+    void* allocate(std::size_t bytes) override { return strategy_.allocate(bytes); }
+    void deallocate(void* block, std::size_t bytes) override { strategy_.deallocate(block, bytes); }
+
+private:
+    S strategy_;
+};
+
+template <class S>
+std::unique_ptr<erased_strategy> make_erased(const block_spec& spec) {
+    return std::make_unique<erased<S>>(spec);
+}
+
 template <class S, class... Ws>
 void register_cells(type_list<Ws...>) {
     (
@@ -31,7 +47,7 @@ void register_cells(type_list<Ws...>) {
 
 template <allocation_strategy S>
 bool register_strategy() {
-    registry::instance().add_strategy(S::traits);
+    registry::instance().add_strategy(S::traits, &detail::make_erased<S>);
     detail::register_cells<S>(generated::all_workloads{});
     return true;
 }

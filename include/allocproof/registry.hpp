@@ -8,6 +8,7 @@
 #include "allocproof/strategy.hpp"
 #include "allocproof/workload.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,21 @@ namespace allocproof {
 struct cell_request;
 struct cell_measurement;
 using cell_function = cell_measurement (*)(const cell_request&);
+
+// A strategy behind a virtual interface, for tests and tools that treat every strategy alike
+// (conformance tests: no overlap, alignment, reuse). Never used on a measured path.
+class erased_strategy {
+public:
+    virtual ~erased_strategy() = default;
+    virtual void* allocate(std::size_t bytes) = 0;
+    virtual void deallocate(void* block, std::size_t bytes) = 0;
+};
+using strategy_factory = std::unique_ptr<erased_strategy> (*)(const block_spec&);
+
+struct strategy_entry {
+    strategy_traits traits;
+    strategy_factory make;
+};
 
 struct cell_entry {
     std::string_view workload;
@@ -29,7 +45,7 @@ public:
     static registry& instance();
 
     void add_workload(const workload_traits& traits);
-    void add_strategy(const strategy_traits& traits);
+    void add_strategy(const strategy_traits& traits, strategy_factory make);
     void add_cell(std::string_view workload, std::string_view strategy, cell_function run);
 
     // Sorted by name, except that the baseline strategy `std` comes first.
@@ -37,6 +53,8 @@ public:
     std::vector<strategy_traits> strategies() const;
     const workload_traits* find_workload(std::string_view name) const;
     const strategy_traits* find_strategy(std::string_view name) const;
+    // A fresh instance of a strategy behind erased_strategy; nullptr for an unknown name.
+    std::unique_ptr<erased_strategy> make_strategy(std::string_view name, const block_spec& spec) const;
     const cell_entry* find_cell(std::string_view workload, std::string_view strategy) const;
 
     // Names registered twice; a non-empty list makes the driver refuse to run.
@@ -45,7 +63,7 @@ public:
 private:
     registry() = default;
     std::vector<workload_traits> workloads_;
-    std::vector<strategy_traits> strategies_;
+    std::vector<strategy_entry> strategies_;
     std::vector<cell_entry> cells_;
     std::vector<std::string> conflicts_;
 };

@@ -1,0 +1,346 @@
+// End-to-end tests of the driver: its command line, its isolation of faulty cells, the results
+// of a real (small) run, interruption and --resume.
+#include "harness/driver/child_process.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using allocproof::driver::child_outcome;
+
+namespace {
+
+// A small matrix: enough operations to measure, little enough to run in a second or two.
+const std::vector<std::string> tiny = {"--ops", "20000", "--working-set", "500", "--warmup-ops",
+                                       "1000", "--reps", "2", "--threads", "1"};
+
+child_outcome driver(std::vector<std::string> args, int timeout_seconds = 300) {
+    args.insert(args.begin(), ALLOCPROOF_DRIVER);
+    std::atomic<bool> never{false};
+    return allocproof::driver::run_child(args, std::chrono::seconds(timeout_seconds), never);
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+class Scratch {
+public:
+    Scratch() {
+        path_ = fs::temp_directory_path() /
+                ("allocproof-test-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(path_);
+    }
+    ~Scratch() { fs::remove_all(path_); }
+    std::string out() const { return (path_ / "run").string(); }
+    json results() const {
+        std::ifstream in(path_ / "run" / "results.json");
+        return json::parse(in);
+    }
+
+private:
+    fs::path path_;
+};
+
+// A fault planted into the cells of one strategy (see harness/cell_main.cpp), for one test.
+class PlantedFault {
+public:
+    explicit PlantedFault(const std::string& spec) { ::setenv("ALLOCPROOF_CELL_FAULT", spec.c_str(), 1); }
+    ~PlantedFault() { ::unsetenv("ALLOCPROOF_CELL_FAULT"); }
+};
+
+const json& cell_of(const json& results, const std::string& strategy) {
+    for (const auto& cell : results.at("cells")) {
+        if (cell.at("strategy") == strategy) return cell;
+    }
+    throw std::runtime_error("no cell for " + strategy);
+}
+
+void expect_one_error_line(const child_outcome& r, const std::string& fragment) {
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("allocproof: error:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+std::set<std::string> built_allocators() {
+    std::set<std::string> names;
+    std::stringstream list(ALLOCPROOF_ALLOCATOR_LIST);
+    std::string name;
+    while (std::getline(list, name, ',')) names.insert(name);
+    return names;
+}
+
+}  // namespace
+
+// ---- list ---------------------------------------------------------------------------------------
+
+TEST(Cli, ListShowsStrategiesWorkloadsAndAllocators) {
+    auto r = driver({"list"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* name : {"std", "fixed_pool", "node_churn", "glibc"}) {
+        EXPECT_NE(r.out.find(name), std::string::npos) << name;
+    }
+}
+
+TEST(Cli, ListJsonIsMachineReadable) {
+    auto r = driver({"list", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out);
+    std::set<std::string> strategies, allocators;
+    for (const auto& s : j.at("strategies")) strategies.insert(s.at("name").get<std::string>());
+    for (const auto& a : j.at("allocators")) allocators.insert(a.get<std::string>());
+    EXPECT_TRUE(strategies.contains("std"));
+    EXPECT_TRUE(strategies.contains("fixed_pool"));
+    EXPECT_EQ(allocators, built_allocators());
+    ASSERT_FALSE(j.at("workloads").empty());
+    EXPECT_EQ(j.at("workloads")[0].at("name"), "node_churn");
+}
+
+// ---- bad input: one clear line, exit code 2 -----------------------------------------------------
+
+TEST(Cli, UnknownNamesAreRefused) {
+    Scratch s;
+    expect_one_error_line(driver({"run", "--workloads", "no_such", "--out", s.out()}), "unknown workload 'no_such'");
+    expect_one_error_line(driver({"run", "--strategies", "std,nope*", "--out", s.out()}), "unknown strategy 'nope*'");
+    expect_one_error_line(driver({"run", "--allocators", "hoard", "--out", s.out()}), "unknown allocator 'hoard'");
+    EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+}
+
+TEST(Cli, EmptyMatricesAreRefused) {
+    Scratch s;
+    expect_one_error_line(driver({"run", "--strategies", "", "--out", s.out()}), "--strategies '' has an empty item");
+    expect_one_error_line(driver({"run", "--strategies", "std,", "--out", s.out()}), "empty item");
+    expect_one_error_line(driver({"run", "--threads", "", "--out", s.out()}), "--threads");
+    expect_one_error_line(driver({"run", "--workloads", ",", "--out", s.out()}), "--workloads");
+}
+
+TEST(Cli, BadNumbersAreRefused) {
+    Scratch s;
+    expect_one_error_line(driver({"run", "--threads", "two", "--out", s.out()}), "'two' is not a whole number");
+    expect_one_error_line(driver({"run", "--threads", "1,-2", "--out", s.out()}), "'-2' is not a whole number");
+    expect_one_error_line(driver({"run", "--threads", "0", "--out", s.out()}), "thread count 0");
+    expect_one_error_line(driver({"run", "--reps", "0", "--out", s.out()}), "--reps 0");
+    expect_one_error_line(driver({"run", "--reps", "-3", "--out", s.out()}), "");
+    expect_one_error_line(driver({"run", "--sample-every", "100", "--out", s.out()}), "power of two");
+    expect_one_error_line(driver({"run", "--timeout", "0", "--out", s.out()}), "");
+    expect_one_error_line(driver({"run", "--ops", "0", "--out", s.out()}), "positive");
+}
+
+TEST(Cli, BadFlagsAndSubcommandsAreRefused) {
+    expect_one_error_line(driver({"run", "--no-such-flag"}), "no-such-flag");
+    expect_one_error_line(driver({"frobnicate"}), "");
+    expect_one_error_line(driver({}), "");
+}
+
+TEST(Cli, UnwritableOutputFolderIsRefusedBeforeMeasuring) {
+    expect_one_error_line(driver({"run", "--out", "/proc/allocproof-cannot-write-here"}), "cannot create");
+    Scratch s;
+    fs::create_directories(s.out());
+    std::ofstream(s.out() + "/results.json") << "{}";
+    expect_one_error_line(driver({"run", "--out", s.out()}), "already holds a run");
+}
+
+TEST(Cli, ResumeOfSomethingElseIsRefused) {
+    Scratch s;
+    expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), "no results.json");
+    fs::create_directories(s.out());
+    std::ofstream(s.out() + "/results.json") << "{\"truncated\": ";
+    expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), "not valid JSON");
+    std::ofstream(s.out() + "/results.json") << "{\"schema_version\": 99}";
+    expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), "not an allocproof results file");
+}
+
+// ---- isolation: a faulty cell is recorded, the run goes on ------------------------------------
+
+namespace {
+
+json run_with_fault(const Scratch& s, const std::string& fault, std::vector<std::string> extra = {}) {
+    PlantedFault planted(fault);
+    auto r = driver(with(with({"run", "--workloads", "node_churn", "--strategies", "std,fixed_pool",
+                               "--allocators", "glibc", "--out", s.out()},
+                              tiny),
+                         extra));
+    EXPECT_EQ(r.exit_code, 3) << "cells failed, the run went on: exit code 3\n" << r.err;
+    json results = s.results();
+    EXPECT_EQ(results.at("status"), "complete");
+    const json& healthy = cell_of(results, "std");
+    EXPECT_EQ(healthy.at("status"), "ok");
+    EXPECT_EQ(healthy.at("reps_ok"), 2);
+    return results;
+}
+
+}  // namespace
+
+TEST(Isolation, CrashingCellIsRecordedNotFatal) {
+    Scratch s;
+    ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);  // let the signal through
+    json results = run_with_fault(s, "crash:fixed_pool");
+    const json& crashed = cell_of(results, "fixed_pool");
+    EXPECT_EQ(crashed.at("status"), "failed");
+    EXPECT_NE(crashed.at("reason").get<std::string>().find("SIGSEGV"), std::string::npos) << crashed.at("reason");
+    EXPECT_EQ(crashed.at("reps_done"), 2);
+    EXPECT_EQ(crashed.at("reps_ok"), 0);
+}
+
+TEST(Isolation, AbortingCellIsRecorded) {
+    Scratch s;
+    json results = run_with_fault(s, "abort:fixed_pool");
+    EXPECT_NE(cell_of(results, "fixed_pool").at("reason").get<std::string>().find("SIGABRT"), std::string::npos);
+}
+
+TEST(Isolation, HangingCellIsKilledAtItsTimeLimit) {
+    Scratch s;
+    auto start = std::chrono::steady_clock::now();
+    json results = run_with_fault(s, "hang:fixed_pool", {"--timeout", "1"});
+    const json& hung = cell_of(results, "fixed_pool");
+    EXPECT_EQ(hung.at("status"), "failed");
+    EXPECT_NE(hung.at("reason").get<std::string>().find("timed out"), std::string::npos) << hung.at("reason");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+}
+
+TEST(Isolation, GarbageOutputIsRecorded) {
+    Scratch s;
+    json results = run_with_fault(s, "garbage:fixed_pool");
+    EXPECT_NE(cell_of(results, "fixed_pool").at("reason").get<std::string>().find("malformed output"),
+              std::string::npos);
+}
+
+TEST(Isolation, WrongDigestMakesTheCellInvalid) {
+    Scratch s;
+    json results = run_with_fault(s, "digest:fixed_pool");
+    const json& wrong = cell_of(results, "fixed_pool");
+    EXPECT_EQ(wrong.at("status"), "invalid");
+    EXPECT_NE(wrong.at("digest"), wrong.at("reference_digest"));
+    EXPECT_EQ(wrong.at("ratio_to_std"), nullptr) << "no ratio for an invalid cell";
+}
+
+// ---- a real run, end to end --------------------------------------------------------------------
+
+TEST(RealRun, ResultsFollowTheSchema) {
+    Scratch s;
+    auto r = driver(with({"run", "--workloads", "node_churn", "--strategies", "*", "--allocators", "*",
+                          "--out", s.out()},
+                         with(tiny, {"--threads", "1,2"})));
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    json results = s.results();
+    EXPECT_EQ(results.at("schema_version"), 1);
+    EXPECT_EQ(results.at("status"), "complete");
+    const json& env = results.at("environment");
+    for (const char* key : {"cpu_model", "logical_cpus", "kernel", "compiler", "compiler_flags", "libraries",
+                            "allocators", "git_commit", "time", "command_line"}) {
+        EXPECT_TRUE(env.contains(key)) << key;
+    }
+    EXPECT_FALSE(results.at("settings").empty());
+    EXPECT_EQ(results.at("plan").at("request").at("seed"), 42);
+
+    std::set<std::string> allocators, digests;
+    for (const auto& cell : results.at("cells")) {
+        SCOPED_TRACE(cell.at("id").get<std::string>());
+        for (const char* key : {"workload", "strategy", "allocator", "threads", "status", "digest", "metrics",
+                                "ratio_to_std", "repetitions", "noisy", "allocator_identity"}) {
+            EXPECT_TRUE(cell.contains(key)) << key;
+        }
+        EXPECT_EQ(cell.at("status"), "ok");
+        EXPECT_EQ(cell.at("allocator_identity").at("name"), cell.at("allocator"));
+        EXPECT_TRUE(cell.at("allocator_identity").at("serves_malloc").get<bool>());
+        allocators.insert(cell.at("allocator").get<std::string>());
+        digests.insert(cell.at("digest").get<std::string>() + "/t" + std::to_string(cell.at("threads").get<int>()));
+        const json& ns = cell.at("metrics").at("ns_per_op");
+        EXPECT_GT(ns.at("median").get<double>(), 0);
+        EXPECT_LE(ns.at("min").get<double>(), ns.at("median").get<double>());
+        EXPECT_GE(ns.at("max").get<double>(), ns.at("median").get<double>());
+        EXPECT_EQ(ns.at("n"), 2);
+        const json& rep = cell.at("repetitions").at(0);
+        EXPECT_TRUE(rep.at("metrics").contains("latency_p999_ns"));
+        EXPECT_TRUE(rep.at("metrics").contains("instructions_per_op"));  // a number or null
+        EXPECT_TRUE(rep.at("probe_cost").contains("timer_sample_ns"));
+        if (cell.at("strategy") == "std") {
+            EXPECT_EQ(cell.at("ratio_to_std"), nullptr);
+            // The baseline takes every node from the global allocator: one call per placement.
+            EXPECT_GT(cell.at("metrics").at("alloc_calls").at("median").get<double>(), 0);
+        } else {
+            const json& ratio = cell.at("ratio_to_std").at("ns_per_op");
+            EXPECT_LE(ratio.at("ci_low").get<double>(), ratio.at("estimate").get<double>());
+            EXPECT_GE(ratio.at("ci_high").get<double>(), ratio.at("estimate").get<double>());
+        }
+    }
+    EXPECT_EQ(allocators, built_allocators());
+    EXPECT_EQ(digests.size(), 2u) << "one digest per thread count, shared by every strategy and allocator";
+    std::ifstream csv(s.out() + "/summary.csv");
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_EQ(header.rfind("workload,strategy,allocator,threads,status", 0), 0u);
+}
+
+// ---- interruption and resume --------------------------------------------------------------------
+
+TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
+    Scratch s;
+    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
+                                          "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
+                                         tiny);
+    // The fixed_pool cells hang, so the driver is certainly mid-run when Ctrl-C arrives.
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::setenv("ALLOCPROOF_CELL_FAULT", "hang:fixed_pool", 1);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    // Wait until the driver is stuck in a hanging cell: the results file exists and the run is
+    // still going; then interrupt it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(s.out() + "/results.json") && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+
+    json partial = s.results();
+    EXPECT_EQ(partial.at("status"), "interrupted");
+    std::size_t done_before = 0;
+    for (const auto& cell : partial.at("cells")) {
+        done_before += cell.at("reps_done").get<std::size_t>();
+        for (const auto& rep : cell.at("repetitions")) EXPECT_EQ(rep.at("status"), "ok");
+    }
+    EXPECT_LT(done_before, 4u) << "the hanging cell was not recorded as a result";
+
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    json complete = s.results();
+    EXPECT_EQ(complete.at("status"), "complete");
+    for (const auto& cell : complete.at("cells")) {
+        EXPECT_EQ(cell.at("status"), "ok");
+        EXPECT_EQ(cell.at("reps_done"), 2);
+    }
+    EXPECT_EQ(complete.at("environment").at("resumed").size(), 1u);
+}
