@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -343,4 +344,73 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
         EXPECT_EQ(cell.at("reps_done"), 2);
     }
     EXPECT_EQ(complete.at("environment").at("resumed").size(), 1u);
+}
+
+// ---- the allocator label is verified -----------------------------------------------------------
+
+TEST(AllocatorIdentity, EveryCellProgramIsServedByItsOwnAllocator) {
+    std::atomic<bool> never{false};
+    for (const auto& name : built_allocators()) {
+        auto program = fs::path(ALLOCPROOF_DRIVER).parent_path() / ("allocproof-cell-" + name);
+        auto r = allocproof::driver::run_child({program.string(), "--identify"}, std::chrono::seconds(30), never);
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        json id = json::parse(r.out);
+        EXPECT_EQ(id.at("name"), name);
+        EXPECT_TRUE(id.at("serves_malloc").get<bool>()) << id.dump();
+        EXPECT_FALSE(id.at("version").get<std::string>().empty());
+    }
+}
+
+TEST(AllocatorIdentity, AMislabelledCellFails) {
+    // The glibc program asked to be jemalloc: the cell refuses to measure (exit code 3).
+    std::atomic<bool> never{false};
+    auto program = fs::path(ALLOCPROOF_DRIVER).parent_path() / "allocproof-cell-glibc";
+    auto r = allocproof::driver::run_child({program.string(), "--allocator", "jemalloc", "--workload", "node_churn",
+                                            "--strategy", "std", "--ops", "100", "--working-set", "10"},
+                                           std::chrono::seconds(30), never);
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_NE(r.err.find("asked for allocator 'jemalloc'"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+}
+
+// ---- progress: on a terminal only ----------------------------------------------------------------
+
+TEST(Progress, SilentWhenStderrIsNotATerminal) {
+    Scratch s;
+    auto r = driver(with({"run", "--workloads", "node_churn", "--strategies", "std", "--allocators", "glibc",
+                          "--out", s.out()},
+                         tiny));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+}
+
+TEST(Progress, ShownOnATerminal) {
+    Scratch s;
+    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
+                                          "std", "--allocators", "glibc", "--out", s.out()},
+                                         tiny);
+    int terminal = -1;
+    pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    std::string screen;
+    char buffer[4096];
+    for (;;) {
+        ssize_t got = ::read(terminal, buffer, sizeof buffer);
+        if (got <= 0) break;  // EIO once the driver has exited and the terminal closed
+        screen.append(buffer, static_cast<std::size_t>(got));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(terminal);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << screen;
+    EXPECT_NE(screen.find("[1/2] elapsed 00:0"), std::string::npos) << screen;
+    EXPECT_NE(screen.find("ETA"), std::string::npos) << screen;
+    EXPECT_NE(screen.find("node_churn/std/glibc/t1 rep"), std::string::npos) << screen;
 }

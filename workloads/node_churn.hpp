@@ -28,7 +28,7 @@ struct node_churn {
     static constexpr workload_traits traits{
         .name = "node_churn",
         .summary = "64 B / 256 B index nodes allocated, written, read and freed around a live set",
-        .quick_scale = {.ops_per_thread = 2'000'000, .working_set = 10'000, .warmup_ops = 200'000},
+        .quick_scale = {.ops_per_thread = 4'000'000, .working_set = 10'000, .warmup_ops = 400'000},
         .default_scale = {.ops_per_thread = 8'000'000, .working_set = 50'000, .warmup_ops = 800'000},
     };
 
