@@ -10,6 +10,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
+# ThreadSanitizer build: the unit tests only (the thread-safe strategies and the runner's threads).
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLOCPROOF_SANITIZE=thread \
+  -DALLOCPROOF_ALLOCATORS=glibc -DALLOCPROOF_TEST_SCOPE=unit >/dev/null
+cmake --build build-tsan -j"$jobs" --target allocproof_unit_tests
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j"$jobs")
+
 # Sanitizer build: only glibc's cell program (the sanitizer replaces malloc anyway), and only
 # what the tests run.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DALLOCPROOF_SANITIZE=address,undefined \

@@ -60,7 +60,7 @@ const strategy_traits* registry::find_strategy(std::string_view name) const {
 std::unique_ptr<erased_strategy> registry::make_strategy(std::string_view name,
                                                          const block_spec& spec) const {
     auto it = std::ranges::find_if(strategies_, [&](const strategy_entry& e) { return e.traits.name == name; });
-    return it == strategies_.end() ? nullptr : it->make(spec);
+    return it == strategies_.end() || it->make == nullptr ? nullptr : it->make(spec);
 }
 
 const cell_entry* registry::find_cell(std::string_view workload, std::string_view strategy) const {

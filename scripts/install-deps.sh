@@ -7,7 +7,7 @@ packages=(
   cmake g++ make git pkg-config
   libbenchmark-dev libgtest-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-  libboost-dev libboost-container-dev
+  libboost-dev libboost-container-dev libabsl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   python3 python3-matplotlib
 )

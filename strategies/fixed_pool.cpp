@@ -31,7 +31,8 @@ class fixed_pool {
 public:
     static constexpr strategy_traits traits{
         .name = "fixed_pool",
-        .summary = "single-thread fixed-size pool: intrusive free list over chunks (seed 002)",
+        .summary = "single-thread fixed-size pool: intrusive free list over chunks",
+        .origin = "seed 002 (Agrama FixedPool); seeds 000, 001",
         .frees_individually = true,
         .thread_safe = false,
         .fixed_size = true,

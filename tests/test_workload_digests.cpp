@@ -34,7 +34,7 @@ cell_measurement run(const cell_request& r) {
 // the live set, so live nodes share memory.
 class overlapping_pool {
 public:
-    static constexpr strategy_traits traits{.name = "overlapping", .summary = "test double"};
+    static constexpr strategy_traits traits{.name = "overlapping", .summary = "test double", .origin = "test"};
     explicit overlapping_pool(const block_spec& spec) : size_(spec.size), ring_(size_ * 64) {}
     void* allocate(std::size_t) {
         next_ = (next_ + 1) % 64;

@@ -36,8 +36,9 @@ struct node_churn {
     static constexpr std::size_t node_alignment = 16;
 
     template <class S>
-    static constexpr bool accepts =
-        S::traits.frees_individually && S::traits.max_alignment >= node_alignment;
+    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
+                                    !S::traits.may_refuse &&
+                                    S::traits.max_alignment >= node_alignment;
 
     template <class S>
     class worker {

@@ -11,6 +11,7 @@
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
 #include "harness/cell_runner.hpp"
+#include "harness/micro_patterns.hpp"
 
 namespace allocproof {
 
@@ -43,12 +44,45 @@ void register_cells(type_list<Ws...>) {
         ...);
 }
 
+template <class S>
+void register_micro_benchmarks() {
+    registry& reg = registry::instance();
+    const std::string_view name = S::traits.name;
+    if constexpr (S::traits.provides_blocks) {
+        constexpr bool frees = S::traits.frees_individually;
+        if constexpr (frees) {
+            reg.add_micro({name, "one_live", &micro::one_live<S>, {64, 256}, false});
+            reg.add_micro({name, "replace_10k", &micro::replace_10k<S>, {64, 256}, false});
+            reg.add_micro({name, "2t_own", &micro::two_threads_own<S>, {64, 256}, true});
+        }
+        if constexpr (frees || resettable<S>) {
+            reg.add_micro({name, "batch_10k", &micro::batch_10k<S>, {64, 256}, false});
+        }
+        if constexpr (S::traits.cross_thread_free) {
+            reg.add_micro({name, "2t_cross", &micro::two_threads_cross<S>, {64, 256}, true});
+        }
+    }
+    if constexpr (S::traits.provides_vector) {
+        reg.add_micro({name, "vector_fill", &micro::vector_fill<S>, {6, 20}, false});
+    }
+    if constexpr (S::traits.provides_object_pool) {
+        reg.add_micro({name, "object_one", &micro::object_one<S>, {0, 0}, false});
+        reg.add_micro({name, "objects_many", &micro::objects_many<S>, {100, 10000}, false});
+    }
+    if constexpr (S::traits.provides_buffers) {
+        reg.add_micro({name, "buffer_slices", &micro::buffer_slices<S>, {4096, 65536}, false});
+    }
+}
+
 }  // namespace detail
 
-template <allocation_strategy S>
+template <any_strategy S>
 bool register_strategy() {
-    registry::instance().add_strategy(S::traits, &detail::make_erased<S>);
+    strategy_factory make = nullptr;
+    if constexpr (S::traits.provides_blocks) make = &detail::make_erased<S>;
+    registry::instance().add_strategy(S::traits, make);
     detail::register_cells<S>(generated::all_workloads{});
+    detail::register_micro_benchmarks<S>();
     return true;
 }
 

@@ -1,0 +1,46 @@
+// allocproof-micro-<allocator>: the micro suite (harness/micro_patterns.hpp) of every registered
+// strategy, on the global allocator this program is linked with. Google Benchmark's own flags
+// apply (--benchmark_filter, --benchmark_out=FILE --benchmark_out_format=json, ...); its JSON
+// output is kept as is, so its compare tool works on two runs.
+#include "allocproof/registry.hpp"
+#include "harness/allocator_identity.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <iostream>
+#include <string>
+#include <thread>
+
+int main(int argc, char** argv) {
+    using namespace allocproof;
+    // As in the cell programs: measure the library as a threaded process runs it.
+    std::thread([] {}).join();
+
+    const allocator_identity identity = identify_global_allocator();
+    if (!identity.serves_malloc) {
+        std::cerr << "allocproof-micro: " << identity.name << " does not serve malloc here ("
+                  << identity.malloc_provider << ")\n";
+        return 3;
+    }
+    benchmark::AddCustomContext("allocator", identity.name);
+    benchmark::AddCustomContext("allocator_version", identity.version);
+    benchmark::AddCustomContext("malloc_provider", identity.malloc_provider);
+
+    for (const micro_entry& entry : registry::instance().micro_benchmarks()) {
+        for (std::size_t k = 0; k < std::size(entry.arguments); ++k) {
+            const std::size_t argument = entry.arguments[k];
+            if (k > 0 && argument == entry.arguments[0]) continue;  // one argument only
+            std::string name = std::string(entry.pattern) + "/" + std::string(entry.strategy) + "/" +
+                               std::to_string(argument);
+            auto* b = benchmark::RegisterBenchmark(name.c_str(), [run = entry.run, argument](benchmark::State& s) {
+                run(s, argument);
+            });
+            if (entry.manual_time) b->UseManualTime();
+        }
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
