@@ -10,20 +10,13 @@
 // tuning can set it, default 2.
 #include "allocproof/register.hpp"
 #include "allocproof/strategy.hpp"
+#include "strategies/poison.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <new>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define ALLOCPROOF_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define ALLOCPROOF_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define ALLOCPROOF_POISON(p, n) ((void)(p), (void)(n))
-#define ALLOCPROOF_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 namespace allocproof::strategies {
 
@@ -55,7 +48,7 @@ public:
     void* allocate(std::size_t /*bytes*/) {
         if (free_list_ != nullptr) [[likely]] {
             free_block* block = free_list_;
-            ALLOCPROOF_UNPOISON(block, block_size_);
+            unpoison_memory(block, block_size_);
             free_list_ = block->next;
             return block;
         }
@@ -64,7 +57,7 @@ public:
         }
         std::byte* block = bump_;
         bump_ += block_size_;
-        ALLOCPROOF_UNPOISON(block, block_size_);
+        unpoison_memory(block, block_size_);
         return block;
     }
 
@@ -74,7 +67,7 @@ public:
         free_list_ = freed;
         // The link stays readable to us; the rest of a freed block is off limits, so that a
         // use-after-free inside the pool is caught by AddressSanitizer like one in malloc.
-        ALLOCPROOF_POISON(reinterpret_cast<std::byte*>(block) + sizeof(free_block),
+        poison_memory(reinterpret_cast<std::byte*>(block) + sizeof(free_block),
                           block_size_ - sizeof(free_block));
     }
 
@@ -97,7 +90,7 @@ private:
         chunks_.push_back(chunk);
         bump_ = chunk;
         bump_end_ = chunk + blocks * block_size_;
-        ALLOCPROOF_POISON(chunk, blocks * block_size_);
+        poison_memory(chunk, blocks * block_size_);
     }
 
     static constexpr std::size_t first_chunk_blocks = 64;
