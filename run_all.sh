@@ -12,8 +12,10 @@ cd "$(dirname "$0")"
 
 out=""
 args=()
+micro_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --quick) args+=("$1"); micro_args+=("--quick"); shift ;;
     --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
            out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
@@ -23,7 +25,7 @@ done
 
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target allocproof
+cmake --build build -j"$(nproc)"
 
 link_latest=false
 if [ -z "$out" ]; then
@@ -34,6 +36,11 @@ fi
 
 status=0
 build/allocproof run --out "$out" "${args[@]}" || status=$?
+# The micro suite: each strategy operation in isolation, on every global allocator. A run that
+# was stopped (130) or refused (2) goes no further.
+if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
+  /usr/bin/python3 harness/micro_suite.py --build build --out "$out" "${micro_args[@]}" || status=$?
+fi
 # Point results/latest at the run even when some cells failed: their records say why.
 if $link_latest && [ -f "$out/results.json" ]; then
   ln -sfn "$(basename "$out")" results/latest

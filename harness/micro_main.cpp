@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("allocator_version", identity.version);
     benchmark::AddCustomContext("malloc_provider", identity.malloc_provider);
 
+    // ALLOCPROOF_MICRO_ITERATIONS fixes the iteration count: counting instructions under
+    // callgrind at two counts and taking the difference cancels every fixed cost.
+    const char* fixed_iterations = std::getenv("ALLOCPROOF_MICRO_ITERATIONS");
     for (const micro_entry& entry : registry::instance().micro_benchmarks()) {
         for (std::size_t k = 0; k < std::size(entry.arguments); ++k) {
             const std::size_t argument = entry.arguments[k];
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
                 run(s, argument);
             });
             if (entry.manual_time) b->UseManualTime();
+            if (fixed_iterations != nullptr) b->Iterations(std::atoll(fixed_iterations));
         }
     }
     benchmark::Initialize(&argc, argv);

@@ -30,11 +30,27 @@ std::vector<std::string> strategies_serving(const workload_traits& workload) {
     return names;
 }
 
+std::vector<std::string> families(const strategy_traits& s) {
+    std::vector<std::string> names;
+    if (s.provides_blocks) names.emplace_back("blocks");
+    if (s.provides_vector) names.emplace_back("vector");
+    if (s.provides_object_pool) names.emplace_back("object_pool");
+    if (s.provides_buffers) names.emplace_back("buffers");
+    return names;
+}
+
 std::vector<std::string> capabilities(const strategy_traits& s) {
-    std::vector<std::string> caps;
-    caps.emplace_back(s.frees_individually ? "frees individually" : "frees only on reset");
+    std::vector<std::string> caps = families(s);
+    if (s.provides_blocks) {
+        caps.emplace_back(s.frees_individually ? "frees individually" : "frees only on reset");
+        if (s.fixed_size) caps.emplace_back("fixed block size");
+        if (s.may_refuse) caps.emplace_back("may refuse");
+        if (s.max_alignment > alignof(std::max_align_t)) {
+            caps.emplace_back("aligned to " + std::to_string(s.max_alignment));
+        }
+    }
     caps.emplace_back(s.thread_safe ? "thread-safe" : "one thread per instance");
-    if (s.fixed_size) caps.emplace_back("fixed block size");
+    if (s.cross_thread_free) caps.emplace_back("cross-thread free");
     return caps;
 }
 
@@ -46,9 +62,13 @@ int list_command(bool as_json) {
         for (const auto& s : reg.strategies()) {
             out["strategies"].push_back({{"name", s.name},
                                          {"summary", s.summary},
+                                         {"origin", s.origin},
+                                         {"families", families(s)},
                                          {"frees_individually", s.frees_individually},
                                          {"thread_safe", s.thread_safe},
+                                         {"cross_thread_free", s.cross_thread_free},
                                          {"fixed_size", s.fixed_size},
+                                         {"may_refuse", s.may_refuse},
                                          {"max_alignment", s.max_alignment}});
         }
         for (const auto& w : reg.workloads()) {
@@ -63,12 +83,12 @@ int list_command(bool as_json) {
     }
     std::cout << "strategies:\n";
     for (const auto& s : reg.strategies()) {
-        std::cout << fmt::format("  {:<14} {}\n  {:<14} [{}]\n", s.name, s.summary, "",
-                                 fmt::join(capabilities(s), ", "));
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} from: {}; [{}]\n", s.name, s.summary, "",
+                                 s.origin, fmt::join(capabilities(s), ", "));
     }
     std::cout << "workloads:\n";
     for (const auto& w : reg.workloads()) {
-        std::cout << fmt::format("  {:<14} {}\n  {:<14} strategies: {}\n", w.name, w.summary, "",
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} strategies: {}\n", w.name, w.summary, "",
                                  fmt::join(strategies_serving(w), ", "));
     }
     std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",

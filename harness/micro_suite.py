@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Runs the micro suite on every global allocator and writes what it found.
+
+    harness/micro_suite.py --build build --out DIR [--quick] [--filter REGEX] [--no-callgrind]
+
+Writes DIR/micro/<allocator>.json (Google Benchmark's own JSON, so its compare tool works on
+two runs), DIR/micro/instructions.json (callgrind counts per pair, where valgrind is present),
+and DIR/micro/summary.json + DIR/micro/summary.md: ns per pair on each allocator, the ratio to
+the fastest global allocator (the `std` strategy's best time over the four, same pattern and
+size), and the speed targets of the strategies issue, each met or missed with its figures.
+
+Every figure is a median over repetitions measured in this one run; nothing is estimated.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+
+
+def run_allocator(build, allocator, out_dir, args):
+    program = os.path.join(build, f"allocproof-micro-{allocator}")
+    if not os.access(program, os.X_OK):
+        return None
+    out_file = os.path.join(out_dir, f"{allocator}.json")
+    command = [
+        program,
+        f"--benchmark_out={out_file}",
+        "--benchmark_out_format=json",
+        f"--benchmark_repetitions={args.repetitions}",
+        "--benchmark_report_aggregates_only=true",
+        f"--benchmark_min_time={args.min_time}",
+    ]
+    if args.filter:
+        command.append(f"--benchmark_filter={args.filter}")
+    print(f"micro suite: {allocator} ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        print(f"micro suite: {allocator} failed ({done.returncode}): {done.stderr[-500:]}", file=sys.stderr)
+        return None
+    with open(out_file) as f:
+        return json.load(f)
+
+
+def medians(report):
+    """{(pattern, strategy, argument): ns per item} from the median aggregates of one run."""
+    figures = {}
+    for b in report.get("benchmarks", []):
+        if b.get("aggregate_name") != "median" and b.get("run_type") == "aggregate":
+            continue
+        if b.get("run_type") == "iteration" and b.get("repetitions", 1) > 1:
+            continue
+        name = b.get("run_name", b["name"]).replace("/manual_time", "")
+        parts = name.split("/")
+        if len(parts) < 3 or "items_per_second" not in b:
+            continue
+        figures[(parts[0], parts[1], int(parts[2]))] = 1e9 / b["items_per_second"]
+    return figures
+
+
+def callgrind_instructions(build, benchmark, low=200_000, high=1_200_000):
+    """Instructions per iteration of one benchmark (glibc program), from two fixed iteration
+    counts: the difference cancels start-up, registration and the benchmark's own setup."""
+    program = os.path.join(build, "allocproof-micro-glibc")
+    totals = []
+    for iterations in (low, high):
+        out = f"/tmp/allocproof-callgrind-{os.getpid()}.out"
+        env = dict(os.environ, ALLOCPROOF_MICRO_ITERATIONS=str(iterations))
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             f"--toggle-collect=*micro::{benchmark.split('/')[0].replace('2t_', 'two_threads_')}*",
+             program, f"--benchmark_filter=^{re.escape(benchmark)}(/|$)", "--benchmark_repetitions=1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0 or not os.path.exists(out):
+            return None
+        with open(out) as f:
+            summary = [line for line in f if line.startswith("summary:") or line.startswith("totals:")]
+        os.unlink(out)
+        if not summary:
+            return None
+        totals.append(int(summary[-1].split()[1]))
+    return (totals[1] - totals[0]) / (high - low)
+
+
+def check_targets(table, fastest, instructions):
+    """The speed targets of the strategies issue, each a ratio measured in this run."""
+    targets = []
+
+    def add(name, value, limit, kind, detail):
+        if value is None:
+            targets.append({"target": name, "status": "not measured", "detail": detail})
+            return
+        met = value <= limit if kind == "at most" else value >= limit
+        targets.append({"target": name, "value": round(value, 3), "limit": limit, "kind": kind,
+                        "status": "met" if met else "missed", "detail": detail})
+
+    def ns(pattern, strategy, size, allocator):
+        return table.get(allocator, {}).get((pattern, strategy, size))
+
+    for allocator in table:
+        for pattern in ("one_live", "batch_10k", "replace_10k"):
+            for size in (64, 256):
+                mine, boost = ns(pattern, "fixed_pool", size, allocator), ns(pattern, "boost_pool", size, allocator)
+                add(f"fixed_pool within 1.2x of boost_pool: {pattern}/{size} on {allocator}",
+                    mine / boost if mine and boost else None, 1.2, "at most", "ratio of ns per pair")
+    for size in (64, 256):
+        f = fastest.get(("one_live", size))
+        mine = min((ns("one_live", "fixed_pool", size, a) or 1e99) for a in table) if table else None
+        add(f"fixed_pool one_live/{size} at most 0.35x the fastest global allocator",
+            mine / f if f and mine and mine < 1e99 else None, 0.35, "at most", "best fixed_pool time / fastest std time")
+        f = fastest.get(("batch_10k", size))
+        mine = min((ns("batch_10k", "arena", size, a) or 1e99) for a in table) if table else None
+        if size == 64:
+            add("arena batch_10k/64 at most 0.35x the fastest global allocator",
+                mine / f if f and mine and mine < 1e99 else None, 0.35, "at most", "")
+        f = fastest.get(("one_live", size))
+        mine = min((ns("one_live", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+        add(f"fixed_pool_mt one_live/{size} at most 0.6x the fastest global allocator",
+            mine / f if f and mine and mine < 1e99 else None, 0.6, "at most", "")
+        f = fastest.get(("2t_own", size))
+        mine = min((ns("2t_own", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+        add(f"fixed_pool_mt 2t_own/{size} throughput at least the fastest global allocator's",
+            f / mine if f and mine and mine < 1e99 else None, 1.0, "at least", "throughput ratio")
+        f = fastest.get(("2t_cross", size))
+        mine = min((ns("2t_cross", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+        add(f"fixed_pool_mt 2t_cross/{size} throughput at least 0.8x the best global allocator's",
+            f / mine if f and mine and mine < 1e99 else None, 0.8, "at least", "throughput ratio")
+        locked = min((ns("2t_cross", "mutex_pool", size, a) or 1e99) for a in table) if table else None
+        add(f"fixed_pool_mt 2t_cross/{size} throughput at least 10x mutex_pool's",
+            locked / mine if locked and mine and mine < 1e99 and locked < 1e99 else None, 10.0, "at least", "")
+    for count in (6, 20):
+        mine = min((ns("vector_fill", "small_vector", count, a) or 1e99) for a in table) if table else None
+        boost = min((ns("vector_fill", "boost_small_vector", count, a) or 1e99) for a in table) if table else None
+        add(f"small_vector vector_fill/{count} within 1.1x of boost_small_vector",
+            mine / boost if mine and boost and mine < 1e99 and boost < 1e99 else None, 1.1, "at most", "")
+    if instructions is not None:
+        value = instructions.get("one_live/fixed_pool/64")
+        add("fixed_pool instructions per pair (callgrind, one_live/64, with the loop) at most 16",
+            value, 16, "at most", "glibc program")
+    return targets
+
+
+def markdown(table, fastest, instructions, targets):
+    lines = ["# Micro suite", "",
+             "ns per pair (median of repetitions); in brackets, the ratio to the fastest global",
+             "allocator (the `std` strategy's best time over the four allocators, same pattern and size).", ""]
+    allocators = [a for a in ALLOCATORS if a in table]
+    keys = sorted({k for a in allocators for k in table[a]})
+    lines.append("| pattern | strategy | arg | " + " | ".join(allocators) + " |")
+    lines.append("|---|---|---|" + "---|" * len(allocators))
+    for pattern, strategy, arg in keys:
+        cells = []
+        for a in allocators:
+            v = table[a].get((pattern, strategy, arg))
+            f = fastest.get((pattern, arg))
+            cells.append("-" if v is None else f"{v:.2f}" + (f" ({v / f:.2f}x)" if f else ""))
+        lines.append(f"| {pattern} | {strategy} | {arg} | " + " | ".join(cells) + " |")
+    if instructions:
+        lines += ["", "## Instructions per pair (callgrind, glibc program, including the loop)", ""]
+        lines += [f"- {name}: {value:.1f}" for name, value in sorted(instructions.items()) if value is not None]
+    lines += ["", "## Targets", ""]
+    for t in targets:
+        if t["status"] == "not measured":
+            lines.append(f"- {t['target']}: not measured")
+        else:
+            lines.append(f"- {t['target']}: **{t['status']}** ({t['value']} vs {t['kind']} {t['limit']})")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--quick", action="store_true", help="one short repetition per benchmark")
+    parser.add_argument("--filter", default="")
+    parser.add_argument("--no-callgrind", action="store_true")
+    args = parser.parse_args()
+    args.repetitions = 1 if args.quick else 5
+    args.min_time = 0.02 if args.quick else 0.1
+
+    out_dir = os.path.join(args.out, "micro")
+    os.makedirs(out_dir, exist_ok=True)
+    table = {}
+    for allocator in ALLOCATORS:
+        report = run_allocator(args.build, allocator, out_dir, args)
+        if report is not None:
+            table[allocator] = medians(report)
+    if not table:
+        print("micro suite: no allocator program ran", file=sys.stderr)
+        return 1
+
+    fastest = {}
+    for allocator, figures in table.items():
+        for (pattern, strategy, arg), value in figures.items():
+            if strategy == "std":
+                key = (pattern, arg)
+                fastest[key] = min(fastest.get(key, value), value)
+
+    instructions = None
+    if not args.no_callgrind and not args.quick and shutil.which("valgrind"):
+        instructions = {}
+        for benchmark in ("one_live/fixed_pool/64", "one_live/boost_pool/64", "one_live/std/64",
+                          "one_live/fixed_pool_mt/64"):
+            print(f"micro suite: callgrind {benchmark} ...", file=sys.stderr, flush=True)
+            instructions[benchmark] = callgrind_instructions(args.build, benchmark)
+        with open(os.path.join(out_dir, "instructions.json"), "w") as f:
+            json.dump(instructions, f, indent=1)
+
+    targets = check_targets(table, fastest, instructions)
+    summary = {
+        "rows": [{"allocator": a, "pattern": p, "strategy": s, "argument": n, "ns_per_op": v,
+                  "ratio_to_fastest_global": (v / fastest[(p, n)]) if (p, n) in fastest else None}
+                 for a, figures in table.items() for (p, s, n), v in sorted(figures.items())],
+        "fastest_global": [{"pattern": p, "argument": n, "ns_per_op": v} for (p, n), v in sorted(fastest.items())],
+        "instructions_per_pair": instructions,
+        "targets": targets,
+        "settings": {"repetitions": args.repetitions, "min_time": args.min_time, "filter": args.filter},
+    }
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(markdown(table, fastest, instructions, targets))
+    print(f"micro suite: {os.path.join(out_dir, 'summary.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
