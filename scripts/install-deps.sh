@@ -9,7 +9,7 @@ packages=(
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libboost-dev libboost-container-dev libabsl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
-  python3 python3-matplotlib
+  python3 python3-matplotlib valgrind
 )
 
 missing=()
