@@ -500,7 +500,7 @@ void cross_thread_pairs(Pool& pool, std::size_t pairs, std::atomic<std::uint64_t
 
 TEST(FixedPoolMt, CrossThreadChurnKeepsMemoryBounded) {
     basic_fixed_pool_mt pool(spec64);
-    const std::size_t pairs = sanitized ? 200'000 : 1'000'000;
+    const std::size_t pairs = sanitized ? 100'000 : 1'000'000;
     std::atomic<std::uint64_t> mismatches{0};
     cross_thread_pairs(pool, pairs, mismatches);
     EXPECT_EQ(mismatches.load(), 0u);
