@@ -203,7 +203,7 @@ public:
     std::size_t capacity_blocks() const { return chunks_.capacity_blocks(); }
 
 private:
-    [[gnu::noinline]] void refill() {
+    void refill() {
         std::size_t blocks = 0;
         bump_ = chunks_.grow(blocks);
         bump_end_ = bump_ + blocks * block_size_;

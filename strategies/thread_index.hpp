@@ -23,9 +23,9 @@ inline constexpr unsigned retired = ~0u - 1;
 
 namespace detail {
 
-// index + 1; zero-initialised, so a new thread reads `unassigned` with no initialisation code
-// and the compiler accesses it directly (no TLS wrapper call).
-inline constinit thread_local unsigned index_plus_one = 0;
+// Constant-initialised, so a new thread reads `unassigned` from the TLS image with no
+// initialisation code, and the compiler accesses it directly (no TLS wrapper call).
+inline constinit thread_local unsigned index = unassigned;
 
 struct free_indices {
     std::mutex mutex;
@@ -44,40 +44,40 @@ struct releaser {
     releaser(const releaser&) = delete;
     releaser& operator=(const releaser&) = delete;
     ~releaser() {
-        const unsigned index = index_plus_one - 1;
+        const unsigned mine = index;
         // Calls made after this (other thread_local destructors freeing blocks) see `retired`
         // and take the strategy's shared path; they never take an index again.
-        index_plus_one = retired + 1;
+        index = retired;
         free_indices& r = registry();
         std::lock_guard lock(r.mutex);
-        r.released.push_back(index);
+        r.released.push_back(mine);
     }
 };
 
 }  // namespace detail
 
-inline unsigned current() noexcept { return detail::index_plus_one - 1; }
+inline unsigned current() noexcept { return detail::index; }
 
 // The slow path: gives the calling thread its index (or returns `retired` while it exits).
 [[gnu::noinline]] inline unsigned assign() {
-    if (detail::index_plus_one != 0) return current();
-    unsigned index;
+    if (detail::index != unassigned) return current();
+    unsigned chosen;
     {
         detail::free_indices& r = detail::registry();
         std::lock_guard lock(r.mutex);
         if (r.released.empty()) {
-            index = r.next++;
+            chosen = r.next++;
         } else {
             auto lowest = std::min_element(r.released.begin(), r.released.end());
-            index = *lowest;
+            chosen = *lowest;
             *lowest = r.released.back();
             r.released.pop_back();
         }
     }
     // Constructed here, on the first pass only; its destructor runs when the thread exits.
     [[maybe_unused]] static thread_local detail::releaser release_at_exit;
-    detail::index_plus_one = index + 1;
-    return index;
+    detail::index = chosen;
+    return chosen;
 }
 
 }  // namespace allocproof::thread_index

@@ -563,6 +563,32 @@ TEST(FixedPoolMt, DeadThreadsCacheIsInherited) {
     EXPECT_EQ(pool.stats().batches_to_caches, 1u) << "the inherited cache should have served";
 }
 
+// A thread_local destroyed after the thread gave its index back (it was constructed before the
+// thread's first call into a pool) may still free blocks: that free takes the locked path.
+struct free_at_thread_exit {
+    basic_fixed_pool_mt* pool = nullptr;
+    void* block = nullptr;
+    ~free_at_thread_exit() {
+        if (pool != nullptr) pool->deallocate(block, 64);
+    }
+};
+
+TEST(FixedPoolMt, FreesAfterTheThreadReleasedItsIndexTakeTheDepot) {
+    basic_fixed_pool_mt pool(spec64);
+    unsigned during = thread_index::unassigned;
+    std::thread([&] {
+        static thread_local free_at_thread_exit holder;  // before the index: destroyed after it
+        holder.pool = &pool;
+        holder.block = pool.allocate(64);
+        during = thread_index::current();
+    }).join();
+    EXPECT_LT(during, pool.thread_slots());
+    const auto s = pool.stats();
+    EXPECT_EQ(s.fallback_deallocations, 1u);
+    EXPECT_EQ(s.fallback_allocations, 0u);
+    EXPECT_EQ(s.depot_blocks, 1u);
+}
+
 TEST(ThreadIndex, DistinctWhileAliveAndSmall) {
     constexpr unsigned threads = 8;
     std::vector<unsigned> indices(threads);
