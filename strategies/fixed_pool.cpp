@@ -13,8 +13,10 @@
 // list, "~0 bytes overhead per object", "zero fragmentation"), and the plain pools of seeds 000
 // and 001, without their counters (see fixed_pool_stats for those).
 //
-// Measurement traps: in one_live the compiler keeps the free list head in a register and the
-// pair costs a handful of instructions: the figure is a floor, not what a workload sees. The
+// Measurement traps: in one_live the compiler may see that each allocation returns the block
+// just freed and fold the pair into 5 instructions (callgrind; 8 when it keeps the list
+// operations), and the time then moves with code alignment (0.33 to 0.65 ns for the same
+// instructions): the figure is a floor, not what a workload sees. The
 // pool never returns memory, so after a burst its footprint stays at the peak (A2-4 measures
 // memory held / live bytes after churn: this is where it shows).
 #include "allocproof/register.hpp"
