@@ -155,6 +155,31 @@ TEST(Arena, ZeroBytesGiveDistinctBlocksAndImpossibleRequestsThrow) {
     EXPECT_THROW((arena{block_spec{64, 24}}), std::invalid_argument);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// What an arena no longer hands out is poisoned: a block used after reset(), or after the no-op
+// deallocate(), is caught as a use after free in malloc would be.
+TEST(ArenaDeathTest, UseAfterResetOrDeallocateIsCaught) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    arena a(block_spec{64, 16});
+    auto* block = static_cast<volatile unsigned char*>(a.allocate(64));
+    a.reset();
+    EXPECT_DEATH(block[8] = 1, "AddressSanitizer");
+    auto* freed = static_cast<volatile unsigned char*>(a.allocate(64));
+    a.deallocate(const_cast<unsigned char*>(freed), 64);
+    EXPECT_DEATH(freed[8] = 1, "AddressSanitizer");
+}
+
+TEST(ArenaPoolDeathTest, ChunksInTheStoreArePoisoned) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    arena_pool pool(block_spec{64, 16});
+    volatile unsigned char* in_second_chunk = nullptr;
+    for (int i = 0; i < 100; ++i) in_second_chunk = static_cast<unsigned char*>(pool.allocate(64));
+    pool.reset();
+    ASSERT_EQ(pool.statistics().free_chunks, 1u);
+    EXPECT_DEATH(in_second_chunk[0] = 1, "AddressSanitizer");
+}
+#endif
+
 // ---- arena_pool ----------------------------------------------------------------------------------
 
 // One "operation": small blocks through several chunks, a few mid-size ones and one beyond 1 MiB.
