@@ -94,9 +94,10 @@ protected:
     ~chunk_source() = default;
 };
 
+// Derived from the bump pointer and kept up to date only on the slow path: the fast path
+// counts nothing.
 struct arena_stats {
-    std::size_t allocations = 0;      // since the last reset
-    std::size_t bytes_requested = 0;  // since the last reset, as asked (0 counts as 0)
+    std::size_t bytes_used = 0;       // handed out since the last reset, alignment padding included
     std::size_t chunks = 0;           // held now
     std::size_t bytes_held = 0;       // held now, chunk headers included
     std::size_t chunks_taken = 0;     // over the arena's life, from its source
@@ -116,8 +117,6 @@ public:
     // `alignment` must be a power of two; any power of two is honoured. allocate(0) hands out
     // one byte, so every call returns a distinct address.
     void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) {
-        ++allocations_;
-        bytes_requested_ += bytes;
         bytes += static_cast<std::size_t>(bytes == 0);
         const std::uintptr_t at = (cursor_ + alignment - 1) & ~(alignment - 1);
         // Two tests, not `at + bytes <= end_`, which a huge request would wrap around.
@@ -150,7 +149,8 @@ public:
     chunk* detach_all();
 
     arena_stats statistics() const {
-        return {allocations_, bytes_requested_, chunk_count_, bytes_held_, chunks_taken_, chunks_given_};
+        return {used_before_ + (cursor_ - current_begin_), chunk_count_, bytes_held_, chunks_taken_,
+                chunks_given_};
     }
     chunk_source* source() const { return source_; }
 
@@ -167,13 +167,17 @@ private:
         if (need > max_chunk_size) {
             chunk* own = take(huge_chunk_size(need));
             hold(own);
-            return reinterpret_cast<void*>(carve(own));
+            const std::uintptr_t at = carve(own);
+            used_before_ += at + bytes - own->begin();
+            return reinterpret_cast<void*>(at);
         }
         chunk* c = take(std::max(next_size_, std::bit_ceil(need)));
         hold(c);
         if (first_ == nullptr) first_ = c;
         next_size_ = size_after(c->size);
+        used_before_ += cursor_ - current_begin_;  // the old chunk's unused tail is not counted
         const std::uintptr_t at = carve(c);
+        current_begin_ = c->begin();
         cursor_ = at + bytes;
         end_ = c->end();
         return reinterpret_cast<void*>(at);
@@ -192,8 +196,8 @@ private:
 
     std::uintptr_t cursor_ = 0;  // next free byte of the current chunk (0: none yet)
     std::uintptr_t end_ = 0;
-    std::size_t allocations_ = 0;
-    std::size_t bytes_requested_ = 0;
+    std::uintptr_t current_begin_ = 0;  // where the current chunk's bump space starts
+    std::size_t used_before_ = 0;        // bytes_used outside the current chunk
     chunk* chunks_ = nullptr;  // every chunk held, newest first
     chunk* first_ = nullptr;   // the first standard chunk: reset() keeps it
     std::size_t next_size_ = first_chunk_size;
@@ -234,21 +238,20 @@ inline chunk* bump_arena::detach_all_but_first() {
         }
         c = next;
     }
-    allocations_ = 0;
-    bytes_requested_ = 0;
+    used_before_ = 0;
     chunks_ = first_;
     if (first_ != nullptr) {
         first_->next = nullptr;
         first_->poison_space();
         chunk_count_ = 1;
         bytes_held_ = first_->size;
-        cursor_ = first_->begin();
+        cursor_ = current_begin_ = first_->begin();
         end_ = first_->end();
         next_size_ = size_after(first_->size);
     } else {
         chunk_count_ = 0;
         bytes_held_ = 0;
-        cursor_ = end_ = 0;
+        cursor_ = end_ = current_begin_ = 0;
         next_size_ = first_chunk_size;
     }
     return rest;
@@ -263,7 +266,7 @@ inline chunk* bump_arena::detach_all() {
         chunks_ = nullptr;
         chunk_count_ = 0;
         bytes_held_ = 0;
-        cursor_ = end_ = 0;
+        cursor_ = end_ = current_begin_ = 0;
         next_size_ = first_chunk_size;
     }
     return rest;
