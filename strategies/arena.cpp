@@ -13,8 +13,11 @@
 //
 // Models: seed 002 (Agrama ArenaManager hands out Zig std.heap.ArenaAllocator: "scoped operations
 // with automatic cleanup"; its release deinit()s the arena, which gives every chunk back) and seed
-// 003 (Lightning DB: bumpalo for batch operations). The pooled variant, whose chunks go to a store
-// instead of the global allocator, is `arena_pool`.
+// 003 (Lightning DB: bumpalo for batch operations). bumpalo's Bump::reset keeps its current
+// (newest, largest) chunk; this one keeps the first, smallest, so that an arena that once served
+// a big operation does not hold its memory, and repeated big operations pay for their chunks
+// each time. The pooled variant, whose chunks go to a store instead of the global allocator, is
+// `arena_pool`.
 //
 // Measurement traps:
 //   * batch_10k is this strategy's one micro pattern: 10,000 bumps, then reset(). Its cost per

@@ -26,10 +26,15 @@
 //
 // Models: seed 002 (Agrama ArenaManager: primitive / search / JSON arenas acquired per operation,
 // released to an arena pool for reuse, "automatic cleanup after operation completion"; here the
-// lease's destructor is the cleanup, and the pool keeps chunks rather than whole arenas, so one
-// operation's big arena serves the next whatever its kind) and seed 003 (Lightning DB: ArenaPool
-// "for reusing bump allocators across operations", BatchContext, and "thread-local arenas via
-// THREAD_ARENA for hot paths": thread_arena()).
+// lease's destructor is the cleanup) and seed 003 (Lightning DB: ArenaPool "for reusing bump
+// allocators across operations", BatchContext, and "thread-local arenas via THREAD_ARENA for hot
+// paths": thread_arena()). One pool serves every kind of arena: the seed's kinds differ only by
+// name in the code it shows (its per-kind arena sizes are configured but not used), and pooling
+// chunks rather than whole arenas lets one operation's chunks serve the next whatever its kind.
+// Note that the seed's releaseArena() deinit()s the arena, giving all its memory back to the base
+// allocator, so its pool reuses only the arena object; what keeps memory across operations here
+// is seed 003's reuse of bump allocators (bumpalo's Bump::reset keeps its current chunk and
+// returns the others to the global allocator, per its documentation on docs.rs).
 //
 // Measurement traps:
 //   * The micro suite sees only the blocks interface (batch_10k: 10,000 bumps, then reset());

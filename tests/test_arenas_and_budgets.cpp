@@ -154,6 +154,22 @@ TEST(Arena, ZeroBytesGiveDistinctBlocksAndImpossibleRequestsThrow) {
     EXPECT_THROW((arena{block_spec{64, 24}}), std::invalid_argument);
 }
 
+TEST(Arena, CreateConstructsObjectsAlignedForTheirType) {
+    struct alignas(32) vec4 {
+        float values[8];
+        int tag;
+    };
+    arenas::bump_arena a;
+    void* first = a.allocate(3, 1);  // leaves the bump pointer misaligned
+    vec4* v = a.create<vec4>(vec4{{1, 2, 3, 4, 5, 6, 7, 8}, 42});
+    EXPECT_EQ(address(v) % 32, 0u);
+    EXPECT_GT(address(v), address(first) + 2);
+    EXPECT_EQ(v->tag, 42);
+    EXPECT_EQ(v->values[7], 8.0f);
+    // Bytes used count the padding before the object.
+    EXPECT_EQ(a.statistics().bytes_used, address(v) + sizeof(vec4) - address(first));
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 // What an arena no longer hands out is poisoned: a block used after reset(), or after the no-op
 // deallocate(), is caught as a use after free in malloc would be.
