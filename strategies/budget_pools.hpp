@@ -6,12 +6,14 @@
 #include "strategies/poison.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -84,8 +86,36 @@ struct old_block {
 
 std::int64_t coarse_monotonic_ns();
 
+// A test-and-set lock that spins briefly, then yields. A pool's critical section is a free-list
+// pop or push and a few counters (tens of ns): a futex sleep and wake-up, which std::mutex pays
+// as soon as two threads meet, costs far more than waiting it out. Yielding after the spin keeps
+// an oversubscribed machine (more threads than cores) from burning the holder's time slice.
+class spin_lock {
+public:
+    void lock() {
+        while (locked_.exchange(true, std::memory_order_acquire)) {
+            for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+                if (spins < 128) {
+                    pause();
+                } else {
+                    std::this_thread::yield();
+                }
+            }
+        }
+    }
+    void unlock() { locked_.store(false, std::memory_order_release); }
+
+private:
+    static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    std::atomic<bool> locked_{false};
+};
+
 // One pool: a reservation of limit_bytes from ::operator new, made at its first allocation,
-// carved in block order, freed blocks on an intrusive free list; one mutex.
+// carved in block order, freed blocks on an intrusive free list; one spin_lock.
 class alignas(64) budget_pool {
 public:
     budget_pool(pool_id id, const pool_config& config, std::size_t alignment, bool track_ages);
@@ -100,7 +130,7 @@ public:
         bool warn = false;
         std::byte* block;
         {
-            std::lock_guard guard(mutex_);
+            std::lock_guard guard(lock_);
             if (free_ != nullptr) {
                 block = reinterpret_cast<std::byte*>(free_);
                 free_ = free_->next;
@@ -129,7 +159,7 @@ public:
     void deallocate(void* block) {
         // Off limits at once but for the link; nobody else can reach the block until it is filed.
         poison_memory(static_cast<std::byte*>(block) + sizeof(free_block), block_size_ - sizeof(free_block));
-        std::lock_guard guard(mutex_);
+        std::lock_guard guard(lock_);
         auto* freed = static_cast<free_block*>(block);
         freed->next = free_;
         free_ = freed;
@@ -156,7 +186,7 @@ private:
     void* refuse_oversized();
     void notify(const strategies::budget_pools& owner, std::size_t used) const;
 
-    mutable std::mutex mutex_;
+    mutable spin_lock lock_;
     free_block* free_ = nullptr;
     std::byte* region_ = nullptr;
     std::size_t carved_ = 0;  // blocks carved from the region so far
