@@ -46,7 +46,7 @@ public:
         .origin = "seed 002 (Agrama ArenaManager); seed 003 (Lightning DB ArenaPool, THREAD_ARENA)",
         .provides_blocks = true,
         .frees_individually = false,
-        .thread_safe = false,  // the blocks interface; the lease and thread-arena calls are
+        .thread_safe = false,  // of the blocks interface; acquire() and thread_arena() are
         .cross_thread_free = false,
         .fixed_size = false,
         .may_refuse = false,
