@@ -19,10 +19,11 @@
 // workloads' 64 B and 256 B; at most 1/3 waste between classes, so 1000 B uses 1024 B chunks) and
 // keeps its index. Each call then branches on that index to a direct, inlined call of
 // fast_pool_allocator<chunk<size>>::allocate() / deallocate(): a switch, not a function pointer,
-// so the call stays inlinable; the branch never changes its outcome for an instance, so it is
-// predicted, and costs a load and a compare or an indirect jump (GCC's choice) beside a mutex
-// lock and unlock per call. A native user with a compile-time type pays neither the branch nor the
-// rounding. Sizes above the largest class are refused at construction (std::invalid_argument).
+// so the call stays inlinable. GCC 12 compiles the branch to a jump table: per call one load and
+// one indirect jump, always to the same target for an instance, so predicted; beside it Boost takes
+// a mutex lock and unlock per call. A native user with a compile-time type pays neither the jump
+// nor the rounding. Sizes above the largest class are refused at construction
+// (std::invalid_argument).
 //
 // Measurement traps: the pool outlives the instance, so memory measured after an instance is gone
 // still includes its chunks; the first use of a size class in a process pays for its first block.
@@ -102,7 +103,8 @@ private:
     template <class Call, std::size_t... Is>
     void* dispatch(Call call, std::index_sequence<Is...>) const {
         void* result = nullptr;
-        (void)((class_ == Is && ((result = call(std::integral_constant<std::size_t, Is>{})), true)) ||
+        (void)((class_ == Is &&
+                ((result = call(std::integral_constant<std::size_t, Is>{})), true)) ||
                ...);
         return result;
     }

@@ -21,9 +21,12 @@
 //     and deallocate of such a block move O(live big blocks) entries (an insert and an erase).
 // Reuse is address-ordered (lowest free block first), not last-in first-out.
 //
-// Measurement traps: the micro patterns run 64 B and 256 B blocks; none of them reaches the
-// unpooled path above 4 KiB (seed 001's 8 KB query blocks would). The resource is reached by a
-// direct call; through a memory_resource* it costs one more indirect call (see pmr_blocks.hpp).
+// Measurement traps: replace_10k (free one at random, allocate one) is this design's bad case: the
+// newest chunk fills first, then every allocation walks the chunk list and the bitmap words, a cost
+// that grows with the live set. The micro patterns run 64 B and 256 B blocks; none of them reaches
+// the unpooled path above 4 KiB, whose cost per call is linear in the number of live big blocks
+// (seed 001's 8 KB query blocks would reach it). The resource is reached by a direct call; through
+// a memory_resource* it costs one more indirect call (see pmr_blocks.hpp).
 #include "allocproof/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/pmr_blocks.hpp"

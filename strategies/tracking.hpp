@@ -32,7 +32,8 @@
 // load of the peak; per deallocation two (count, live). With atomics each is a locked instruction
 // even when only one thread uses the instance. Seed 004 takes a write lock on ONE global metrics
 // object per call, shared by every thread; tracked<S> counts per instance, so threads with their
-// own instances do not contend, and the seed's cost under contention is higher than this one's.
+// own instances (node_churn) measure uncontended counting, and only a shared instance (the micro
+// suite's 2t_own and 2t_cross) shows what the seed's one shared lock word would cost.
 #pragma once
 
 #include "allocproof/strategy.hpp"
@@ -103,7 +104,8 @@ inline tracking_diff diff(const tracking_snapshot& before, const tracking_snapsh
 // Δ Bytes is the change in live bytes.
 inline std::string format(const tracking_diff& d) {
     char line[160];
-    std::snprintf(line, sizeof line, "Δ Allocations: %+lld, Δ Bytes: %+lld (%+.2f MB), Duration: %.3fms",
+    std::snprintf(line, sizeof line,
+                  "Δ Allocations: %+lld, Δ Bytes: %+lld (%+.2f MB), Duration: %.3fms",
                   static_cast<long long>(d.allocations), static_cast<long long>(d.live_bytes),
                   static_cast<double>(d.live_bytes) / (1024.0 * 1024.0),
                   static_cast<double>(d.duration.count()) / 1e6);

@@ -117,9 +117,10 @@ TEST(AllocCounters, EachThreadCountsOnlyItsOwnCalls) {
 
 namespace {
 
+using snapshot_source = std::function<allocproof::strategies::tracking_snapshot()>;
+
 template <class Strategy>
-void expect_tracker_matches_counting_new(Strategy& strategy,
-                                         std::function<allocproof::strategies::tracking_snapshot()> snapshot) {
+void expect_tracker_matches_counting_new(Strategy& strategy, snapshot_source snapshot) {
     std::mt19937_64 random(11);
     std::vector<std::pair<void*, std::size_t>> live;
     live.reserve(4096);  // no allocation of our own between the two readings
