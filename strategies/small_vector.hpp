@@ -168,12 +168,15 @@ public:
 
     template <class... Args>
     reference emplace_back(Args&&... args) {
-        if (size_ != capacity_) [[likely]] {
-            T* slot = std::construct_at(data_ + size_, std::forward<Args>(args)...);
-            ++size_;
+        // The size is kept in a local: a store of a T may alias size_ (T = std::size_t), and
+        // ++size_ after it would reload the member.
+        const size_type n = size_;
+        if (n != capacity_) [[likely]] {
+            T* slot = std::construct_at(data_ + n, std::forward<Args>(args)...);
+            size_ = n + 1;
             return *slot;
         }
-        return *grow_and_emplace(size_, std::forward<Args>(args)...);
+        return *grow_and_emplace(n, std::forward<Args>(args)...);
     }
 
     void pop_back() noexcept { std::destroy_at(data_ + --size_); }
