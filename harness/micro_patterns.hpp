@@ -23,6 +23,12 @@
 //     time each batch themselves (UseManualTime).
 //   * The random orders are made once, outside the timed loop, from a fixed seed, and are the
 //     same for every strategy.
+//   * A strategy object whose address never escapes may live in registers across the loop: a
+//     free list's head then never touches memory, and a pool looks faster than any real one
+//     (whose state another function could see). escape() publishes the object's address once,
+//     so the per-iteration DoNotOptimize (a compiler barrier on memory) makes the state real.
+//   * The two-thread queue spins; past a few hundred spins it yields, so that on a loaded
+//     machine a waiting thread gives its core back instead of measuring the scheduler.
 #pragma once
 
 #include "allocproof/strategy.hpp"
@@ -87,10 +93,20 @@ inline void touch(void* block, std::size_t value) {
     static_cast<std::uint64_t*>(block)[0] = value;
 }
 
-inline void cpu_relax() {
+inline void cpu_relax(unsigned& spins) {
+    if (++spins > 256) {
+        std::this_thread::yield();
+        return;
+    }
 #if defined(__x86_64__)
     _mm_pause();
 #endif
+}
+
+template <class T>
+void escape(T& object) {
+    T* address = &object;
+    benchmark::DoNotOptimize(address);
 }
 
 // ---- single-thread patterns ---------------------------------------------------------------------
@@ -98,6 +114,7 @@ inline void cpu_relax() {
 template <class S>
 void one_live(benchmark::State& state, std::size_t size) {
     S strategy(block_spec{size, micro_alignment});
+    escape(strategy);
     for (auto _ : state) {
         void* block = strategy.allocate(size);
         touch(block, size);
@@ -110,6 +127,7 @@ void one_live(benchmark::State& state, std::size_t size) {
 template <class S>
 void batch_10k(benchmark::State& state, std::size_t size) {
     S strategy(block_spec{size, micro_alignment});
+    escape(strategy);
     std::vector<void*> blocks(batch_blocks);
     const auto& order = batch_order();
     for (auto _ : state) {
@@ -130,6 +148,7 @@ void batch_10k(benchmark::State& state, std::size_t size) {
 template <class S>
 void replace_10k(benchmark::State& state, std::size_t size) {
     S strategy(block_spec{size, micro_alignment});
+    escape(strategy);
     std::vector<void*> live(batch_blocks);
     for (auto& block : live) {
         block = strategy.allocate(size);
@@ -217,13 +236,15 @@ class block_queue {
 public:
     void push(void* block) {
         std::size_t tail = tail_.load(std::memory_order_relaxed);
-        while (tail - head_.load(std::memory_order_acquire) == capacity) cpu_relax();
+        unsigned spins = 0;
+        while (tail - head_.load(std::memory_order_acquire) == capacity) cpu_relax(spins);
         slots_[tail & (capacity - 1)] = block;
         tail_.store(tail + 1, std::memory_order_release);
     }
     void* pop() {
         std::size_t head = head_.load(std::memory_order_relaxed);
-        while (tail_.load(std::memory_order_acquire) == head) cpu_relax();
+        unsigned spins = 0;
+        while (tail_.load(std::memory_order_acquire) == head) cpu_relax(spins);
         void* block = slots_[head & (capacity - 1)];
         head_.store(head + 1, std::memory_order_release);
         return block;
@@ -279,6 +300,7 @@ struct pooled_record {
 template <class S>
 void object_one(benchmark::State& state, std::size_t /*unused*/) {
     typename S::template object_pool<pooled_record> pool(64);
+    escape(pool);
     for (auto _ : state) {
         pooled_record* record = pool.acquire();
         record->fields[0] = 1;
@@ -291,6 +313,7 @@ void object_one(benchmark::State& state, std::size_t /*unused*/) {
 template <class S>
 void objects_many(benchmark::State& state, std::size_t count) {
     typename S::template object_pool<pooled_record> pool(count);
+    escape(pool);
     std::vector<pooled_record*> records(count);
     const auto order = permutation(count, 4);
     for (auto _ : state) {

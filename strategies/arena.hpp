@@ -10,8 +10,12 @@
 // its own (a multiple of 64 KiB, so that a store can serve the same request again), linked behind
 // the current chunk, which keeps serving small requests.
 //
-// reset() keeps the first standard chunk and gives every other back to the source: a reused
-// arena neither grows for ever nor starts from nothing.
+// reset() keeps one standard chunk and gives every other back to the source: a reused arena
+// neither grows for ever nor starts from nothing. On the global allocator it keeps the largest
+// (the newest: sizes only grow), so that an operation that needed several chunks once fits in the
+// kept one the next time (keeping the first, smallest, made glibc trim and fault the rest back in
+// on every reset). With a store as the source (arena_pool) it keeps the first: the others wait in
+// the store, and an idle arena holds little.
 #pragma once
 
 #include "allocproof/strategy.hpp"
@@ -138,7 +142,7 @@ public:
     }
 
     // ---- freeing everything at once ----------------------------------------------------------
-    // Keeps the first standard chunk (empty, ready for the next operation), gives the others back.
+    // Keeps one standard chunk (empty, ready for the next operation), gives the others back.
     void reset() { give_back(detach_all_but_first()); }
     // Gives every chunk back.
     void release() { give_back(detach_all()); }
@@ -173,7 +177,9 @@ private:
         }
         chunk* c = take(std::max(next_size_, std::bit_ceil(need)));
         hold(c);
-        if (first_ == nullptr) first_ = c;
+        // The chunk reset() keeps: on the global allocator the largest (see the file comment);
+        // with a store behind the arena, the first, since given-back chunks stay in the store.
+        if (first_ == nullptr || source_ == nullptr) first_ = c;
         next_size_ = size_after(c->size);
         used_before_ += cursor_ - current_begin_;  // the old chunk's unused tail is not counted
         const std::uintptr_t at = carve(c);
@@ -199,7 +205,7 @@ private:
     std::uintptr_t current_begin_ = 0;  // where the current chunk's bump space starts
     std::size_t used_before_ = 0;        // bytes_used outside the current chunk
     chunk* chunks_ = nullptr;  // every chunk held, newest first
-    chunk* first_ = nullptr;   // the first standard chunk: reset() keeps it
+    chunk* first_ = nullptr;   // the standard chunk reset() keeps
     std::size_t next_size_ = first_chunk_size;
     std::size_t chunk_count_ = 0;
     std::size_t bytes_held_ = 0;

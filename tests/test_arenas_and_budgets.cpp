@@ -57,7 +57,7 @@ void expect_disjoint_and_intact(std::vector<span> spans) {
 
 // ---- arena ---------------------------------------------------------------------------------------
 
-TEST(Arena, StatisticsAreExactAndResetKeepsOnlyTheFirstChunk) {
+TEST(Arena, StatisticsAreExactAndResetKeepsOnlyTheLargestChunk) {
     arena a(block_spec{64, 16});
     // The first chunk (4096 B, 16 B header) holds 63 blocks of 64 B, the second (8192 B) 127.
     std::vector<void*> blocks;
@@ -79,27 +79,35 @@ TEST(Arena, StatisticsAreExactAndResetKeepsOnlyTheFirstChunk) {
     s = a.statistics();
     EXPECT_EQ(s.bytes_used, 0u);
     EXPECT_EQ(s.chunks, 1u);
-    EXPECT_EQ(s.bytes_held, 4096u);
+    EXPECT_EQ(s.bytes_held, 16384u);
     EXPECT_EQ(s.chunks_given, 2u);
 
-    // The first chunk serves again from its start; the growth starts over at 8 KiB.
-    EXPECT_EQ(a.allocate(64), blocks[0]);
-    for (int i = 1; i < 63; ++i) a.allocate(64);
+    // The kept 16 KiB chunk serves again from its start (255 blocks); growth goes on at 32 KiB.
+    EXPECT_EQ(a.allocate(64), blocks.back());
+    for (int i = 1; i < 255; ++i) a.allocate(64);
     EXPECT_EQ(a.statistics().chunks_taken, 3u);
     a.allocate(64);
     s = a.statistics();
     EXPECT_EQ(s.chunks_taken, 4u);
-    EXPECT_EQ(s.bytes_held, 4096u + 8192u);
+    EXPECT_EQ(s.bytes_held, 16384u + 32768u);
 }
 
 TEST(Arena, RepeatedResetsDoNotGrowTheArena) {
     arena a(block_spec{64, 16});
+    std::size_t settled = 0;
     for (int round = 0; round < 20; ++round) {
         for (int i = 0; i < 5000; ++i) static_cast<unsigned char*>(a.allocate(64))[0] = 1;
         a.reset();
         ASSERT_EQ(a.statistics().chunks, 1u);
-        ASSERT_EQ(a.statistics().bytes_held, 4096u);
+        // Round 0 keeps 256 KiB, too small for 320,000 bytes; round 1 adds and keeps 512 KiB,
+        // which holds every later round: from then on nothing is taken or given.
+        if (round == 1) {
+            settled = a.statistics().bytes_held;
+        } else if (round > 1) {
+            ASSERT_EQ(a.statistics().bytes_held, settled);
+        }
     }
+    EXPECT_EQ(settled, 524288u);
 }
 
 TEST(Arena, HonoursAlignmentsUpTo64WithMixedSizes) {
@@ -222,13 +230,16 @@ TEST(ArenaPool, BlocksInterfaceMakesNoGlobalCallAfterWarmUp) {
     EXPECT_EQ(after.chunks_reused, warm.chunks_reused + 50 * (warm.chunks_from_global - 1));
     EXPECT_EQ(pool.own_statistics().chunks, 1u);
 
-    // The plain arena, by contrast, goes back to the global allocator for every operation.
+    // The plain arena, by contrast, goes back to the global allocator until the one chunk it
+    // keeps (its largest) holds a whole operation: fewer chunks the second time, but not none.
     arena plain(block_spec{64, 16});
     one_operation([&](std::size_t n) { return plain.allocate(n); });
     plain.reset();
     const std::size_t taken = plain.statistics().chunks_taken;
     one_operation([&](std::size_t n) { return plain.allocate(n); });
-    EXPECT_EQ(plain.statistics().chunks_taken, 2 * taken - 1);
+    const std::size_t again = plain.statistics().chunks_taken - taken;
+    EXPECT_GT(again, 0u);
+    EXPECT_LT(again, taken);
 }
 
 TEST(ArenaPool, LeasesMakeNoGlobalCallAfterWarmUp) {

@@ -20,6 +20,7 @@
 #include <limits>
 #include <mutex>
 #include <random>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -336,10 +337,13 @@ TEST(FixedPoolMt, ThreadsPastTheSlotCountFallBack) {
     basic_fixed_pool_mt pool(spec64, fixed_pool_mt_options{.batch_blocks = 8, .thread_slots = 1});
     constexpr int threads = 4, rounds = 500, per_round = 10;
     std::atomic<std::uint64_t> expected_fallback{0};
+    // All threads hold their indices at once: an exited thread's index would be reused.
+    std::latch all_started(threads), all_done(threads);
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&] {
             void* first = pool.allocate(64);  // takes this thread's index if it has none
+            all_started.arrive_and_wait();
             const bool cached = thread_index::current() < pool.thread_slots();
             std::vector<void*> live{first};
             for (int r = 0; r < rounds; ++r) {
@@ -348,6 +352,7 @@ TEST(FixedPoolMt, ThreadsPastTheSlotCountFallBack) {
                 live.clear();
             }
             if (!cached) expected_fallback += rounds * per_round;
+            all_done.arrive_and_wait();
         });
     }
     for (auto& w : workers) w.join();
