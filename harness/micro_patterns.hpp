@@ -5,6 +5,9 @@
 //   one_live          allocate, write, free: the hottest possible path
 //   batch_10k         10,000 allocated, then freed in a fixed random order (or reset, for arenas)
 //   replace_10k       10,000 live; each pair frees a random one and allocates its replacement
+//   replace_big       the same with 1,000 live blocks of 8 KiB (seed 001's query block size):
+//                     above 4 KiB, pool resources that do not pool large blocks keep them in a
+//                     sorted list, and it shows here
 //   2t_own            two threads, each allocating 1,000 blocks and freeing them in random order;
 //                     a thread-safe strategy is shared by both, any other has one instance each
 //   2t_cross          one thread allocates, the other frees what it receives through a queue:
@@ -145,11 +148,12 @@ void batch_10k(benchmark::State& state, std::size_t size) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch_blocks));
 }
 
-template <class S>
-void replace_10k(benchmark::State& state, std::size_t size) {
+template <class S, std::size_t Live>
+void replace_live(benchmark::State& state, std::size_t size) {
+    static_assert(Live <= batch_blocks, "replacement picks are drawn below batch_blocks");
     S strategy(block_spec{size, micro_alignment});
     escape(strategy);
-    std::vector<void*> live(batch_blocks);
+    std::vector<void*> live(Live);
     for (auto& block : live) {
         block = strategy.allocate(size);
         touch(block, size);
@@ -157,7 +161,7 @@ void replace_10k(benchmark::State& state, std::size_t size) {
     const auto& picks = replacement_picks();
     std::size_t next = 0;
     for (auto _ : state) {
-        std::uint32_t i = picks[next++ & (picks.size() - 1)];
+        std::uint32_t i = picks[next++ & (picks.size() - 1)] % Live;
         strategy.deallocate(live[i], size);
         live[i] = strategy.allocate(size);
         touch(live[i], next);
@@ -165,6 +169,16 @@ void replace_10k(benchmark::State& state, std::size_t size) {
     }
     for (void* block : live) strategy.deallocate(block, size);
     state.SetItemsProcessed(state.iterations());
+}
+
+template <class S>
+void replace_10k(benchmark::State& state, std::size_t size) {
+    replace_live<S, batch_blocks>(state, size);
+}
+
+template <class S>
+void replace_big(benchmark::State& state, std::size_t size) {
+    replace_live<S, 1'000>(state, size);
 }
 
 // ---- two-thread patterns ------------------------------------------------------------------------

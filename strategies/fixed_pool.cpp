@@ -13,10 +13,10 @@
 // list, "~0 bytes overhead per object", "zero fragmentation"), and the plain pools of seeds 000
 // and 001, without their counters (see fixed_pool_stats for those).
 //
-// Measurement traps: in one_live the compiler may see that each allocation returns the block
-// just freed and fold the pair into 5 instructions (callgrind; 8 when it keeps the list
-// operations), and the time then moves with code alignment (0.33 to 0.65 ns for the same
-// instructions): the figure is a floor, not what a workload sees. The
+// Measurement traps: in one_live, with the pool's state kept in registers, the compiler folds a
+// pair into 5 instructions (callgrind); the micro patterns now publish the pool's address so its
+// state lives in memory as in a program, and a pair is 8 instructions including the loop. Even
+// so the figure is a floor, not what a workload sees, and its time moves with code alignment. The
 // pool never returns memory, so after a burst its footprint stays at the peak (A2-4 measures
 // memory held / live bytes after churn: this is where it shows).
 #include "allocproof/register.hpp"

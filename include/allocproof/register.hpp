@@ -53,6 +53,7 @@ void register_micro_benchmarks() {
         if constexpr (frees) {
             reg.add_micro({name, "one_live", &micro::one_live<S>, {64, 256}, false});
             reg.add_micro({name, "replace_10k", &micro::replace_10k<S>, {64, 256}, false});
+            reg.add_micro({name, "replace_big", &micro::replace_big<S>, {8192, 8192}, false});
             reg.add_micro({name, "2t_own", &micro::two_threads_own<S>, {64, 256}, true});
         }
         if constexpr (frees || resettable<S>) {
