@@ -102,42 +102,42 @@ def check_targets(table, fastest, instructions):
     def ns(pattern, strategy, size, allocator):
         return table.get(allocator, {}).get((pattern, strategy, size))
 
+    def best(pattern, strategy, size):
+        """The strategy's best time over the allocators (None when it did not run)."""
+        times = [v for v in (ns(pattern, strategy, size, a) for a in table) if v]
+        return min(times) if times else None
+
+    def ratio(numerator, denominator):
+        return numerator / denominator if numerator and denominator else None
+
     for allocator in table:
         for pattern in ("one_live", "batch_10k", "replace_10k"):
             for size in (64, 256):
-                mine, boost = ns(pattern, "fixed_pool", size, allocator), ns(pattern, "boost_pool", size, allocator)
                 add(f"fixed_pool within 1.2x of boost_pool: {pattern}/{size} on {allocator}",
-                    mine / boost if mine and boost else None, 1.2, "at most", "ratio of ns per pair")
+                    ratio(ns(pattern, "fixed_pool", size, allocator), ns(pattern, "boost_pool", size, allocator)),
+                    1.2, "at most", "ratio of ns per pair")
     for size in (64, 256):
-        f = fastest.get(("one_live", size))
-        mine = min((ns("one_live", "fixed_pool", size, a) or 1e99) for a in table) if table else None
         add(f"fixed_pool one_live/{size} at most 0.35x the fastest global allocator",
-            mine / f if f and mine and mine < 1e99 else None, 0.35, "at most", "best fixed_pool time / fastest std time")
-        f = fastest.get(("batch_10k", size))
-        mine = min((ns("batch_10k", "arena", size, a) or 1e99) for a in table) if table else None
+            ratio(best("one_live", "fixed_pool", size), fastest.get(("one_live", size))), 0.35, "at most",
+            "best fixed_pool time / fastest std time")
         if size == 64:
             add("arena batch_10k/64 at most 0.35x the fastest global allocator",
-                mine / f if f and mine and mine < 1e99 else None, 0.35, "at most", "")
-        f = fastest.get(("one_live", size))
-        mine = min((ns("one_live", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+                ratio(best("batch_10k", "arena", size), fastest.get(("batch_10k", size))), 0.35, "at most", "")
         add(f"fixed_pool_mt one_live/{size} at most 0.6x the fastest global allocator",
-            mine / f if f and mine and mine < 1e99 else None, 0.6, "at most", "")
-        f = fastest.get(("2t_own", size))
-        mine = min((ns("2t_own", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+            ratio(best("one_live", "fixed_pool_mt", size), fastest.get(("one_live", size))), 0.6, "at most", "")
         add(f"fixed_pool_mt 2t_own/{size} throughput at least the fastest global allocator's",
-            f / mine if f and mine and mine < 1e99 else None, 1.0, "at least", "throughput ratio")
-        f = fastest.get(("2t_cross", size))
-        mine = min((ns("2t_cross", "fixed_pool_mt", size, a) or 1e99) for a in table) if table else None
+            ratio(fastest.get(("2t_own", size)), best("2t_own", "fixed_pool_mt", size)), 1.0, "at least",
+            "throughput ratio")
         add(f"fixed_pool_mt 2t_cross/{size} throughput at least 0.8x the best global allocator's",
-            f / mine if f and mine and mine < 1e99 else None, 0.8, "at least", "throughput ratio")
-        locked = min((ns("2t_cross", "mutex_pool", size, a) or 1e99) for a in table) if table else None
+            ratio(fastest.get(("2t_cross", size)), best("2t_cross", "fixed_pool_mt", size)), 0.8, "at least",
+            "throughput ratio")
         add(f"fixed_pool_mt 2t_cross/{size} throughput at least 10x mutex_pool's",
-            locked / mine if locked and mine and mine < 1e99 and locked < 1e99 else None, 10.0, "at least", "")
+            ratio(best("2t_cross", "mutex_pool", size), best("2t_cross", "fixed_pool_mt", size)), 10.0,
+            "at least", "")
     for count in (6, 20):
-        mine = min((ns("vector_fill", "small_vector", count, a) or 1e99) for a in table) if table else None
-        boost = min((ns("vector_fill", "boost_small_vector", count, a) or 1e99) for a in table) if table else None
         add(f"small_vector vector_fill/{count} within 1.1x of boost_small_vector",
-            mine / boost if mine and boost and mine < 1e99 and boost < 1e99 else None, 1.1, "at most", "")
+            ratio(best("vector_fill", "small_vector", count), best("vector_fill", "boost_small_vector", count)),
+            1.1, "at most", "")
     if instructions is not None:
         value = instructions.get("one_live/fixed_pool/64")
         add("fixed_pool instructions per pair (callgrind, one_live/64, with the loop) at most 16",
