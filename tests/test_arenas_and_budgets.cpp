@@ -7,6 +7,8 @@
 #include "strategies/arena_pool.hpp"
 #include "strategies/budget_pools.hpp"
 
+#include "canary_block.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,17 +34,9 @@ namespace {
 
 std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
-struct span {
-    unsigned char* data;
-    std::size_t size;
-    unsigned char canary;
-};
-
-void fill(const span& s) { std::memset(s.data, s.canary, s.size); }
-
-bool intact(const span& s) {
-    return std::all_of(s.data, s.data + s.size, [&](unsigned char c) { return c == s.canary; });
-}
+using span = allocproof::testing::canary_block;
+using allocproof::testing::fill;
+using allocproof::testing::intact;
 
 // Sorted by address, no live span overlaps the next, and every one still holds its canary.
 void expect_disjoint_and_intact(std::vector<span> spans) {

@@ -3,6 +3,8 @@
 // and freed blocks can be handed out again. A new strategy file is tested here with no edit.
 #include "allocproof/registry.hpp"
 
+#include "canary_block.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,17 +24,9 @@ using allocproof::registry;
 
 namespace {
 
-struct live_block {
-    unsigned char* data;
-    std::size_t size;
-    unsigned char canary;
-};
-
-void fill(const live_block& b) { std::memset(b.data, b.canary, b.size); }
-
-bool intact(const live_block& b) {
-    return std::all_of(b.data, b.data + b.size, [&](unsigned char c) { return c == b.canary; });
-}
+using live_block = allocproof::testing::canary_block;
+using allocproof::testing::fill;
+using allocproof::testing::intact;
 
 void expect_disjoint(std::vector<live_block> blocks, const std::string& what) {
     std::sort(blocks.begin(), blocks.end(), [](auto& a, auto& b) { return a.data < b.data; });
