@@ -94,6 +94,18 @@ probe_cost measure_probe_cost() {
 }
 
 // ---- output ------------------------------------------------------------------------------
+// Column-wise: a timeline is read whole by the plots, never point by point.
+json timeline_json(const std::vector<timeline_point>& timeline) {
+    json ops = json::array(), elapsed = json::array(), rss = json::array(), live = json::array();
+    for (const auto& point : timeline) {
+        ops.push_back(point.ops_done);
+        elapsed.push_back(point.elapsed_ns);
+        rss.push_back(point.rss_bytes);
+        live.push_back(point.live_bytes ? json(*point.live_bytes) : json(nullptr));
+    }
+    return {{"ops_done", ops}, {"elapsed_ns", elapsed}, {"rss_bytes", rss}, {"live_bytes", live}};
+}
+
 json measurement_json(const cell_measurement& m, const probe_cost& cost,
                       std::uint64_t sample_every) {
     json sparse = json::array();
@@ -130,6 +142,7 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
         {"live_bytes_peak", m.live_bytes_peak},
         {"instructions", optional(m.instructions)},
         {"cycles", optional(m.cycles)},
+        {"timeline", timeline_json(m.timeline)},
         {"digest", digest_hex(m.digest)},
         {"probe_cost", {{"timer_sample_ns", cost.timer_sample_ns},
                         {"counter_ns_per_call", cost.counter_ns_per_call},
@@ -196,6 +209,7 @@ int main(int argc, char** argv) {
     app.add_option("--warmup-ops", request.params.scale.warmup_ops);
     app.add_option("--seed", request.params.seed);
     app.add_option("--sample-every", request.sample_every)->check(CLI::PositiveNumber);
+    app.add_option("--dirty-heap-bytes", request.dirty_heap_bytes);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -4,6 +4,9 @@
 //   build the starting state -> warm-up operations -> barrier (clock starts when the last thread
 //   arrives) -> a fixed number of measured operations, one in `sample_every` timed into the
 //   latency histogram -> barrier (clock stops when the last thread arrives) -> tear down, digest.
+// With --dirty-heap each thread first leaves its heap used (harness/dirty_heap.hpp). The measured
+// operations run in `timeline_points` equal chunks; after each, thread 0 reads the process's RSS
+// and every worker that can say how many bytes it holds says so: the memory timeline.
 // Fixed work per thread, not fixed time, so every strategy does exactly the same operations and a
 // faster strategy simply finishes sooner.
 #pragma once
@@ -11,14 +14,18 @@
 #include "allocproof/cell.hpp"
 #include "allocproof/workload.hpp"
 #include "harness/alloc_counters.hpp"
+#include "harness/dirty_heap.hpp"
 #include "harness/latency_histogram.hpp"
 #include "harness/thread_probes.hpp"
 
+#include <algorithm>
 #include <barrier>
 #include <chrono>
+#include <concepts>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -35,7 +42,39 @@ struct worker_report {
     std::optional<std::uint64_t> cycles;
     std::uint64_t digest = 0;
     std::uint64_t live_bytes_peak = 0;
+    std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
+    std::vector<std::uint64_t> rss_bytes;   // thread 0 only
+    std::vector<std::uint64_t> elapsed_ns;  // thread 0 only
 };
+
+template <class W, class S>
+concept has_shared_state = requires { typename W::template shared<S>; };
+
+template <class Worker>
+concept reports_live_bytes = requires(const Worker& w) {
+    { w.live_bytes() } -> std::convertible_to<std::size_t>;
+};
+
+// What the threads of a cell share: the workload's own shared state, or nothing.
+template <class W, class S>
+struct shared_of {
+    explicit shared_of(const workload_params&) {}
+};
+template <class W, class S>
+    requires has_shared_state<W, S>
+struct shared_of<W, S> {
+    explicit shared_of(const workload_params& params) : state(params) {}
+    typename W::template shared<S> state;
+};
+
+template <class W, class S>
+auto make_worker(const workload_params& params, unsigned index, shared_of<W, S>& shared) {
+    if constexpr (has_shared_state<W, S>) {
+        return std::make_unique<typename W::template worker<S>>(params, index, shared.state);
+    } else {
+        return std::make_unique<typename W::template worker<S>>(params, index);
+    }
+}
 
 // The barrier's completion step runs once per phase, on the last thread to arrive: the exact
 // moment every thread is ready (phase 0) and every thread is done (phase 1).
@@ -80,6 +119,9 @@ cell_measurement run_cell(const cell_request& request) {
     result.rss_before_setup_bytes = resident_bytes();
 
     std::vector<detail::worker_report> reports(threads);
+    detail::shared_of<W, S> shared(request.params);
+    const std::uint64_t chunks =
+        std::max<std::uint64_t>(1, std::min<std::uint64_t>(request.timeline_points, scale.ops_per_thread));
     clock::time_point stamps[3];
     std::uint64_t rss_at_end = 0;
     int phase = 0;
@@ -89,7 +131,12 @@ cell_measurement run_cell(const cell_request& request) {
     auto work = [&](unsigned index) {
         try {
             detail::worker_report& report = reports[index];
-            typename W::template worker<S> worker(request.params, index);
+            std::optional<dirty_heap> dirt;  // lives until the worker is torn down
+            if (request.dirty_heap_bytes > 0) {
+                dirt.emplace(request.dirty_heap_bytes, thread_seed(~request.params.seed, index));
+            }
+            auto owned_worker = detail::make_worker<W, S>(request.params, index, shared);
+            auto& worker = *owned_worker;
             for (std::uint64_t i = 0; i < scale.warmup_ops; ++i) {
                 worker.operation(i);
             }
@@ -100,15 +147,28 @@ cell_measurement run_cell(const cell_request& request) {
             const alloc_counts counts_before = this_thread_alloc_counts();
             counters.start();
             const std::uint64_t first = scale.warmup_ops;
-            for (std::uint64_t i = 0; i < scale.ops_per_thread; ++i) {
-                if ((i & sample_mask) == 0) [[unlikely]] {
-                    const auto t0 = clock::now();
-                    worker.operation(first + i);
-                    const auto t1 = clock::now();
-                    report.latency.record(static_cast<std::uint64_t>(
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
-                } else {
-                    worker.operation(first + i);
+            const auto measure_start = clock::now();
+            for (std::uint64_t chunk = 0; chunk < chunks; ++chunk) {
+                const std::uint64_t end = scale.ops_per_thread * (chunk + 1) / chunks;
+                for (std::uint64_t i = scale.ops_per_thread * chunk / chunks; i < end; ++i) {
+                    if ((i & sample_mask) == 0) [[unlikely]] {
+                        const auto t0 = clock::now();
+                        worker.operation(first + i);
+                        const auto t1 = clock::now();
+                        report.latency.record(static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+                    } else {
+                        worker.operation(first + i);
+                    }
+                }
+                if constexpr (detail::reports_live_bytes<decltype(worker)>) {
+                    report.live_bytes.push_back(worker.live_bytes());
+                }
+                if (index == 0) {
+                    report.rss_bytes.push_back(resident_bytes());
+                    report.elapsed_ns.push_back(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - measure_start)
+                            .count()));
                 }
             }
             counters.stop();
@@ -149,6 +209,19 @@ cell_measurement run_cell(const cell_request& request) {
     result.wall_ns = ns(stamps[2] - stamps[1]);
     result.rss_end_of_measure_bytes = rss_at_end;
     result.rss_final_bytes = resident_bytes();
+
+    for (std::uint64_t chunk = 0; chunk < chunks; ++chunk) {
+        timeline_point point{.ops_done = scale.ops_per_thread * (chunk + 1) / chunks,
+                             .elapsed_ns = reports[0].elapsed_ns[chunk],
+                             .rss_bytes = reports[0].rss_bytes[chunk],
+                             .live_bytes = std::nullopt};
+        if (!reports[0].live_bytes.empty()) {
+            std::uint64_t live = 0;
+            for (const auto& report : reports) live += report.live_bytes[chunk];
+            point.live_bytes = live;
+        }
+        result.timeline.push_back(point);
+    }
 
     latency_histogram latency;
     bool have_instructions = true, have_cycles = true;

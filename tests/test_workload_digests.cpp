@@ -1,23 +1,27 @@
-// Workloads compute the same digest whatever strategy serves them, and a strategy that returns
-// overlapping memory is caught by the digest.
+// Every workload computes the same digest whatever strategy serves it, the digest depends on the
+// seed, and a strategy that hands out memory still in use (a test double) changes it: the check
+// the driver makes on every cell can fail.
 #include "allocproof/cell.hpp"
+#include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/cell_runner.hpp"
-#include "workloads/node_churn.hpp"
+#include "tests/overlapping_doubles.hpp"
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 using namespace allocproof;
 
 namespace {
 
-cell_request small_request(const std::string& strategy, unsigned threads, std::uint64_t seed = 42) {
+cell_request test_request(const workload_traits& w, const std::string& strategy, unsigned threads,
+                          std::uint64_t seed = 42) {
     cell_request r;
-    r.workload = "node_churn";
+    r.workload = std::string(w.name);
     r.strategy = strategy;
-    r.params.scale = {.ops_per_thread = 20000, .working_set = 500, .warmup_ops = 1000};
+    r.params.scale = w.test_scale;
     r.params.seed = seed;
     r.params.threads = threads;
     r.sample_every = 64;
@@ -26,66 +30,108 @@ cell_request small_request(const std::string& strategy, unsigned threads, std::u
 
 cell_measurement run(const cell_request& r) {
     const cell_entry* cell = registry::instance().find_cell(r.workload, r.strategy);
-    EXPECT_NE(cell, nullptr);
+    EXPECT_NE(cell, nullptr) << r.workload << " x " << r.strategy;
     return cell->run(r);
 }
 
-// A test double that is fast because it is wrong: it hands out blocks from a ring too small for
-// the live set, so live nodes share memory.
-class overlapping_pool {
-public:
-    static constexpr strategy_traits traits{.name = "overlapping", .summary = "test double", .origin = "test"};
-    explicit overlapping_pool(const block_spec& spec) : size_(spec.size), ring_(size_ * 64) {}
-    void* allocate(std::size_t) {
-        next_ = (next_ + 1) % 64;
-        return ring_.data() + next_ * size_;
+std::vector<std::string> strategies_serving(std::string_view workload) {
+    std::vector<std::string> names;
+    for (const auto& s : registry::instance().strategies()) {
+        if (registry::instance().find_cell(workload, s.name) != nullptr) names.emplace_back(s.name);
     }
-    void deallocate(void*, std::size_t) {}
+    return names;
+}
 
-private:
-    std::size_t size_;
-    std::vector<std::uint64_t> ring_;  // 8-byte elements: aligned for the nodes' words
-    std::size_t next_ = 0;
-};
+// Runs workload W with every test double that can serve it; returns how many could.
+template <class W, class... Doubles>
+int digests_caught_by(type_list<Doubles...>) {
+    int served = 0;
+    const cell_measurement right = run(test_request(W::traits, "std", 1));
+    (
+        [&] {
+            if constexpr (W::template accepts<Doubles>) {
+                ++served;
+                auto wrong = run_cell<W, Doubles>(test_request(W::traits, "double", 1));
+                EXPECT_NE(wrong.digest, right.digest)
+                    << W::traits.name << " does not notice " << Doubles::traits.name;
+            }
+        }(),
+        ...);
+    return served;
+}
+
+template <class... Ws>
+void check_every_workload_catches_overlap(type_list<Ws...>) {
+    using doubles = type_list<test_doubles::overlapping_blocks, test_doubles::overlapping_objects,
+                              test_doubles::overlapping_buffers>;
+    (
+        [] {
+            EXPECT_GT(digests_caught_by<Ws>(doubles{}), 0)
+                << Ws::traits.name << " accepts no test double, so nothing shows its digest can fail";
+        }(),
+        ...);
+}
 
 }  // namespace
 
-TEST(WorkloadDigests, SameAcrossStrategies) {
-    for (unsigned threads : {1u, 2u}) {
-        auto baseline = run(small_request("std", threads));
-        for (const auto& s : registry::instance().strategies()) {
-            if (registry::instance().find_cell("node_churn", s.name) == nullptr) continue;
-            EXPECT_EQ(run(small_request(std::string(s.name), threads)).digest, baseline.digest)
-                << s.name << " at " << threads << " threads";
+TEST(WorkloadDigests, SameAcrossStrategiesForEveryWorkload) {
+    for (const auto& w : registry::instance().workloads()) {
+        auto serving = strategies_serving(w.name);
+        EXPECT_GE(serving.size(), 3u) << w.name << ": fewer than three strategies to compare";
+        for (unsigned threads : {1u, 2u}) {
+            auto baseline = run(test_request(w, "std", threads));
+            for (const auto& s : serving) {
+                EXPECT_EQ(run(test_request(w, s, threads)).digest, baseline.digest)
+                    << w.name << " x " << s << " at " << threads << " threads";
+            }
         }
     }
 }
 
 TEST(WorkloadDigests, DependOnTheSeedAndAreRepeatable) {
-    auto a = run(small_request("std", 1, 1));
-    auto b = run(small_request("std", 1, 2));
-    auto a_again = run(small_request("std", 1, 1));
-    EXPECT_NE(a.digest, b.digest);
-    EXPECT_EQ(a.digest, a_again.digest);
+    for (const auto& w : registry::instance().workloads()) {
+        auto a = run(test_request(w, "std", 1, 1));
+        auto b = run(test_request(w, "std", 1, 2));
+        auto a_again = run(test_request(w, "std", 1, 1));
+        EXPECT_NE(a.digest, b.digest) << w.name;
+        EXPECT_EQ(a.digest, a_again.digest) << w.name;
+    }
 }
 
-TEST(WorkloadDigests, OverlappingMemoryChangesTheDigest) {
-    auto request = small_request("overlapping", 1);
-    auto wrong = run_cell<workloads::node_churn, overlapping_pool>(request);
-    auto right = run(small_request("std", 1));
-    EXPECT_NE(wrong.digest, right.digest);
+TEST(WorkloadDigests, MemoryStillInUseChangesTheDigest) {
+    check_every_workload_catches_overlap(generated::all_workloads{});
 }
 
 TEST(WorkloadDigests, MeasurementIsComplete) {
-    auto m = run(small_request("std", 2));
+    const workload_traits& w = *registry::instance().find_workload("node_churn");
+    auto m = run(test_request(w, "std", 2));
     EXPECT_EQ(m.threads, 2u);
-    EXPECT_EQ(m.ops_per_thread, 20000u);
+    EXPECT_EQ(m.ops_per_thread, w.test_scale.ops_per_thread);
     EXPECT_GT(m.wall_ns, 0u);
     EXPECT_GT(m.cpu_ns, 0u);
-    // Operations 0, 64, 128, ... of each thread are timed: ceil(20000 / 64) per thread.
+    // Operations 0, 64, 128, ... of each thread are timed.
     std::uint64_t samples = 0;
     for (auto b : m.latency_buckets) samples += b;
-    EXPECT_EQ(samples, 2u * ((20000u + 63u) / 64u));
+    EXPECT_EQ(samples, 2u * ((w.test_scale.ops_per_thread + 63u) / 64u));
     EXPECT_GT(m.live_bytes_peak, 0u);
     EXPECT_GT(m.rss_before_setup_bytes, 0u);
+    // The memory timeline: one reading per chunk, ending when every operation was done.
+    ASSERT_EQ(m.timeline.size(), 32u);
+    EXPECT_EQ(m.timeline.back().ops_done, w.test_scale.ops_per_thread);
+    for (std::size_t i = 1; i < m.timeline.size(); ++i) {
+        EXPECT_GT(m.timeline[i].ops_done, m.timeline[i - 1].ops_done);
+        EXPECT_GE(m.timeline[i].elapsed_ns, m.timeline[i - 1].elapsed_ns);
+        EXPECT_GT(m.timeline[i].rss_bytes, 0u);
+    }
+}
+
+TEST(WorkloadDigests, DirtyHeapLeavesTheDigestAlone) {
+    const workload_traits& w = *registry::instance().find_workload("node_churn");
+    auto fresh = run(test_request(w, "std", 2));
+    auto request = test_request(w, "std", 2);
+    request.dirty_heap_bytes = 4 << 20;
+    auto dirty = run(request);
+    EXPECT_EQ(dirty.digest, fresh.digest);
+    // Each thread's dirt (4 MiB allocated, about half kept) is resident during setup.
+    EXPECT_GT(dirty.rss_end_of_measure_bytes, fresh.rss_end_of_measure_bytes + (2u << 20));
 }

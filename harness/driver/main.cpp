@@ -75,8 +75,11 @@ int list_command(bool as_json) {
             out["workloads"].push_back({{"name", w.name},
                                         {"summary", w.summary},
                                         {"strategies", strategies_serving(w)},
+                                        {"families", w.families},
+                                        {"claims", w.claims},
                                         {"quick_scale", scale_json(w.quick_scale)},
-                                        {"default_scale", scale_json(w.default_scale)}});
+                                        {"default_scale", scale_json(w.default_scale)},
+                                        {"test_scale", scale_json(w.test_scale)}});
         }
         std::cout << out.dump(2) << "\n";
         return exit_ok;
@@ -88,7 +91,8 @@ int list_command(bool as_json) {
     }
     std::cout << "workloads:\n";
     for (const auto& w : reg.workloads()) {
-        std::cout << fmt::format("  {:<20} {}\n  {:<20} strategies: {}\n", w.name, w.summary, "",
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} families: {}; claims: {}\n  {:<20} strategies: {}\n",
+                                 w.name, w.summary, "", w.families, w.claims, "",
                                  fmt::join(strategies_serving(w), ", "));
     }
     std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",
@@ -132,7 +136,9 @@ int main(int argc, char** argv) {
     matrix_request& request = options.request;
     std::string out;
     std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
-    std::string workloads = "*", strategies = "*", allocators = "*", threads = "1,2";
+    std::string workloads = "*", strategies = "*", allocators = "*", threads;
+    bool quick = false, dirty_heap = false;
+    std::uint64_t dirty_heap_mib = 64;
     run->add_option("--workloads,-w", workloads, "workload names or globs, comma-separated")
         ->capture_default_str();
     run->add_option("--strategies,-s", strategies, "strategy names or globs, comma-separated")
@@ -140,10 +146,18 @@ int main(int argc, char** argv) {
     run->add_option("--allocators,-a", allocators,
                     "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
         ->capture_default_str();
-    run->add_option("--threads,-t", threads, "thread counts, comma-separated")->capture_default_str();
+    run->add_option("--threads,-t", threads,
+                    "thread counts, comma-separated (default: 1,2,4,8; with --quick or --scale test: 1,2)");
     run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
         ->capture_default_str();
-    run->add_flag("--quick", request.quick, "each workload's small scale (a run of a few minutes)");
+    run->add_flag("--quick", quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
+    run->add_option("--scale", request.scale,
+                    "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
+        ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
+    run->add_flag("--dirty-heap", dirty_heap,
+                  "fragment each thread's heap before setup: mixed-size objects, a random half freed");
+    run->add_option("--dirty-heap-mib", dirty_heap_mib, "MiB each thread allocates for --dirty-heap")
+        ->check(CLI::Range(1, 4096))->capture_default_str();
     run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)");
     run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)");
     run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)");
@@ -184,7 +198,14 @@ int main(int argc, char** argv) {
         request.workloads = split_list(workloads, "--workloads");
         request.strategies = split_list(strategies, "--strategies");
         request.allocators = split_list(allocators, "--allocators");
-        request.threads = parse_counts(threads, "--threads");
+        if (run->count("--threads")) request.threads = parse_counts(threads, "--threads");
+        if (quick) {
+            if (run->count("--scale") && request.scale != "quick") {
+                throw usage_error("--quick and --scale " + request.scale + " contradict each other");
+            }
+            request.scale = "quick";
+        }
+        if (dirty_heap) request.dirty_heap_bytes = dirty_heap_mib << 20;
         if (run->count("--ops")) request.ops = ops;
         if (run->count("--working-set")) request.working_set = working_set;
         if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;

@@ -20,10 +20,12 @@ nlohmann::json to_json(const matrix_request& r) {
     };
     return {{"workloads", r.workloads},   {"strategies", r.strategies},
             {"allocators", r.allocators}, {"threads", r.threads},
-            {"reps", r.reps},             {"quick", r.quick},
+            {"reps", r.reps},             {"scale", r.scale},
+            {"quick", r.scale == "quick"},
             {"ops", optional(r.ops)},     {"working_set", optional(r.working_set)},
             {"warmup_ops", optional(r.warmup_ops)},
-            {"seed", r.seed},             {"sample_every", r.sample_every}};
+            {"seed", r.seed},             {"sample_every", r.sample_every},
+            {"dirty_heap_bytes", r.dirty_heap_bytes}};
 }
 
 matrix_request matrix_request_from_json(const nlohmann::json& j) {
@@ -34,7 +36,9 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.allocators = j.at("allocators").get<std::vector<std::string>>();
         r.threads = j.at("threads").get<std::vector<unsigned>>();
         r.reps = j.at("reps").get<unsigned>();
-        r.quick = j.at("quick").get<bool>();
+        r.scale = j.contains("scale") ? j.at("scale").get<std::string>()
+                                      : (j.at("quick").get<bool>() ? "quick" : "default");
+        r.dirty_heap_bytes = j.value("dirty_heap_bytes", std::uint64_t{0});
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
             return v.is_null() ? std::nullopt : std::optional(v.get<std::uint64_t>());
@@ -106,6 +110,18 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
     return names;
 }
 
+std::vector<unsigned> default_threads(const std::string& scale) {
+    if (scale == "default") return {1, 2, 4, 8};
+    return {1, 2};
+}
+
+workload_scale scale_of(const workload_traits& traits, const std::string& scale) {
+    if (scale == "default") return traits.default_scale;
+    if (scale == "quick") return traits.quick_scale;
+    if (scale == "test") return traits.test_scale;
+    throw usage_error(fmt::format("--scale '{}' is not one of default, quick, test", scale));
+}
+
 plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators) {
     const registry& reg = registry::instance();
     std::vector<std::string> workload_names, strategy_names;
@@ -115,10 +131,9 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     auto workloads = expand_patterns(request.workloads, workload_names, "workload");
     auto strategies = expand_patterns(request.strategies, strategy_names, "strategy");
     auto chosen_allocators = expand_patterns(request.allocators, allocators, "allocator");
-    if (request.threads.empty()) {
-        throw usage_error("no thread counts given");
-    }
-    for (unsigned t : request.threads) {
+    const std::vector<unsigned> threads =
+        request.threads.empty() ? default_threads(request.scale) : request.threads;
+    for (unsigned t : threads) {
         if (t == 0 || t > 4096) {
             throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
         }
@@ -135,7 +150,7 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     p.reps = request.reps;
     for (const auto& w : workloads) {
         const workload_traits& traits = *reg.find_workload(w);
-        workload_scale scale = request.quick ? traits.quick_scale : traits.default_scale;
+        workload_scale scale = scale_of(traits, request.scale);
         scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
         scale.working_set = request.working_set.value_or(scale.working_set);
         scale.warmup_ops = request.warmup_ops.value_or(scale.warmup_ops);
@@ -147,7 +162,7 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
                 continue;  // the strategy declares it cannot serve this workload
             }
             for (const auto& a : chosen_allocators) {
-                for (unsigned t : request.threads) {
+                for (unsigned t : threads) {
                     p.cells.push_back({w, s, a, t, {scale, request.seed, t}});
                 }
             }

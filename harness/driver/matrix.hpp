@@ -23,15 +23,22 @@ struct matrix_request {
     std::vector<std::string> workloads{"*"};
     std::vector<std::string> strategies{"*"};
     std::vector<std::string> allocators{"*"};
-    std::vector<unsigned> threads{1, 2};
+    std::vector<unsigned> threads;  // empty: the scale's own thread counts (default_threads)
     unsigned reps = 5;
-    bool quick = false;
+    std::string scale = "default";  // which of each workload's scales: default, quick or test
     std::optional<std::uint64_t> ops;          // overrides the workload's scale when set
     std::optional<std::uint64_t> working_set;
     std::optional<std::uint64_t> warmup_ops;
     std::uint64_t seed = 42;
     std::uint64_t sample_every = 256;
+    std::uint64_t dirty_heap_bytes = 0;  // per thread; 0: every cell starts on a fresh heap
 };
+
+// The thread counts a scale runs when --threads is not given. The default matrix goes past this
+// machine's two cores on purpose: 4 and 8 threads measure oversubscription, and say so.
+std::vector<unsigned> default_threads(const std::string& scale);
+// A workload's scale by name; an unknown name is a usage_error.
+workload_scale scale_of(const workload_traits& traits, const std::string& scale);
 
 nlohmann::json to_json(const matrix_request& request);
 matrix_request matrix_request_from_json(const nlohmann::json& j);  // throws usage_error

@@ -296,7 +296,8 @@ int run_planned(const run_options& options, const matrix_request& request, const
                 "--working-set", std::to_string(scale.working_set),
                 "--warmup-ops", std::to_string(scale.warmup_ops),
                 "--seed", std::to_string(cell.params.seed),
-                "--sample-every", std::to_string(request.sample_every)};
+                "--sample-every", std::to_string(request.sample_every),
+                "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
             child_outcome outcome = run_child(argv, limit, stop_requested);
             if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
             state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));

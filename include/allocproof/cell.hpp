@@ -15,6 +15,16 @@ struct cell_request {
     std::string strategy;
     workload_params params;
     std::uint64_t sample_every = 256;  // time one operation in this many (a power of two)
+    std::uint64_t timeline_points = 32;  // memory readings spread over the measured phase
+    std::uint64_t dirty_heap_bytes = 0;  // per thread, before setup; 0: a fresh heap
+};
+
+// One reading of the memory timeline, taken when each thread had done `ops_done` operations.
+struct timeline_point {
+    std::uint64_t ops_done = 0;    // per thread, since the measured phase began
+    std::uint64_t elapsed_ns = 0;  // on thread 0
+    std::uint64_t rss_bytes = 0;   // the whole process
+    std::optional<std::uint64_t> live_bytes;  // the workload's own count, summed over threads
 };
 
 // What the cell measured, before any statistics. Units are in the names.
@@ -35,6 +45,7 @@ struct cell_measurement {
     std::uint64_t live_bytes_peak = 0;  // the workload's own count, summed over threads
     std::optional<std::uint64_t> instructions;  // user-space, summed over threads
     std::optional<std::uint64_t> cycles;
+    std::vector<timeline_point> timeline;
     std::uint64_t digest = 0;
 };
 

@@ -9,7 +9,16 @@
 //       void operation(std::uint64_t index)                     // one unit of measured work
 //       std::uint64_t finish()                                  // tears down, returns the digest
 //       std::size_t live_bytes_peak() const                     // most bytes it held at once
+//       std::size_t live_bytes() const                          // optional: bytes it holds now,
+//                                                               // sampled for the memory timeline
 // and ends with ALLOCPROOF_REGISTER_WORKLOAD(name). The build finds the file by itself.
+//
+// Threads that must meet (one frees what another allocated, a producer hands items to a consumer)
+// share state through an optional `template <class S> class shared`, built once per cell from
+// `shared(const workload_params&)` before the workers; the worker then takes it as a third
+// constructor argument, `worker(const workload_params&, unsigned thread_index, shared<S>&)`.
+// Everything a digest depends on must then be ordered by the workload itself (a fixed hand-off
+// schedule, a sum rather than a fold of what crossed threads), never by thread timing.
 //
 // Every strategy must do the same logical work for the same seed and fold what it computed into
 // the same digest: the harness compares digests across strategies and allocators, so a strategy
@@ -31,8 +40,11 @@ struct workload_scale {
 struct workload_traits {
     std::string_view name;
     std::string_view summary;
-    workload_scale quick_scale;
-    workload_scale default_scale;
+    workload_scale quick_scale;    // --quick: a few hundred milliseconds per cell at one thread
+    workload_scale default_scale;  // the default matrix
+    workload_scale test_scale;     // the unit tests: milliseconds, yet every code path taken
+    std::string_view families;     // strategy families it exercises: "blocks", "vector", ...
+    std::string_view claims;       // ids from CLAIMS.md it gives evidence for, space-separated
 };
 
 struct workload_params {
