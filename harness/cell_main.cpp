@@ -245,7 +245,7 @@ int main(int argc, char** argv) {
     act_out(fault);
 
     const auto cost = measure_probe_cost();
-    cell_measurement measurement = cell->run(request);
+    cell_measurement measurement = cell->measure(request);
     if (fault == "digest") {
         measurement.digest ^= 1;
     }

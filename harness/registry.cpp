@@ -1,5 +1,7 @@
 #include "allocproof/registry.hpp"
 
+#include "allocproof/cell.hpp"
+
 #include <algorithm>
 
 namespace allocproof {
@@ -9,12 +11,35 @@ registry& registry::instance() {
     return the_registry;
 }
 
-void registry::add_workload(const workload_traits& traits) {
-    if (find_workload(traits.name) != nullptr) {
-        conflicts_.emplace_back("workload " + std::string(traits.name));
-        return;
+std::string_view registry::intern(std::string name) {
+    return *names_.insert(std::move(name)).first;
+}
+
+std::vector<std::string_view> registry::workload_names(const workload_traits& traits) {
+    if (traits.variants.empty()) return {traits.name};
+    std::vector<std::string_view> names;
+    for (std::string_view variant : traits.variants) {
+        names.push_back(intern(std::string(traits.name) + ":" + std::string(variant)));
     }
-    workloads_.push_back(traits);
+    return names;
+}
+
+void registry::add_workload(const workload_traits& traits) {
+    for (std::string_view name : workload_names(traits)) {
+        if (find_workload(name) != nullptr) {
+            conflicts_.emplace_back("workload " + std::string(name));
+            continue;
+        }
+        workload_traits form = traits;
+        form.name = name;
+        workloads_.push_back(form);
+    }
+}
+
+cell_measurement cell_entry::measure(const cell_request& request) const {
+    cell_request own = request;
+    own.params.variant = variant;
+    return run(own);
 }
 
 void registry::add_strategy(const strategy_traits& traits, strategy_factory make) {
@@ -25,9 +50,10 @@ void registry::add_strategy(const strategy_traits& traits, strategy_factory make
     strategies_.push_back({traits, make});
 }
 
-void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run) {
+void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run,
+                        unsigned variant) {
     if (find_cell(workload, strategy) == nullptr) {
-        cells_.push_back({workload, strategy, run});
+        cells_.push_back({workload, strategy, run, variant});
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -68,4 +69,17 @@ TEST(Registry, LookupsByName) {
     EXPECT_FALSE(reg.find_strategy("fixed_pool")->thread_safe);
     ASSERT_NE(reg.find_workload("node_churn"), nullptr);
     EXPECT_EQ(reg.find_strategy("nope"), nullptr);
+}
+
+TEST(Registry, WorkloadVariantsAreNamedAfterTheirWorkload) {
+    static constexpr std::array<std::string_view, 2> variants{"plain", "interned"};
+    allocproof::workload_traits traits{.name = "strings_probe", .summary = "", .quick_scale = {},
+                           .default_scale = {}, .test_scale = {}, .families = "",
+                           .claims = "", .variants = variants};
+    auto names = allocproof::registry::instance().workload_names(traits);
+    ASSERT_EQ(names.size(), 2u);
+    EXPECT_EQ(names[0], "strings_probe:plain");
+    EXPECT_EQ(names[1], "strings_probe:interned");
+    traits.variants = {};
+    EXPECT_EQ(allocproof::registry::instance().workload_names(traits), std::vector<std::string_view>{"strings_probe"});
 }

@@ -31,7 +31,7 @@ cell_request test_request(const workload_traits& w, const std::string& strategy,
 cell_measurement run(const cell_request& r) {
     const cell_entry* cell = registry::instance().find_cell(r.workload, r.strategy);
     EXPECT_NE(cell, nullptr) << r.workload << " x " << r.strategy;
-    return cell->run(r);
+    return cell->measure(r);
 }
 
 std::vector<std::string> strategies_serving(std::string_view workload) {

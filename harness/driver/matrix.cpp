@@ -93,7 +93,11 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
         }
         bool matched = false;
         for (std::size_t i = 0; i < known.size(); ++i) {
-            if (fnmatch(pattern.c_str(), known[i].c_str(), 0) == 0) {
+            // A workload's base name selects all its variants: "string_pool" matches
+            // "string_pool:plain" and "string_pool:interned".
+            const std::string base = known[i].substr(0, known[i].find(':'));
+            if (fnmatch(pattern.c_str(), known[i].c_str(), 0) == 0 ||
+                fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
                 chosen[i] = true;
                 matched = true;
             }

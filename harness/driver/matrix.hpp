@@ -71,7 +71,8 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 std::vector<unsigned> parse_counts(const std::string& text, const std::string& flag);
 
 // Names matching shell-style patterns (*, ?, [...]) in `known`, in the order of `known`.
-// A pattern that matches nothing is an error naming the known ones.
+// A pattern that matches nothing is an error naming the known ones. A pattern matching the part
+// of a name before ':' (a workload's base name) selects the name too.
 std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
                                          const std::vector<std::string>& known,
                                          const std::string& kind);

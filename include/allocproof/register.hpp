@@ -38,7 +38,11 @@ void register_cells(type_list<Ws...>) {
     (
         [] {
             if constexpr (Ws::template accepts<S>) {
-                registry::instance().add_cell(Ws::traits.name, S::traits.name, &run_cell<Ws, S>);
+                registry& reg = registry::instance();
+                unsigned variant = 0;
+                for (std::string_view name : reg.workload_names(Ws::traits)) {
+                    reg.add_cell(name, S::traits.name, &run_cell<Ws, S>, variant++);
+                }
             }
         }(),
         ...);

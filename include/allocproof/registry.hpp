@@ -9,6 +9,7 @@
 #include "allocproof/workload.hpp"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,9 +40,12 @@ struct strategy_entry {
 };
 
 struct cell_entry {
-    std::string_view workload;
+    std::string_view workload;  // the full name, "<workload>:<variant>" for a variant
     std::string_view strategy;
     cell_function run;
+    unsigned variant = 0;
+    // Runs the cell with the request's variant set to this cell's own.
+    cell_measurement measure(const cell_request& request) const;
 };
 
 // One micro-benchmark: a pattern run on a strategy, for Google Benchmark (harness/micro_patterns.hpp).
@@ -58,9 +62,13 @@ class registry {
 public:
     static registry& instance();
 
+    // Registers one workload per variant, each named "<name>:<variant>" (or "<name>").
     void add_workload(const workload_traits& traits);
+    // The names add_workload gives a workload's forms, in the order of traits.variants.
+    std::vector<std::string_view> workload_names(const workload_traits& traits);
     void add_strategy(const strategy_traits& traits, strategy_factory make);
-    void add_cell(std::string_view workload, std::string_view strategy, cell_function run);
+    void add_cell(std::string_view workload, std::string_view strategy, cell_function run,
+                  unsigned variant = 0);
     void add_micro(const micro_entry& entry) { micro_.push_back(entry); }
 
     // Sorted by name, except that the baseline strategy `std` comes first.
@@ -79,6 +87,8 @@ public:
 
 private:
     registry() = default;
+    std::string_view intern(std::string name);
+    std::set<std::string, std::less<>> names_;  // stable storage for variant names
     std::vector<workload_traits> workloads_;
     std::vector<strategy_entry> strategies_;
     std::vector<cell_entry> cells_;

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace allocproof {
@@ -45,12 +46,18 @@ struct workload_traits {
     workload_scale test_scale;     // the unit tests: milliseconds, yet every code path taken
     std::string_view families;     // strategy families it exercises: "blocks", "vector", ...
     std::string_view claims;       // ids from CLAIMS.md it gives evidence for, space-separated
+    // Variants of the workload's own technique (reserve vs growth, interned vs plain strings,
+    // aligned vs misaligned storage, ...): each runs as a workload of its own, named
+    // "<name>:<variant>", and the worker reads workload_params::variant, an index into this list.
+    // Empty: the workload has a single form, named "<name>".
+    std::span<const std::string_view> variants = {};
 };
 
 struct workload_params {
     workload_scale scale;
     std::uint64_t seed = 42;
     unsigned threads = 1;
+    unsigned variant = 0;  // index into workload_traits::variants
 };
 
 template <class... Ts>
