@@ -346,6 +346,62 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
     EXPECT_EQ(complete.at("environment").at("resumed").size(), 1u);
 }
 
+TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
+    Scratch s;
+    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
+                                          "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
+                                         tiny);
+    args.insert(args.end(), {"--reps", "20"});  // long enough to be killed mid-run
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    // Wait for at least one finished repetition in the journal, then kill the driver outright:
+    // no handler runs, results.json stays at its last checkpoint.
+    const std::string journal = s.out() + "/journal.jsonl";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while ((!fs::exists(journal) || fs::file_size(journal) == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    std::map<std::string, double> journalled;  // "cell#rep" -> seconds, as measured before the kill
+    {
+        std::ifstream in(journal);
+        std::string line;
+        while (std::getline(in, line)) {
+            json entry = json::parse(line);
+            journalled[entry["cell"].get<std::string>() + "#" + std::to_string(entry["record"]["rep"].get<int>())] =
+                entry["record"]["seconds"].get<double>();
+        }
+    }
+    ASSERT_FALSE(journalled.empty());
+
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    json complete = s.results();
+    EXPECT_EQ(complete.at("status"), "complete");
+    std::size_t kept = 0;
+    for (const auto& cell : complete.at("cells")) {
+        EXPECT_EQ(cell.at("reps_done"), 20);
+        for (const auto& rep : cell.at("repetitions")) {
+            auto found = journalled.find(cell["id"].get<std::string>() + "#" + std::to_string(rep["rep"].get<int>()));
+            if (found != journalled.end() && found->second == rep["seconds"].get<double>()) ++kept;
+        }
+    }
+    EXPECT_EQ(kept, journalled.size()) << "a repetition measured before the kill was run again or lost";
+    EXPECT_FALSE(fs::exists(journal)) << "a complete run folds its journal into results.json";
+}
+
 // ---- the allocator label is verified -----------------------------------------------------------
 
 TEST(AllocatorIdentity, EveryCellProgramIsServedByItsOwnAllocator) {

@@ -28,8 +28,8 @@ struct node_churn {
     static constexpr workload_traits traits{
         .name = "node_churn",
         .summary = "64 B / 256 B index nodes allocated, written, read and freed around a live set",
-        .quick_scale = {.ops_per_thread = 4'000'000, .working_set = 10'000, .warmup_ops = 400'000},
-        .default_scale = {.ops_per_thread = 8'000'000, .working_set = 50'000, .warmup_ops = 800'000},
+        .quick_scale = {.ops_per_thread = 400'000, .working_set = 10'000, .warmup_ops = 40'000},
+        .default_scale = {.ops_per_thread = 1'000'000, .working_set = 50'000, .warmup_ops = 100'000},
         .test_scale = {.ops_per_thread = 20'000, .working_set = 500, .warmup_ops = 1'000},
         .families = "blocks",
         .claims = "A2-2 A2-3 A2-4",

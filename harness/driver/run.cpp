@@ -136,6 +136,13 @@ void print_table(const json& cells) {
     }
 }
 
+bool is_done(const std::vector<json>& records, unsigned rep) {
+    for (const auto& r : records) {
+        if (r.at("rep").get<unsigned>() == rep) return true;
+    }
+    return false;
+}
+
 // Puts the records of a stored run back in place, matching cells by id.
 void restore_records(const json& stored, run_state& state) {
     std::map<std::string, std::size_t> index;
@@ -152,12 +159,46 @@ void restore_records(const json& stored, run_state& state) {
     }
 }
 
-bool is_done(const std::vector<json>& records, unsigned rep) {
-    for (const auto& r : records) {
-        if (r.at("rep").get<unsigned>() == rep) return true;
+// ---- the journal ------------------------------------------------------------------------------
+// results.json is rewritten whole, which costs time in proportion to the run so far; done after
+// every repetition, a run of thousands of repetitions would spend longer writing than measuring.
+// So each repetition is appended to journal.jsonl as one line the moment it ends, and
+// results.json is rewritten at checkpoints; --resume replays the journal over results.json, and a
+// killed driver loses at most the line it was writing.
+constexpr const char* journal_name = "journal.jsonl";
+constexpr auto checkpoint_interval = std::chrono::seconds(15);
+
+void append_to_journal(const fs::path& out, const std::string& cell_id, const json& record) {
+    std::ofstream journal(out / journal_name, std::ios::app);
+    journal << json{{"cell", cell_id}, {"record", record}}.dump() << "\n";
+    journal.flush();
+    if (!journal) {
+        throw std::runtime_error("cannot append to " + (out / journal_name).string());
     }
-    return false;
 }
+
+void replay_journal(const fs::path& out, run_state& state) {
+    std::ifstream journal(out / journal_name);
+    if (!journal) return;
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) index[state.matrix.cells[i].id()] = i;
+    std::string line;
+    while (std::getline(journal, line)) {
+        json entry = json::parse(line, nullptr, false);
+        if (entry.is_discarded() || !entry.contains("cell") || !entry.contains("record")) {
+            continue;  // a line cut short when the driver was killed: that repetition runs again
+        }
+        auto found = index.find(entry["cell"].get<std::string>());
+        if (found == index.end()) {
+            throw usage_error("the journal has a cell '" + entry["cell"].get<std::string>() +
+                              "' that the run's plan does not make");
+        }
+        if (!is_done(state.records[found->second], entry["record"].at("rep").get<unsigned>())) {
+            state.records[found->second].push_back(entry["record"]);
+        }
+    }
+}
+
 
 int run_planned(const run_options& options, const matrix_request& request, const json& stored);
 
@@ -238,6 +279,7 @@ int run_planned(const run_options& options, const matrix_request& request, const
         state.document = stored;
         state.document.erase("cells");
         restore_records(stored, state);
+        replay_journal(out, state);
         state.document["environment"]["resumed"].push_back(
             {{"time", utc_timestamp()}, {"command_line", options.command_line}});
     } else {
@@ -279,6 +321,7 @@ int run_planned(const run_options& options, const matrix_request& request, const
     }
     progress_line progress(total);
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
+    auto last_checkpoint = std::chrono::steady_clock::now();
     std::size_t order = 0;
     try {
         for (const auto& slot : state.matrix.schedule) {
@@ -301,12 +344,17 @@ int run_planned(const run_options& options, const matrix_request& request, const
             child_outcome outcome = run_child(argv, limit, stop_requested);
             if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
             state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));
+            append_to_journal(out, cell.id(), state.records[slot.cell].back());
             ++done;
-            write_results(out, state, options, "running", false);
+            if (std::chrono::steady_clock::now() - last_checkpoint > checkpoint_interval) {
+                write_results(out, state, options, "running", false);
+                last_checkpoint = std::chrono::steady_clock::now();
+            }
         }
         progress.finish();
         const bool complete = done == total;
         write_results(out, state, options, complete ? "complete" : "interrupted", true);
+        if (complete) fs::remove(out / journal_name);  // results.json now holds every line of it
         print_table(state.document["cells"]);
         std::cout << fmt::format("\n{} of {} repetitions done; results in {}\n", done, total,
                                  (out / "results.json").string());
