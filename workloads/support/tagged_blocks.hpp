@@ -48,6 +48,11 @@ struct global_new_blocks {
 };
 
 inline constexpr std::size_t block_prefix = 16;
+
+// One counter for the whole process, not one per tagged_blocks<S>: a tag left by a
+// tagged_blocks<arena> in memory that went back to the heap must not match the tag a
+// tagged_blocks<arena_pool> with the same salt writes at the same address in a later cell.
+inline std::atomic<std::uint64_t> tag_salt_counter{0};
 inline constexpr std::size_t block_alignment = 16;
 
 // Whether S can hand out the blocks tagged_blocks asks for; each workload adds its own demands
@@ -154,8 +159,7 @@ private:
     // Different for every instance and epoch of the process, so that a tag left behind in memory
     // that went back to the global allocator without being freed block by block never matches.
     static std::uint64_t fresh_salt() {
-        static std::atomic<std::uint64_t> counter{0};
-        return split_mix(counter.fetch_add(1, std::memory_order_relaxed)).next();
+        return split_mix(tag_salt_counter.fetch_add(1, std::memory_order_relaxed)).next();
     }
     std::uint64_t live_tag(const std::byte* raw) const {
         return split_mix(reinterpret_cast<std::uintptr_t>(raw) ^ salt_).next() | 1;
