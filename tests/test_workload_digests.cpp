@@ -43,20 +43,30 @@ std::vector<std::string> strategies_serving(std::string_view workload) {
 }
 
 // Runs workload W with every test double that can serve it; returns how many could.
+// A workload with variants is checked in each of them ("<name>:<variant>", params.variant set).
 template <class W, class... Doubles>
 int digests_caught_by(type_list<Doubles...>) {
     int served = 0;
-    const cell_measurement right = run(test_request(W::traits, "std", 1));
-    (
-        [&] {
-            if constexpr (W::template accepts<Doubles>) {
-                ++served;
-                auto wrong = run_cell<W, Doubles>(test_request(W::traits, "double", 1));
-                EXPECT_NE(wrong.digest, right.digest)
-                    << W::traits.name << " does not notice " << Doubles::traits.name;
-            }
-        }(),
-        ...);
+    unsigned variant = 0;
+    for (std::string_view name : registry::instance().workload_names(W::traits)) {
+        auto request = [&](const std::string& strategy) {
+            cell_request r = test_request(W::traits, strategy, 1);
+            r.workload = std::string(name);
+            r.params.variant = variant;
+            return r;
+        };
+        const cell_measurement right = run(request("std"));
+        (
+            [&] {
+                if constexpr (W::template accepts<Doubles>) {
+                    ++served;
+                    auto wrong = run_cell<W, Doubles>(request("double"));
+                    EXPECT_NE(wrong.digest, right.digest) << name << " does not notice " << Doubles::traits.name;
+                }
+            }(),
+            ...);
+        ++variant;
+    }
     return served;
 }
 
