@@ -1,0 +1,96 @@
+// Blocks that one thread allocates and writes and another thread reads and frees: what the
+// cross-thread workloads (larson, producer_consumer) have in common.
+//
+//   serves_cross_thread_blocks<S>   the strategies that can serve them honestly: blocks freed one
+//                                   by one, by any thread, from instances shared by all threads
+//   size_classed_blocks<S>          one shared instance of S per power-of-two size class (16 B ..
+//                                   1 KiB), so fixed-size pools serve variable sizes as a server
+//                                   keeps one pool per class; `bytes` goes to the instance as
+//                                   asked, so a general allocator (std) still sees the real size
+//   random_block_bytes              8 .. 1000 bytes, uniform, as in Larson & Krishnan's server runs
+//   stamp / read_stamp              the content the allocating thread writes and the freeing
+//                                   thread reads back into the digest
+//
+// Why one word per 64-byte line and not the whole block: it touches every cache line the strategy
+// hands out (so a strategy that scatters blocks pays for it, and memory handed out twice while
+// live changes what is read back) without turning the workload into a memset/memcmp benchmark.
+#pragma once
+
+#include "allocproof/strategy.hpp"
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace allocproof::workloads::support {
+
+inline constexpr std::size_t cross_thread_alignment = 16;
+
+template <class S>
+inline constexpr bool serves_cross_thread_blocks =
+    S::traits.provides_blocks && S::traits.frees_individually && S::traits.thread_safe &&
+    S::traits.cross_thread_free && !S::traits.may_refuse &&
+    S::traits.max_alignment >= cross_thread_alignment;
+
+inline constexpr std::size_t min_block_bytes = 8;
+inline constexpr std::size_t max_block_bytes = 1000;
+
+template <class Random>
+std::size_t random_block_bytes(Random& random) {
+    return min_block_bytes + random.below(max_block_bytes - min_block_bytes + 1);
+}
+
+template <class S>
+class size_classed_blocks {
+public:
+    static constexpr std::size_t classes = 7;  // 16, 32, ..., 1024
+    static constexpr std::size_t smallest = 16;
+    static_assert(smallest << (classes - 1) >= max_block_bytes);
+
+    size_classed_blocks() : pools_(make(std::make_index_sequence<classes>{})) {}
+    size_classed_blocks(const size_classed_blocks&) = delete;
+    size_classed_blocks& operator=(const size_classed_blocks&) = delete;
+
+    void* allocate(std::size_t bytes) { return pools_[class_of(bytes)].allocate(bytes); }
+    void deallocate(void* block, std::size_t bytes) {
+        pools_[class_of(bytes)].deallocate(block, bytes);
+    }
+
+    static constexpr std::size_t class_of(std::size_t bytes) {
+        const int width = std::bit_width(bytes - 1);  // 16 -> 4, 17 -> 5, 1000 -> 10
+        return width <= 4 ? 0 : static_cast<std::size_t>(width - 4);
+    }
+
+private:
+    template <std::size_t... Is>
+    static std::array<S, classes> make(std::index_sequence<Is...>) {
+        return {{S(block_spec{smallest << Is, cross_thread_alignment})...}};
+    }
+
+    std::array<S, classes> pools_;
+};
+
+// Writes the block's first word, one word in every following 64-byte line, and its last word.
+inline void stamp(void* block, std::size_t bytes, std::uint64_t key) {
+    auto* words = static_cast<std::uint64_t*>(block);
+    const std::size_t count = bytes / sizeof(std::uint64_t);
+    for (std::size_t w = 0; w < count; w += 8) {
+        words[w] = key + w * 0x9E3779B97F4A7C15ULL;
+    }
+    words[count - 1] = key ^ bytes;
+}
+
+// Reads back what stamp() wrote, as one value for the digest.
+inline std::uint64_t read_stamp(const void* block, std::size_t bytes) {
+    const auto* words = static_cast<const std::uint64_t*>(block);
+    const std::size_t count = bytes / sizeof(std::uint64_t);
+    std::uint64_t sum = 0;
+    for (std::size_t w = 0; w < count; w += 8) {
+        sum = sum * 31 + words[w];
+    }
+    return sum * 31 + words[count - 1];
+}
+
+}  // namespace allocproof::workloads::support
