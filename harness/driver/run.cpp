@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -132,6 +133,8 @@ void print_external_table(const json& cells) {
         const json throughput = median(cell, "program_throughput");
         const json& unit = cell["external"]["throughput_unit"];
         const json& ratio = cell.value("ratio_to_glibc", json(nullptr));
+        std::string throughput_text = number(throughput, "{:.0f}");
+        if (!unit.is_null() && !throughput.is_null()) throughput_text.append(" ").append(unit.get<std::string>());
         std::string ratio_text;
         if (!ratio.is_null() && !ratio["wall_seconds"].is_null()) {
             const json& r = ratio["wall_seconds"];
@@ -144,15 +147,13 @@ void print_external_table(const json& cells) {
                                  cell["status"].get<std::string>(), number(median(cell, "wall_seconds"), "{:.3f}"),
                                  number(median(cell, "cpu_seconds"), "{:.3f}"),
                                  number(median(cell, "rss_peak_bytes"), "{:.1f}", 1.0 / (1 << 20)),
-                                 number(throughput, "{:.0f}") + (unit.is_null() || throughput.is_null()
-                                                                     ? ""
-                                                                     : " " + unit.get<std::string>()),
-                                 ratio_text);
+                                 throughput_text, ratio_text);
         if (!cell["reason"].is_null()) std::cout << "    reason: " << cell["reason"].get<std::string>() << "\n";
     }
 }
 
 void print_table(const json& cells) {
+    if (std::ranges::all_of(cells, [](const json& cell) { return cell.contains("external"); })) return;
     std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}\n", "workload",
                              "strategy", "allocator", "t", "status", "ns/op", "cv", "ratio to std [95% CI]");
     for (const auto& cell : cells) {
