@@ -1059,7 +1059,6 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
 
     const std::string output = read_file(output_path);
     raw["stdout_tail"] = output.size() > 2000 ? output.substr(output.size() - 2000) : output;
-    record["raw"] = raw;
     if (failure.empty()) failure = failed_check(spec, "stdout", output, variables);
 
     const auto rusage_peak = static_cast<std::uint64_t>(end.usage.ru_maxrss) * 1024;
@@ -1095,6 +1094,7 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
         metrics["program_throughput"] =
             std::strtod(substitute(spec.throughput_count, variables).c_str(), nullptr) / wall_seconds;
     }
+    record["raw"] = raw;
     if (!failure.empty()) return finish("failed", failure);
     if (spec.digest_stdout) record["digest"] = digest_of(output);
     record["metrics"] = metrics;

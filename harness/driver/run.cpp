@@ -142,7 +142,10 @@ void print_external_table(const json& cells) {
                                                : fmt::format("{:.3f} [{:.3f}, {:.3f}]", r["estimate"].get<double>(),
                                                              r["ci_low"].get<double>(), r["ci_high"].get<double>());
         }
-        std::cout << fmt::format("{:<12} {:<9} {:<14} {:>8} {:>8} {:>9} {:>12}  {}\n",
+        if (!ratio.is_null() && !ratio["cpu_seconds"].is_null()) {
+            ratio_text += fmt::format(", {:.3f}", ratio["cpu_seconds"]["estimate"].get<double>());
+        }
+        std::cout << fmt::format("{:<12} {:<9} {:<14} {:>8} {:>8} {:>9} {:>22}  {}\n",
                                  cell["workload"].get<std::string>(), cell["allocator"].get<std::string>(),
                                  cell["status"].get<std::string>(), number(median(cell, "wall_seconds"), "{:.3f}"),
                                  number(median(cell, "cpu_seconds"), "{:.3f}"),
