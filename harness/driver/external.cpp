@@ -707,23 +707,24 @@ double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + sta
 // Checks of the descriptor on an output; the first failure, or empty.
 std::string failed_check(const external_spec& spec, const std::string& source, const std::string& text,
                          const std::map<std::string, std::string>& variables) {
+    const std::string where = source == "after" ? "the after-command's output" : "the program's output";
     for (const auto& check : spec.checks) {
         if (check.source != source) continue;
         std::vector<std::string> lines;
         auto found = matches_of(text, check.regex, lines);
         if (check.matches && found.size() != *check.matches) {
-            return fmt::format("check failed: /{}/ matched {} time(s) in the {}, expected {}", check.regex,
-                               found.size(), source, *check.matches);
+            return fmt::format("check failed: /{}/ matched {} time(s) in {}, expected {}", check.regex,
+                               found.size(), where, *check.matches);
         }
-        if (found.empty()) return fmt::format("check failed: /{}/ not found in the {}", check.regex, source);
+        if (found.empty()) return fmt::format("check failed: /{}/ not found in {}", check.regex, where);
         const std::string expected_text = substitute(check.equals.empty() ? check.at_least : check.equals, variables);
         double expected = std::strtod(expected_text.c_str(), nullptr);
         for (const auto& m : found) {
             double value = std::strtod(m[1].str().c_str(), nullptr);
             bool good = check.equals.empty() ? value >= expected : value == expected;
             if (!good) {
-                return fmt::format("check failed: /{}/ read {} in the {}, expected {}{}", check.regex, m[1].str(),
-                                   source, check.equals.empty() ? "at least " : "", expected_text);
+                return fmt::format("check failed: /{}/ read {} in {}, expected {}{}", check.regex, m[1].str(),
+                                   where, check.equals.empty() ? "at least " : "", expected_text);
             }
         }
     }
