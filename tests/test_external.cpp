@@ -230,3 +230,28 @@ TEST(External, AProgramThatIsNotInstalledIsSkippedAndSaidSo) {
     EXPECT_EQ(results.at("cells").size(), 1u);
     EXPECT_EQ(results.at("plan").at("skipped").size(), 1u);
 }
+
+TEST(External, ThroughputAndChecksAreReadFromTheOutput) {
+    Scratch s;
+    auto descriptor = [&](const std::string& name, int expected) {
+        const fs::path file = s.path() / (name + ".json");
+        write(file, R"({"name": ")" + name + R"(", "summary": "x",
+            "scales": {"default": {"n": 40}, "quick": {"n": 40}, "test": {"n": )" + std::to_string(expected) + R"(}},
+            "command": ["/bin/echo", "fill : 250 ops/sec 40 operations;"],
+            "throughput": {"regex": "^(\\w+) :.* ([0-9.]+) ops/sec", "unit": "ops/s"},
+            "checks": [{"regex": " ([0-9]+) operations;", "equals": "{n}", "matches": 1}]})");
+        return file.string();
+    };
+    auto r = driver({"run", "--descriptor", descriptor("counted", 40), "--descriptor", descriptor("miscounted", 41),
+                     "-w", "counted,miscounted", "-a", "glibc", "--scale", "test", "--reps", "1", "--out", s.out()});
+    EXPECT_EQ(r.exit_code, 3) << r.err << r.out;
+    json results = s.results();
+    const json& counted = cell_for(results, "counted", "glibc");
+    EXPECT_EQ(counted.at("status"), "ok") << counted.at("reason");
+    EXPECT_DOUBLE_EQ(counted.at("metrics").at("program_throughput").at("median").get<double>(), 250.0);
+    EXPECT_DOUBLE_EQ(counted.at("metrics").at("throughput_fill").at("median").get<double>(), 250.0);
+    const json& miscounted = cell_for(results, "miscounted", "glibc");
+    EXPECT_EQ(miscounted.at("status"), "failed");
+    EXPECT_NE(miscounted.at("reason").get<std::string>().find("check failed"), std::string::npos)
+        << miscounted.at("reason");
+}
