@@ -123,8 +123,9 @@ void print_external_table(const json& cells) {
     for (const auto& cell : cells) {
         if (!cell.contains("external")) continue;
         if (!header) {
-            std::cout << fmt::format("\n{:<12} {:<9} {:<14} {:>8} {:>8} {:>9} {:>12}  {}\n", "program", "allocator",
-                                     "status", "wall s", "cpu s", "rss MiB", "throughput", "wall ratio to glibc");
+            std::cout << fmt::format("\n{:<12} {:<9} {:<14} {:>8} {:>8} {:>9} {:>22}  {}\n", "program", "allocator",
+                                     "status", "wall s", "cpu s", "rss MiB", "throughput",
+                                     "ratio to glibc: wall [95% CI], cpu");
             header = true;
         }
         auto number = [](const json& v, const char* format, double scale = 1) {
