@@ -750,6 +750,31 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
+std::vector<std::string> external_spec::programs() const {
+    std::vector<std::string> names;
+    auto add = [&](const std::vector<std::string>& argv) {
+        if (!argv.empty() && std::ranges::find(names, argv.front()) == names.end()) names.push_back(argv.front());
+    };
+    if (server) {
+        add(server->command);
+        add(server->ready_command);
+    }
+    add(command);
+    if (server) {
+        add(server->after_command);
+        add(server->stop_command);
+    }
+    return names;
+}
+
+std::vector<std::string> missing_programs(const external_spec& spec) {
+    std::vector<std::string> missing;
+    for (const auto& name : spec.programs()) {
+        if (find_program(name).empty()) missing.push_back(name);
+    }
+    return missing;
+}
+
 std::string preload_library(const std::string& allocator) {
     static const std::map<std::string, std::string> libraries = {
         {"jemalloc", "libjemalloc.so.2"}, {"mimalloc", "libmimalloc.so.2"}, {"tcmalloc", "libtcmalloc_minimal.so.4"}};
@@ -804,10 +829,13 @@ json external_list_json(const std::vector<std::shared_ptr<const external_spec>>&
     json list = json::array();
     for (const auto& spec : specs) {
         std::string path = find_program(spec->program());
+        const auto missing = missing_programs(*spec);
         list.push_back({{"name", spec->name},
                         {"summary", spec->summary},
                         {"program", spec->program()},
-                        {"installed", !path.empty()},
+                        {"programs", spec->programs()},
+                        {"installed", missing.empty()},
+                        {"missing", missing},
                         {"path", path.empty() ? json(nullptr) : json(path)},
                         {"package", spec->package},
                         {"threads", spec->threads},
@@ -856,8 +884,8 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
     };
 
     const std::string program = find_program(spec.program());
-    if (program.empty()) {
-        return finish("failed", fmt::format("program '{}' is not installed{}", spec.program(),
+    if (const auto missing = missing_programs(spec); !missing.empty()) {
+        return finish("failed", fmt::format("program '{}' is not installed{}", fmt::join(missing, "', '"),
                                             spec.package.empty() ? "" : " (package " + spec.package + ")"));
     }
     std::string preload;

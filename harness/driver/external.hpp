@@ -65,7 +65,12 @@ struct external_spec {
     std::vector<std::string> probe;  // harmless arguments (e.g. --version) to ask the dynamic linker
                                      // where malloc binds; empty: evidence from /proc/PID/maps only
     std::string program() const { return (server ? server->command : command).front(); }
+    // Every program a repetition runs (the server's helpers too), in order, without repeats.
+    std::vector<std::string> programs() const;
 };
+
+// The programs of `spec` that are not installed; empty when it can run.
+std::vector<std::string> missing_programs(const external_spec& spec);
 
 // The descriptors in the source tree's workloads/external/ plus the files and commands given on
 // the command line. A malformed descriptor or command is a usage_error naming the file.

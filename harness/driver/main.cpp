@@ -105,7 +105,9 @@ int list_command(bool as_json, const std::vector<std::string>& descriptors) {
                                  e["summary"].get<std::string>(), "", e["program"].get<std::string>(),
                                  e["installed"].get<bool>()
                                      ? "installed: " + e["path"].get<std::string>()
-                                     : "not installed: apt-get install " + e["package"].get<std::string>(),
+                                     : fmt::format("not installed: {}; apt-get install {}",
+                                                   fmt::join(e["missing"].get<std::vector<std::string>>(), ", "),
+                                                   e["package"].get<std::string>()),
                                  e["threads"].get<unsigned>());
     }
     std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",

@@ -166,8 +166,8 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
             if (std::ranges::find(strategies, external_strategy) == strategies.end()) continue;
             // A descriptor's program that is not installed is left out, and said so; a command
             // given on the command line is meant to run, so a missing program is its failure.
-            if ((*spec)->origin != "--external" && find_program((*spec)->program()).empty()) {
-                p.skipped.push_back(fmt::format("{}: skipped, '{}' is not installed{}", w, (*spec)->program(),
+            if (const auto missing = missing_programs(**spec); (*spec)->origin != "--external" && !missing.empty()) {
+                p.skipped.push_back(fmt::format("{}: skipped, '{}' is not installed{}", w, fmt::join(missing, "', '"),
                                                 (*spec)->package.empty() ? ""
                                                                          : " (apt-get install " + (*spec)->package + ")"));
                 continue;
