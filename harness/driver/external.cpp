@@ -520,6 +520,7 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
     variables["seed"] = std::to_string(settings.seed);
     const int port = free_loopback_port();
     variables["port"] = std::to_string(port);
+    variables["threads"] = std::to_string(spec.threads);
 
     spawn_request measured;
     measured.argv = substitute(spec.server ? spec.server->command : spec.command, variables);

@@ -27,7 +27,7 @@ namespace {
 
 const std::vector<std::string> scale_names = {"default", "quick", "test"};
 // Placeholders every command may use besides the scale's own variables.
-const std::vector<std::string> builtin_variables = {"tmpdir", "seed", "port"};
+const std::vector<std::string> builtin_variables = {"tmpdir", "seed", "port", "threads"};
 
 struct descriptor_error : usage_error {
     descriptor_error(const std::string& origin, const std::string& what)
@@ -247,7 +247,7 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             if (!variable_names.contains(name) && !generated &&
                 std::ranges::find(builtin_variables, name) == builtin_variables.end()) {
                 r.fail(fmt::format("'{}' uses {{{}}}, which is neither a scale variable nor one of {{tmpdir}}, "
-                                   "{{seed}}, {{port}}",
+                                   "{{seed}}, {{port}}, {{threads}}",
                                    t, name));
             }
         }
@@ -303,7 +303,7 @@ external_spec parse_command(const std::string& text) {
         for (const auto& name : placeholders(a)) {
             if (std::ranges::find(builtin_variables, name) == builtin_variables.end()) {
                 throw descriptor_error(origin, fmt::format("uses {{{}}}: a command may use {{tmpdir}}, {{seed}}, "
-                                                           "{{port}}",
+                                                           "{{port}}, {{threads}}",
                                                            name));
             }
         }

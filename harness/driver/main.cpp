@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 10.0))->capture_default_str();
     run->add_option("--external", request.external_commands,
                     "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
-                    "{tmpdir}, {seed}, {port} are replaced; no shell); repeatable")
+                    "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     run->add_option("--descriptor", request.external_descriptors,
                     "an external workload descriptor file (JSON, as in workloads/external/); repeatable")
