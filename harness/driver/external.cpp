@@ -208,9 +208,10 @@ helper_result run_helper(const std::vector<std::string>& argv, const fs::path& f
     return result;
 }
 
-std::string ending_reason(const process_end& end, const std::string& what, const fs::path& stderr_path,
+// Why a process ended badly, with the last line of what it wrote (`output`); empty if it did not.
+std::string ending_reason(const process_end& end, const std::string& what, const std::string& output,
                           bool timed_out) {
-    std::string detail = last_line_of(read_file(stderr_path));
+    std::string detail = last_line_of(output);
     std::string suffix = detail.empty() ? "" : ": " + detail;
     if (timed_out) return fmt::format("{} timed out after {:.1f} s", what, end.seconds);
     if (WIFSIGNALED(end.status)) return fmt::format("{} crashed with {}{}", what, signal_name(WTERMSIG(end.status)), suffix);
@@ -562,7 +563,7 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
             if (!timed_out) return std::nullopt;
         }
         wall_seconds = end.seconds;
-        failure = ending_reason(end, file_name(program), measured.stderr_path, timed_out);
+        failure = ending_reason(end, file_name(program), read_file(measured.stderr_path), timed_out);
     } else {
         const external_server& server = *spec.server;
         // The server answers, or it has died, or time is up.
@@ -578,9 +579,12 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
             if (!answer.error.empty()) ready_error = answer.error;
         }
         if (end.ended) {
-            failure = ending_reason(end, file_name(program), measured.stdout_path, false);
-            if (failure.empty()) failure = file_name(program) + " exited before it answered";
-            failure = "server did not start: " + failure + " " + last_line_of(read_file(measured.stdout_path));
+            // A server may log to stdout or stderr: quote the last line of either.
+            std::string log = read_file(measured.stderr_path);
+            if (last_line_of(log).empty()) log = read_file(measured.stdout_path);
+            failure = ending_reason(end, file_name(program), log, false);
+            if (failure.empty()) failure = file_name(program) + " exited before it answered: " + last_line_of(log);
+            failure = "server did not start: " + failure;
         } else if (!ready) {
             if (stop.load()) {
                 kill_and_reap(pid, program_start);
@@ -609,7 +613,8 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
                 wall_seconds = client_end.seconds;
                 raw["client_cpu_seconds"] =
                     seconds_of(client_end.usage.ru_utime) + seconds_of(client_end.usage.ru_stime);
-                failure = ending_reason(client_end, file_name(client.argv.front()), client.stderr_path, timed_out);
+                failure = ending_reason(client_end, file_name(client.argv.front()), read_file(client.stderr_path),
+                                        timed_out);
             }
             if (stop.load()) {
                 kill_and_reap(pid, program_start);
@@ -652,7 +657,8 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
             raw["server_lifetime_seconds"] = end.seconds;
             if (failure.empty() && stopped_by != "SIGKILL" && WIFSIGNALED(end.status) &&
                 WTERMSIG(end.status) != SIGTERM) {
-                failure = ending_reason(end, file_name(program), measured.stdout_path, false);
+                failure = ending_reason(end, file_name(program),
+                                        read_file(measured.stdout_path) + read_file(measured.stderr_path), false);
             }
         }
     }
