@@ -101,7 +101,7 @@ TEST(External, SqliteGivesTheSameResultsUnderEveryAllocator) {
     if (!installed("sqlite")) GTEST_SKIP() << "sqlite3 is not installed (apt-get install sqlite3)";
     Scratch s;
     const auto preloaded = two_preloaded_allocators();
-    ASSERT_FALSE(preloaded.empty());
+    if (preloaded.empty()) GTEST_SKIP() << "this build has no allocator besides glibc";
     json results = run_program(s, "sqlite", "glibc," + preloaded.front());
     std::set<std::string> digests;
     for (const auto& cell : results.at("cells")) {
@@ -123,7 +123,7 @@ TEST(External, RocksdbRunsUnderTwoAllocators) {
     if (!installed("rocksdb")) GTEST_SKIP() << "db_bench is not installed (apt-get install rocksdb-tools)";
     Scratch s;
     const auto preloaded = two_preloaded_allocators();
-    ASSERT_FALSE(preloaded.empty());
+    if (preloaded.empty()) GTEST_SKIP() << "this build has no allocator besides glibc";
     json results = run_program(s, "rocksdb", "glibc," + preloaded.front());
     for (const auto& cell : results.at("cells")) {
         expect_measured(cell);
