@@ -10,6 +10,9 @@ packages=(
   libboost-dev libboost-container-dev libabsl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   python3 python3-matplotlib valgrind
+  # The real databases measured under each allocator (workloads/external/); optional at run
+  # time: a workload whose program is missing is skipped, and the run says so.
+  rocksdb-tools redis-server redis-tools sqlite3
 )
 
 missing=()
@@ -32,3 +35,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Installing redis-server enables and starts a system redis on port 6379. allocproof starts its
+# own servers on free loopback ports and needs none: stop the one we just installed, so that a
+# run never shares the machine with an idle database it did not ask for.
+if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+    "${sudo[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    "${sudo[@]}" service redis-server stop >/dev/null 2>&1 || true
+  fi
+fi

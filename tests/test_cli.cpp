@@ -1,6 +1,7 @@
 // End-to-end tests of the driver: its command line, its isolation of faulty cells, the results
 // of a real (small) run, interruption and --resume.
 #include "harness/driver/child_process.hpp"
+#include "tests/driver_support.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -25,42 +26,17 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using allocproof::driver::child_outcome;
+using allocproof::testing::driver;
+using allocproof::testing::Scratch;
+using allocproof::testing::built_allocators;
+using allocproof::testing::expect_one_error_line;
+using allocproof::testing::with;
 
 namespace {
 
 // A small matrix: enough operations to measure, little enough to run in a second or two.
 const std::vector<std::string> tiny = {"--ops", "20000", "--working-set", "500", "--warmup-ops",
                                        "1000", "--reps", "2", "--threads", "1"};
-
-child_outcome driver(std::vector<std::string> args, int timeout_seconds = 300) {
-    args.insert(args.begin(), ALLOCPROOF_DRIVER);
-    std::atomic<bool> never{false};
-    return allocproof::driver::run_child(args, std::chrono::seconds(timeout_seconds), never);
-}
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-class Scratch {
-public:
-    Scratch() {
-        path_ = fs::temp_directory_path() /
-                ("allocproof-test-" + std::to_string(::getpid()) + "-" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path_);
-    }
-    ~Scratch() { fs::remove_all(path_); }
-    std::string out() const { return (path_ / "run").string(); }
-    json results() const {
-        std::ifstream in(path_ / "run" / "results.json");
-        return json::parse(in);
-    }
-
-private:
-    fs::path path_;
-};
 
 // A fault planted into the cells of one strategy (see harness/cell_main.cpp), for one test.
 class PlantedFault {
@@ -74,21 +50,6 @@ const json& cell_of(const json& results, const std::string& strategy) {
         if (cell.at("strategy") == strategy) return cell;
     }
     throw std::runtime_error("no cell for " + strategy);
-}
-
-void expect_one_error_line(const child_outcome& r, const std::string& fragment) {
-    EXPECT_EQ(r.exit_code, 2) << r.err;
-    EXPECT_NE(r.err.find("allocproof: error:"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-}
-
-std::set<std::string> built_allocators() {
-    std::set<std::string> names;
-    std::stringstream list(ALLOCPROOF_ALLOCATOR_LIST);
-    std::string name;
-    while (std::getline(list, name, ',')) names.insert(name);
-    return names;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // measures a matrix of workload x strategy x global allocator x threads.
 #include "allocproof/registry.hpp"
 #include "harness/driver/environment.hpp"
+#include "harness/driver/external.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/run.hpp"
 
@@ -54,11 +55,13 @@ std::vector<std::string> capabilities(const strategy_traits& s) {
     return caps;
 }
 
-int list_command(bool as_json) {
+int list_command(bool as_json, const std::vector<std::string>& descriptors) {
     const registry& reg = registry::instance();
     const auto allocators = available_allocators();
+    const json external = external_list_json(load_external_specs(descriptors, {}));
     if (as_json) {
-        json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators}};
+        json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators},
+                    {"external_workloads", external}};
         for (const auto& s : reg.strategies()) {
             out["strategies"].push_back({{"name", s.name},
                                          {"summary", s.summary},
@@ -95,6 +98,18 @@ int list_command(bool as_json) {
                                  w.name, w.summary, "", w.families, w.claims, "",
                                  fmt::join(strategies_serving(w), ", "));
     }
+    std::cout << fmt::format("real programs (strategy {}; run under each allocator by preloading it):\n",
+                             external_strategy);
+    for (const auto& e : external) {
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} program: {} ({}); threads: {}\n", e["name"].get<std::string>(),
+                                 e["summary"].get<std::string>(), "", e["program"].get<std::string>(),
+                                 e["installed"].get<bool>()
+                                     ? "installed: " + e["path"].get<std::string>()
+                                     : fmt::format("not installed: {}; apt-get install {}",
+                                                   fmt::join(e["missing"].get<std::vector<std::string>>(), ", "),
+                                                   e["package"].get<std::string>()),
+                                 e["threads"].get<unsigned>());
+    }
     std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",
                              fmt::join(allocators, ", "));
     return exit_ok;
@@ -127,6 +142,8 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "show the strategies, workloads and global allocators of this build");
     bool list_json = false;
     list->add_flag("--json", list_json, "print JSON");
+    std::vector<std::string> list_descriptors;
+    list->add_option("--descriptor", list_descriptors, "also an external workload descriptor file (JSON)");
 
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
     // Given twice, an option's last value wins, as in most command lines (and scripts that add
@@ -171,6 +188,13 @@ int main(int argc, char** argv) {
     run->add_option("--noise-threshold", options.noise_threshold,
                     "coefficient of variation of ns/op above which a cell is flagged noisy")
         ->check(CLI::Range(0.0, 10.0))->capture_default_str();
+    run->add_option("--external", request.external_commands,
+                    "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
+                    "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    run->add_option("--descriptor", request.external_descriptors,
+                    "an external workload descriptor file (JSON, as in workloads/external/); repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
 
@@ -191,7 +215,12 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     if (list->parsed()) {
-        return list_command(list_json);
+        try {
+            return list_command(list_json, list_descriptors);
+        } catch (const usage_error& e) {
+            std::cerr << "allocproof: error: " << e.what() << "\n";
+            return exit_usage;
+        }
     }
 
     try {

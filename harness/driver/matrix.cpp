@@ -1,6 +1,7 @@
 #include "harness/driver/matrix.hpp"
 
 #include "allocproof/registry.hpp"
+#include "harness/driver/external.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -25,7 +26,9 @@ nlohmann::json to_json(const matrix_request& r) {
             {"ops", optional(r.ops)},     {"working_set", optional(r.working_set)},
             {"warmup_ops", optional(r.warmup_ops)},
             {"seed", r.seed},             {"sample_every", r.sample_every},
-            {"dirty_heap_bytes", r.dirty_heap_bytes}};
+            {"dirty_heap_bytes", r.dirty_heap_bytes},
+            {"external_descriptors", r.external_descriptors},
+            {"external_commands", r.external_commands}};
 }
 
 matrix_request matrix_request_from_json(const nlohmann::json& j) {
@@ -39,6 +42,8 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.scale = j.contains("scale") ? j.at("scale").get<std::string>()
                                       : (j.at("quick").get<bool>() ? "quick" : "default");
         r.dirty_heap_bytes = j.value("dirty_heap_bytes", std::uint64_t{0});
+        r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});
+        r.external_commands = j.value("external_commands", std::vector<std::string>{});
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
             return v.is_null() ? std::nullopt : std::optional(v.get<std::uint64_t>());
@@ -131,6 +136,9 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     std::vector<std::string> workload_names, strategy_names;
     for (const auto& w : reg.workloads()) workload_names.emplace_back(w.name);
     for (const auto& s : reg.strategies()) strategy_names.emplace_back(s.name);
+    const auto external = load_external_specs(request.external_descriptors, request.external_commands);
+    for (const auto& e : external) workload_names.push_back(e->name);
+    if (!external.empty()) strategy_names.emplace_back(external_strategy);
 
     auto workloads = expand_patterns(request.workloads, workload_names, "workload");
     auto strategies = expand_patterns(request.strategies, strategy_names, "strategy");
@@ -153,6 +161,23 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     plan p;
     p.reps = request.reps;
     for (const auto& w : workloads) {
+        auto spec = std::ranges::find_if(external, [&](const auto& e) { return e->name == w; });
+        if (spec != external.end()) {
+            if (std::ranges::find(strategies, external_strategy) == strategies.end()) continue;
+            // A descriptor's program that is not installed is left out, and said so; a command
+            // given on the command line is meant to run, so a missing program is its failure.
+            if (const auto missing = missing_programs(**spec); (*spec)->origin != "--external" && !missing.empty()) {
+                p.skipped.push_back(fmt::format("{}: skipped, '{}' is not installed{}", w, fmt::join(missing, "', '"),
+                                                (*spec)->package.empty() ? ""
+                                                                         : " (apt-get install " + (*spec)->package + ")"));
+                continue;
+            }
+            for (const auto& a : chosen_allocators) {
+                planned_cell cell{w, external_strategy, a, (*spec)->threads, {{0, 0, 0}, request.seed, (*spec)->threads}, *spec};
+                p.cells.push_back(std::move(cell));
+            }
+            continue;
+        }
         const workload_traits& traits = *reg.find_workload(w);
         workload_scale scale = scale_of(traits, request.scale);
         scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
@@ -167,12 +192,15 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
             }
             for (const auto& a : chosen_allocators) {
                 for (unsigned t : threads) {
-                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}});
+                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}, nullptr});
                 }
             }
         }
     }
     if (p.cells.empty()) {
+        if (!p.skipped.empty()) {
+            throw usage_error(fmt::format("the matrix is empty: {}", fmt::join(p.skipped, "; ")));
+        }
         throw usage_error(fmt::format(
             "the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
             fmt::join(strategies, ", "), fmt::join(workloads, ", ")));

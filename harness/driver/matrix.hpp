@@ -7,12 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace allocproof::driver {
+
+struct external_spec;  // harness/driver/external.hpp
 
 // Bad input from the user: one line of explanation, exit code 2.
 struct usage_error : std::runtime_error {
@@ -32,6 +35,9 @@ struct matrix_request {
     std::uint64_t seed = 42;
     std::uint64_t sample_every = 256;
     std::uint64_t dirty_heap_bytes = 0;  // per thread; 0: every cell starts on a fresh heap
+    // Real programs besides workloads/external/*.json: descriptor files and NAME=COMMAND lines.
+    std::vector<std::string> external_descriptors;
+    std::vector<std::string> external_commands;
 };
 
 // The thread counts a scale runs when --threads is not given. The default matrix goes past this
@@ -49,6 +55,7 @@ struct planned_cell {
     std::string allocator;
     unsigned threads = 1;
     workload_params params;
+    std::shared_ptr<const external_spec> external;  // set for a real program (external.hpp)
     std::string id() const;  // workload/strategy/allocator/tN
 };
 
@@ -63,6 +70,8 @@ struct plan {
     // Repetitions run in rounds: every cell once, in a shuffled order, then the next round, so
     // that drift in the machine's speed spreads over all strategies instead of favouring one.
     std::vector<run_slot> schedule;
+    // Selected external workloads left out because their program is not installed, one line each.
+    std::vector<std::string> skipped;
 };
 
 // "a,b,c" -> {a, b, c}. An empty list or an empty item ("a,,b", "a,") is an error naming `flag`.

@@ -1,6 +1,7 @@
 #include "harness/driver/results.hpp"
 
 #include "allocproof/registry.hpp"
+#include "harness/driver/external.hpp"
 
 #include "harness/latency_histogram.hpp"
 #include "harness/stats.hpp"
@@ -178,6 +179,7 @@ std::map<std::string, std::string> reference_digests(
     std::map<std::string, std::map<std::string, int>> baseline_votes, all_votes;
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
         for (const json* r : ok_records(records[i])) {
+            if (r->at("digest").is_null()) continue;  // a program with no result to compare
             const auto digest = r->at("digest").get<std::string>();
             ++all_votes[digest_group(p.cells[i])][digest];
             if (p.cells[i].strategy == baseline_strategy) {
@@ -214,7 +216,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
     std::map<std::string, std::size_t> baseline_of;  // workload|allocator|threads -> cell index
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
         const auto& c = p.cells[i];
-        if (c.strategy == baseline_strategy) {
+        if (c.strategy == baseline_strategy || (c.external && c.allocator == "glibc")) {
             baseline_of[fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads)] = i;
         }
     }
@@ -224,13 +226,16 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
     // First pass: status of every cell, so that ratios use only trustworthy baselines.
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
         const auto ok = ok_records(records[i]);
-        std::size_t failed = records[i].size() - ok.size();
+        const auto failed = std::ranges::count_if(records[i], [](const json& r) { return r.at("status") == "failed"; });
+        const bool not_applicable = !records[i].empty() && ok.empty() && failed == 0;
         const std::string& expected = reference.contains(digest_group(p.cells[i]))
                                           ? reference.at(digest_group(p.cells[i]))
                                           : std::string();
-        bool digest_mismatch = std::ranges::any_of(
-            ok, [&](const json* r) { return r->at("digest").get<std::string>() != expected; });
+        bool digest_mismatch = std::ranges::any_of(ok, [&](const json* r) {
+            return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected;
+        });
         status[i] = failed > 0               ? "failed"
+                    : not_applicable         ? "not_applicable"
                     : digest_mismatch        ? "invalid"
                     : records[i].size() < p.reps ? "pending"
                                              : "ok";
@@ -258,9 +263,9 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         const std::string group = digest_group(c);
         cell["reference_digest"] = reference.contains(group) ? json(reference.at(group)) : json(nullptr);
         cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
-        if (status[i] == "failed") {
+        if (status[i] == "failed" || status[i] == "not_applicable") {
             for (const auto& r : records[i]) {
-                if (r.at("status") != "ok") {
+                if (r.at("status") == status[i]) {
                     cell["reason"] = r.at("reason");
                     break;
                 }
@@ -273,8 +278,24 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         }
         cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
 
+        std::vector<std::string> metric_names = summarised_metrics;
+        if (c.external) {
+            // A program's own figures, e.g. throughput_fillrandom, besides the common ones.
+            metric_names = external_metric_names();
+            for (const json* r : ok) {
+                for (const auto& [name, value] : r->at("metrics").items()) {
+                    if (std::ranges::find(metric_names, name) == metric_names.end()) metric_names.push_back(name);
+                }
+            }
+            cell["external"] = external_cell_info(*c.external);
+            cell["params"] = {{"scale", settings.scale},
+                              {"variables", c.external->scales.contains(settings.scale)
+                                                ? json(c.external->scales.at(settings.scale))
+                                                : json(nullptr)},
+                              {"seed", c.params.seed}};
+        }
         json metrics = json::object();
-        for (const auto& name : summarised_metrics) {
+        for (const auto& name : metric_names) {
             auto values = metric_values(ok, name);
             if (values.empty()) {
                 metrics[name] = nullptr;
@@ -285,16 +306,20 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                              {"cv", s.cv},         {"n", s.n}};
         }
         cell["metrics"] = metrics;
-        cell["noisy"] = !metrics["ns_per_op"].is_null() &&
-                        metrics["ns_per_op"]["cv"].get<double>() > settings.noise_threshold;
+        const char* noise_metric = c.external ? "wall_seconds" : "ns_per_op";
+        cell["noisy"] = !metrics[noise_metric].is_null() &&
+                        metrics[noise_metric]["cv"].get<double>() > settings.noise_threshold;
 
         json ratios = nullptr;
-        auto base = baseline_of.find(fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads));
-        if (c.strategy != baseline_strategy && base != baseline_of.end() &&
+        // A real program has no strategy dimension: its cells compare with its glibc cell.
+        auto base = c.external ? baseline_of.find(fmt::format("{}|glibc|{}", c.workload, c.threads))
+                               : baseline_of.find(fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads));
+        const bool is_baseline = c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
+        if (!is_baseline && base != baseline_of.end() &&
             status[i] == "ok" && status[base->second] == "ok") {
             const auto base_ok = ok_records(records[base->second]);
             ratios = json::object();
-            for (const auto& name : ratio_metrics) {
+            for (const auto& name : c.external ? external_ratio_metrics() : ratio_metrics) {
                 auto candidate = metric_values(ok, name);
                 auto baseline = metric_values(base_ok, name);
                 if (candidate.empty() || baseline.empty() || stats::median(baseline) == 0) {
@@ -312,7 +337,8 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                 ratios[name] = {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
             }
         }
-        cell["ratio_to_std"] = ratios;
+        cell[c.external ? "ratio_to_glibc" : "ratio_to_std"] = ratios;
+        if (c.external) cell["ratio_to_std"] = nullptr;
         cell["repetitions"] = records[i];
         cells.push_back(std::move(cell));
     }
@@ -325,20 +351,26 @@ std::string summary_csv(const json& cells) {
     std::string csv =
         "workload,strategy,allocator,threads,status,reps_ok,ns_per_op_median,ns_per_op_cv,noisy,"
         "ratio_to_std,ratio_ci_low,ratio_ci_high,latency_p99_ns,alloc_calls_per_op,"
-        "rss_peak_bytes,memory_held_ratio,digest\n";
+        "rss_peak_bytes,memory_held_ratio,digest,wall_seconds,program_throughput,ratio_to_glibc\n";
     auto number = [](const json& v) {
         return v.is_null() ? std::string() : fmt::format("{:.6g}", v.get<double>());
     };
     auto median_of = [&](const json& cell, const char* metric) {
-        const json& m = cell.at("metrics").at(metric);
-        return m.is_null() ? std::string() : number(m.at("median"));
+        const json& metrics = cell.at("metrics");
+        if (!metrics.contains(metric) || metrics.at(metric).is_null()) return std::string();
+        return number(metrics.at(metric).at("median"));
+    };
+    auto glibc_ratio = [&](const json& cell) {
+        if (!cell.contains("ratio_to_glibc") || cell.at("ratio_to_glibc").is_null()) return std::string();
+        const json& r = cell.at("ratio_to_glibc").at("wall_seconds");
+        return r.is_null() ? std::string() : number(r.at("estimate"));
     };
     for (const auto& cell : cells) {
         const json& ratio = cell.at("ratio_to_std");
         const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
-        const json& ns = cell.at("metrics").at("ns_per_op");
+        const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
         csv += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
             cell.at("allocator").get<std::string>(), cell.at("threads").get<unsigned>(),
             cell.at("status").get<std::string>(), cell.at("reps_ok").get<std::size_t>(),
@@ -349,7 +381,8 @@ std::string summary_csv(const json& cells) {
             ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
             median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
             median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
-            cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>());
+            cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
+            median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell));
     }
     return csv;
 }
