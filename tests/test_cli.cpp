@@ -74,8 +74,21 @@ TEST(Cli, ListJsonIsMachineReadable) {
     EXPECT_TRUE(strategies.contains("std"));
     EXPECT_TRUE(strategies.contains("fixed_pool"));
     EXPECT_EQ(allocators, built_allocators());
-    ASSERT_FALSE(j.at("workloads").empty());
-    EXPECT_EQ(j.at("workloads")[0].at("name"), "node_churn");
+    // Issue 4's workloads (a variant counts under its base name) and the real databases.
+    std::set<std::string> workloads, external;
+    for (const auto& w : j.at("workloads")) {
+        std::string name = w.at("name").get<std::string>();
+        workloads.insert(name.substr(0, name.find(':')));
+        EXPECT_FALSE(w.at("claims").get<std::string>().empty()) << name << " serves no claim";
+        EXPECT_FALSE(w.at("families").get<std::string>().empty()) << name;
+    }
+    for (const auto& w : j.at("external_workloads")) external.insert(w.at("name").get<std::string>());
+    for (const char* name : {"btree", "memtable_wal", "graph", "json_docs", "embeddings", "query_temps",
+                             "txn_sets", "string_pool", "context_pool", "table_pool", "larson",
+                             "producer_consumer", "fragmentation", "budget_pressure", "node_churn"}) {
+        EXPECT_TRUE(workloads.contains(name)) << name;
+    }
+    EXPECT_EQ(external, (std::set<std::string>{"rocksdb", "redis", "sqlite"}));
 }
 
 // ---- bad input: one clear line, exit code 2 -----------------------------------------------------

@@ -385,24 +385,22 @@ int run_planned(const run_options& options, const matrix_request& request, const
                                                       stop_requested);
                 if (!record) break;  // stopped: it will run on --resume
                 state.records[slot.cell].push_back(std::move(*record));
-                ++done;
-                write_results(out, state, options, "running", false);
-                continue;
+            } else {
+                const auto& scale = cell.params.scale;
+                std::vector<std::string> argv = {
+                    cell_program(cell.allocator).string(), "--allocator", cell.allocator,
+                    "--workload", cell.workload, "--strategy", cell.strategy,
+                    "--threads", std::to_string(cell.threads),
+                    "--ops", std::to_string(scale.ops_per_thread),
+                    "--working-set", std::to_string(scale.working_set),
+                    "--warmup-ops", std::to_string(scale.warmup_ops),
+                    "--seed", std::to_string(cell.params.seed),
+                    "--sample-every", std::to_string(request.sample_every),
+                    "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
+                child_outcome outcome = run_child(argv, limit, stop_requested);
+                if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
+                state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));
             }
-            const auto& scale = cell.params.scale;
-            std::vector<std::string> argv = {
-                cell_program(cell.allocator).string(), "--allocator", cell.allocator,
-                "--workload", cell.workload, "--strategy", cell.strategy,
-                "--threads", std::to_string(cell.threads),
-                "--ops", std::to_string(scale.ops_per_thread),
-                "--working-set", std::to_string(scale.working_set),
-                "--warmup-ops", std::to_string(scale.warmup_ops),
-                "--seed", std::to_string(cell.params.seed),
-                "--sample-every", std::to_string(request.sample_every),
-                "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
-            child_outcome outcome = run_child(argv, limit, stop_requested);
-            if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
-            state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));
             append_to_journal(out, cell.id(), state.records[slot.cell].back());
             ++done;
             if (std::chrono::steady_clock::now() - last_checkpoint > checkpoint_interval) {
