@@ -42,8 +42,8 @@ struct query_temps {
     static constexpr workload_traits traits{
         .name = "query_temps",
         .summary = "per-query row pages, hash table and strings of a group-by or hash join, freed at query end",
-        .quick_scale = {.ops_per_thread = 800, .working_set = 4'096, .warmup_ops = 80},
-        .default_scale = {.ops_per_thread = 2'000, .working_set = 4'096, .warmup_ops = 200},
+        .quick_scale = {.ops_per_thread = 1'000, .working_set = 4'096, .warmup_ops = 100},
+        .default_scale = {.ops_per_thread = 2'700, .working_set = 4'096, .warmup_ops = 270},
         .test_scale = {.ops_per_thread = 50, .working_set = 1'024, .warmup_ops = 5},
         .families = "blocks",
         .claims = "A2-9 P1-1 P1-3",
