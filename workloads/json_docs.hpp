@@ -11,7 +11,7 @@
 // Does not model: parsing text (the generator decides the shape), escapes and Unicode, floating
 // point numbers, or documents that outlive the request.
 //
-// Block sizes vary (24 B nodes, strings of 4-44 B, member and element arrays of 32-512 B): a
+// Block sizes vary (24 B nodes, strings of 7-44 B, member and element arrays of 16-512 B): a
 // fixed-size strategy gets one instance per size class (workloads/support/tagged_blocks.hpp),
 // every other strategy one instance.
 #pragma once
