@@ -38,8 +38,8 @@ struct btree {
     static constexpr workload_traits traits{
         .name = "btree",
         .summary = "B-tree (8 keys, 9 children) insert/lookup/delete: nodes from blocks, entries in vectors",
-        .quick_scale = {.ops_per_thread = 50'000, .working_set = 10'000, .warmup_ops = 5'000},
-        .default_scale = {.ops_per_thread = 120'000, .working_set = 20'000, .warmup_ops = 12'000},
+        .quick_scale = {.ops_per_thread = 70'000, .working_set = 10'000, .warmup_ops = 7'000},
+        .default_scale = {.ops_per_thread = 180'000, .working_set = 20'000, .warmup_ops = 18'000},
         .test_scale = {.ops_per_thread = 4'000, .working_set = 600, .warmup_ops = 400},
         .families = "blocks, vector",
         .claims = "L3-1 A2-2",

@@ -11,7 +11,7 @@
 // Does not model: parsing text (the generator decides the shape), escapes and Unicode, floating
 // point numbers, or documents that outlive the request.
 //
-// Block sizes vary (24 B nodes, strings of 4-44 B, member and element arrays of 32-512 B): a
+// Block sizes vary (24 B nodes, strings of 7-44 B, member and element arrays of 16-512 B): a
 // fixed-size strategy gets one instance per size class (workloads/support/tagged_blocks.hpp),
 // every other strategy one instance.
 #pragma once
@@ -39,7 +39,7 @@ struct json_docs {
         .name = "json_docs",
         .summary = "JSON-like documents (30-300 nodes) built, serialised and torn down per operation",
         .quick_scale = {.ops_per_thread = 700, .working_set = 300, .warmup_ops = 70},
-        .default_scale = {.ops_per_thread = 2'000, .working_set = 300, .warmup_ops = 200},
+        .default_scale = {.ops_per_thread = 1'800, .working_set = 300, .warmup_ops = 180},
         .test_scale = {.ops_per_thread = 50, .working_set = 300, .warmup_ops = 5},
         .families = "blocks",
         .claims = "A2-9",

@@ -44,8 +44,8 @@ struct string_pool {
     static constexpr workload_traits traits{
         .name = "string_pool",
         .summary = "Zipf-skewed key names held by 512 in-flight records: own copies vs an LRU interner",
-        .quick_scale = {.ops_per_thread = 30'000, .working_set = 20'000, .warmup_ops = 3'000},
-        .default_scale = {.ops_per_thread = 70'000, .working_set = 20'000, .warmup_ops = 7'000},
+        .quick_scale = {.ops_per_thread = 40'000, .working_set = 20'000, .warmup_ops = 4'000},
+        .default_scale = {.ops_per_thread = 110'000, .working_set = 20'000, .warmup_ops = 11'000},
         .test_scale = {.ops_per_thread = 2'000, .working_set = 1'000, .warmup_ops = 200},
         .families = "blocks",
         .claims = "L3-7",
