@@ -92,7 +92,10 @@ struct larson {
     class worker {
     public:
         worker(const workload_params& params, unsigned thread_index, shared<S>& shared)
-            : shared_(shared), index_(thread_index), random_(thread_seed(params.seed, thread_index)) {
+            : shared_(shared),
+              index_(thread_index),
+              random_(thread_seed(params.seed, thread_index)),
+              until_handoff_(shared.handoff_every + 1) {
             slot_array& mine = held();
             for (std::size_t i = 0; i < mine.slots.size(); ++i) {
                 place(mine, i);
@@ -102,10 +105,13 @@ struct larson {
         worker(const worker&) = delete;
         worker& operator=(const worker&) = delete;
 
-        void operation(std::uint64_t index) {
-            if (index != 0 && index % shared_.handoff_every == 0) [[unlikely]] {
+        // The runner numbers operations from 0 through warm-up and measurement alike, so a
+        // countdown meets the others before operations R, 2R, ... without a division per call.
+        void operation(std::uint64_t /*index*/) {
+            if (--until_handoff_ == 0) [[unlikely]] {
                 shared_.meet.arrive_and_wait();
                 ++round_;
+                until_handoff_ = shared_.handoff_every;
             }
             slot_array& array = held();
             const std::size_t at = random_.below(array.slots.size());
@@ -153,6 +159,7 @@ struct larson {
         const unsigned index_;
         split_mix random_;
         std::uint64_t round_ = 0;
+        std::uint64_t until_handoff_;
         std::uint64_t digest_ = 0;
         std::size_t live_bytes_peak_ = 0;
     };
