@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <vector>
 
@@ -27,7 +28,10 @@ public:
             // 2^(4 + [0, 8)) with a random fraction: 16 B .. 4 KiB, log-uniform.
             std::size_t size = std::size_t{16} << random.below(8);
             size += random.below(size);
-            blocks_.push_back({::operator new(size), size});
+            // Written in full, as a real heap's objects are: the pages become resident.
+            void* pointer = ::operator new(size);
+            std::memset(pointer, static_cast<int>(size), size);
+            blocks_.push_back({pointer, size});
             total += size;
         }
         for (std::size_t i = 0; i < blocks_.size(); ++i) {

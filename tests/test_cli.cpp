@@ -376,6 +376,26 @@ TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
     EXPECT_FALSE(fs::exists(journal)) << "a complete run folds its journal into results.json";
 }
 
+TEST(RealRun, DirtyHeapStaysResidentThroughTheMeasuredPhase) {
+    Scratch fresh, dirty;
+    std::vector<std::string> args = {"run", "-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test",
+                                      "--threads", "2", "--reps", "1"};
+    auto plain = args, fragmented = args;
+    plain.insert(plain.end(), {"--out", fresh.out()});
+    fragmented.insert(fragmented.end(), {"--out", dirty.out(), "--dirty-heap", "--dirty-heap-mib", "16"});
+    ASSERT_EQ(driver(plain).exit_code, 0);
+    ASSERT_EQ(driver(fragmented).exit_code, 0);
+    const json a = fresh.results()["cells"][0], b = dirty.results()["cells"][0];
+    EXPECT_EQ(a["digest"], b["digest"]);
+    EXPECT_EQ(dirty.results()["plan"]["request"]["dirty_heap_bytes"], 16u << 20);
+    auto rss = [](const json& cell) {
+        const json& raw = cell["repetitions"][0]["raw"];
+        return raw["rss_end_of_measure_bytes"].get<double>() - raw["rss_before_setup_bytes"].get<double>();
+    };
+    // Two threads each allocate 16 MiB and keep about half: at least 12 MiB more stays resident.
+    EXPECT_GT(rss(b), rss(a) + 12.0 * (1 << 20));
+}
+
 // ---- the allocator label is verified -----------------------------------------------------------
 
 TEST(AllocatorIdentity, EveryCellProgramIsServedByItsOwnAllocator) {

@@ -142,6 +142,6 @@ TEST(WorkloadDigests, DirtyHeapLeavesTheDigestAlone) {
     request.dirty_heap_bytes = 4 << 20;
     auto dirty = run(request);
     EXPECT_EQ(dirty.digest, fresh.digest);
-    // Each thread's dirt (4 MiB allocated, about half kept) is resident during setup.
-    EXPECT_GT(dirty.rss_end_of_measure_bytes, fresh.rss_end_of_measure_bytes + (2u << 20));
+    // How much of the dirt stays resident is checked in a fresh cell process (test_cli.cpp): in
+    // this process earlier tests leave free memory in the heap that the dirt may reuse.
 }
