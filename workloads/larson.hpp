@@ -26,7 +26,7 @@
 // thread's digest is the same whatever the timing, and the runner combines them in thread order.
 // The barrier blocks (std::barrier), it does not spin: 8 threads share 2 cores. Its wait is part
 // of the measured time, as a server's hand-over would be: one meeting per 4 x working_set
-// operations (at the default scale, about 25 per cell).
+// operations (at the default scale, 23 per cell).
 #pragma once
 
 #include "allocproof/registry.hpp"
@@ -46,8 +46,8 @@ struct larson {
     static constexpr workload_traits traits{
         .name = "larson",
         .summary = "server threads replace 8-1000 B objects in slots and inherit each other's slots",
-        .quick_scale = {.ops_per_thread = 150'000, .working_set = 4'000, .warmup_ops = 15'000},
-        .default_scale = {.ops_per_thread = 400'000, .working_set = 4'000, .warmup_ops = 40'000},
+        .quick_scale = {.ops_per_thread = 120'000, .working_set = 4'000, .warmup_ops = 12'000},
+        .default_scale = {.ops_per_thread = 340'000, .working_set = 4'000, .warmup_ops = 34'000},
         .test_scale = {.ops_per_thread = 4'000, .working_set = 256, .warmup_ops = 400},
         .families = "blocks",
         .claims = "L3-10 R4-3",

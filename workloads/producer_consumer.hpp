@@ -48,8 +48,8 @@ struct producer_consumer {
     static constexpr workload_traits traits{
         .name = "producer_consumer",
         .summary = "thread pairs: one allocates and queues 8-1000 B blocks, the other reads and frees them",
-        .quick_scale = {.ops_per_thread = 200'000, .working_set = 1'024, .warmup_ops = 20'000},
-        .default_scale = {.ops_per_thread = 500'000, .working_set = 1'024, .warmup_ops = 50'000},
+        .quick_scale = {.ops_per_thread = 160'000, .working_set = 1'024, .warmup_ops = 16'000},
+        .default_scale = {.ops_per_thread = 430'000, .working_set = 1'024, .warmup_ops = 43'000},
         .test_scale = {.ops_per_thread = 4'000, .working_set = 512, .warmup_ops = 400},
         .families = "blocks",
         .claims = "L3-10 R4-3",
