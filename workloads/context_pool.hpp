@@ -63,9 +63,9 @@ struct context_pool {
     static constexpr workload_traits traits{
         .name = "context_pool",
         .summary = "graph contexts (32-slot key/value maps) acquired, filled, read and released in batches",
-        .quick_scale = {.ops_per_thread = 15'000, .working_set = 1'000, .warmup_ops = 2'000},
-        .default_scale = {.ops_per_thread = 40'000, .working_set = 1'000, .warmup_ops = 4'000},
-        .test_scale = {.ops_per_thread = 2'500, .working_set = 1'000, .warmup_ops = 200},
+        .quick_scale = {.ops_per_thread = 10'000, .working_set = 1'000, .warmup_ops = 1'000},
+        .default_scale = {.ops_per_thread = 25'000, .working_set = 1'000, .warmup_ops = 2'500},
+        .test_scale = {.ops_per_thread = 2'000, .working_set = 1'000, .warmup_ops = 200},
         .families = "object_pool",
         .claims = "R4-1 R4-2 R4-3 R4-5",
         .variants = variant_names,

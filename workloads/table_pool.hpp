@@ -51,9 +51,9 @@ struct table_pool {
     static constexpr workload_traits traits{
         .name = "table_pool",
         .summary = "columnar tables from a pool, columns shared or copied, scans, lazy vs eager loading",
-        .quick_scale = {.ops_per_thread = 4'000, .working_set = 64, .warmup_ops = 400},
-        .default_scale = {.ops_per_thread = 10'000, .working_set = 64, .warmup_ops = 1'000},
-        .test_scale = {.ops_per_thread = 400, .working_set = 8, .warmup_ops = 40},
+        .quick_scale = {.ops_per_thread = 1'400, .working_set = 64, .warmup_ops = 140},
+        .default_scale = {.ops_per_thread = 3'500, .working_set = 64, .warmup_ops = 350},
+        .test_scale = {.ops_per_thread = 200, .working_set = 8, .warmup_ops = 20},
         .families = "object_pool, buffers",
         .claims = "G0-1 G0-2 G0-3 G0-4",
         .variants = variant_names,

@@ -48,9 +48,9 @@ struct txn_sets {
     static constexpr workload_traits traits{
         .name = "txn_sets",
         .summary = "transactions: small read/write-set vectors, write-set index by key bytes, std vs fast hash",
-        .quick_scale = {.ops_per_thread = 40'000, .working_set = 4'096, .warmup_ops = 4'000},
-        .default_scale = {.ops_per_thread = 100'000, .working_set = 4'096, .warmup_ops = 10'000},
-        .test_scale = {.ops_per_thread = 3'000, .working_set = 256, .warmup_ops = 300},
+        .quick_scale = {.ops_per_thread = 30'000, .working_set = 4'096, .warmup_ops = 3'000},
+        .default_scale = {.ops_per_thread = 80'000, .working_set = 4'096, .warmup_ops = 8'000},
+        .test_scale = {.ops_per_thread = 1'500, .working_set = 256, .warmup_ops = 150},
         .families = "vector",
         .claims = "L3-6 L3-10",
         .variants = variant_names,
