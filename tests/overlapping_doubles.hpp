@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 namespace allocproof::test_doubles {
 
@@ -99,6 +101,55 @@ struct overlapping_buffers {
         const std::byte* data_ = nullptr;
         std::size_t size_ = 0;
     };
+};
+
+// Vectors: every instance, whatever its element type, keeps its elements at the start of one
+// shared 64 KiB array, so two vectors live at once overwrite each other. Only the std::vector API
+// the vector workloads use; elements must be trivially copyable.
+struct overlapping_vector_storage {
+    alignas(64) static inline std::array<std::byte, 1 << 16> bytes{};
+};
+
+template <class T>
+class overlapping_vector_of {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    using value_type = T;
+    void push_back(const T& value) { emplace_back(value); }
+    template <class... Args>
+    T& emplace_back(Args&&... args) {
+        if ((size_ + 1) * sizeof(T) > overlapping_vector_storage::bytes.size()) {
+            throw std::length_error("overlapping_vector: too large");
+        }
+        T value{std::forward<Args>(args)...};
+        std::memcpy(overlapping_vector_storage::bytes.data() + size_ * sizeof(T), &value, sizeof(T));
+        return data()[size_++];
+    }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    void clear() { size_ = 0; }
+    T& operator[](std::size_t i) { return data()[i]; }
+    const T& operator[](std::size_t i) const { return data()[i]; }
+    T* begin() { return data(); }
+    T* end() { return data() + size_; }
+    const T* begin() const { return data(); }
+    const T* end() const { return data() + size_; }
+
+private:
+    static T* data() { return reinterpret_cast<T*>(overlapping_vector_storage::bytes.data()); }
+    std::size_t size_ = 0;
+};
+
+struct overlapping_vector {
+    static constexpr strategy_traits traits{.name = "overlapping_vector",
+                                            .summary = "test double",
+                                            .origin = "test",
+                                            .provides_blocks = false,
+                                            .provides_vector = true,
+                                            .thread_safe = true};
+    template <class T, std::size_t N>
+    using vector = overlapping_vector_of<T>;
 };
 
 }  // namespace allocproof::test_doubles

@@ -1,6 +1,6 @@
 // Every workload computes the same digest whatever strategy serves it, the digest depends on the
-// seed, and a strategy that hands out memory still in use (a test double) changes it: the check
-// the driver makes on every cell can fail.
+// seed, and a strategy that hands out memory still in use (a test double per family: blocks,
+// object pool, buffers, vector) changes it: the check the driver makes on every cell can fail.
 #include "allocproof/cell.hpp"
 #include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
@@ -47,33 +47,35 @@ std::vector<std::string> strategies_serving(std::string_view workload) {
 template <class W, class... Doubles>
 int digests_caught_by(type_list<Doubles...>) {
     int served = 0;
-    unsigned variant = 0;
-    for (std::string_view name : registry::instance().workload_names(W::traits)) {
-        auto request = [&](const std::string& strategy) {
-            cell_request r = test_request(W::traits, strategy, 1);
-            r.workload = std::string(name);
-            r.params.variant = variant;
-            return r;
-        };
-        const cell_measurement right = run(request("std"));
-        (
-            [&] {
-                if constexpr (W::template accepts<Doubles>) {
-                    ++served;
-                    auto wrong = run_cell<W, Doubles>(request("double"));
-                    EXPECT_NE(wrong.digest, right.digest) << name << " does not notice " << Doubles::traits.name;
+    // A double must change the digest of at least one form of the workload: a variant with a
+    // single live object at a time (context_pool:batch1) cannot show overlap at all.
+    (
+        [&] {
+            if constexpr (W::template accepts<Doubles>) {
+                ++served;
+                bool caught = false;
+                unsigned variant = 0;
+                for (std::string_view name : registry::instance().workload_names(W::traits)) {
+                    auto request = [&](const std::string& strategy) {
+                        cell_request r = test_request(W::traits, strategy, 1);
+                        r.workload = std::string(name);
+                        r.params.variant = variant;
+                        return r;
+                    };
+                    caught = caught || run_cell<W, Doubles>(request("double")).digest != run(request("std")).digest;
+                    ++variant;
                 }
-            }(),
-            ...);
-        ++variant;
-    }
+                EXPECT_TRUE(caught) << W::traits.name << " does not notice " << Doubles::traits.name;
+            }
+        }(),
+        ...);
     return served;
 }
 
 template <class... Ws>
 void check_every_workload_catches_overlap(type_list<Ws...>) {
     using doubles = type_list<test_doubles::overlapping_blocks, test_doubles::overlapping_objects,
-                              test_doubles::overlapping_buffers>;
+                              test_doubles::overlapping_buffers, test_doubles::overlapping_vector>;
     (
         [] {
             EXPECT_GT(digests_caught_by<Ws>(doubles{}), 0)
