@@ -377,17 +377,20 @@ TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
 }
 
 TEST(RealRun, DirtyHeapStaysResidentThroughTheMeasuredPhase) {
-    Scratch fresh, dirty;
+    Scratch s;  // one scratch folder per test: the two runs go to sub-folders of it
     std::vector<std::string> args = {"run", "-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test",
                                       "--threads", "2", "--reps", "1"};
     auto plain = args, fragmented = args;
-    plain.insert(plain.end(), {"--out", fresh.out()});
-    fragmented.insert(fragmented.end(), {"--out", dirty.out(), "--dirty-heap", "--dirty-heap-mib", "16"});
+    const std::string fresh_out = (s.path() / "fresh").string(), dirty_out = (s.path() / "dirty").string();
+    plain.insert(plain.end(), {"--out", fresh_out});
+    fragmented.insert(fragmented.end(), {"--out", dirty_out, "--dirty-heap", "--dirty-heap-mib", "16"});
     ASSERT_EQ(driver(plain).exit_code, 0);
     ASSERT_EQ(driver(fragmented).exit_code, 0);
-    const json a = fresh.results()["cells"][0], b = dirty.results()["cells"][0];
+    auto results = [](const std::string& out) { return json::parse(std::ifstream(out + "/results.json")); };
+    const json fresh = results(fresh_out), dirty = results(dirty_out);
+    const json a = fresh["cells"][0], b = dirty["cells"][0];
     EXPECT_EQ(a["digest"], b["digest"]);
-    EXPECT_EQ(dirty.results()["plan"]["request"]["dirty_heap_bytes"], 16u << 20);
+    EXPECT_EQ(dirty["plan"]["request"]["dirty_heap_bytes"], 16u << 20);
     auto rss = [](const json& cell) {
         const json& raw = cell["repetitions"][0]["raw"];
         return raw["rss_end_of_measure_bytes"].get<double>() - raw["rss_before_setup_bytes"].get<double>();
