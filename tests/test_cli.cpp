@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -397,6 +399,39 @@ TEST(RealRun, DirtyHeapStaysResidentThroughTheMeasuredPhase) {
     };
     // Two threads each allocate 16 MiB and keep about half: at least 12 MiB more stays resident.
     EXPECT_GT(rss(b), rss(a) + 12.0 * (1 << 20));
+}
+
+TEST(RealRun, EveryWorkloadComputesTheSameOnTwoAllocators) {
+    const auto allocators = built_allocators();
+    if (allocators.size() < 2) GTEST_SKIP() << "this build has one cell program; the Release build has four";
+    std::string two = *allocators.begin();
+    two.append(",").append(*std::next(allocators.begin()));
+    // The model workloads only (the real databases have their own test), at the test scale.
+    json list = json::parse(driver({"list", "--json"}).out);
+    std::string workloads;
+    for (const auto& w : list.at("workloads")) {
+        if (!workloads.empty()) workloads.append(",");
+        workloads.append(w.at("name").get<std::string>());
+    }
+    Scratch s;
+    auto r = driver({"run", "-w", workloads, "-a", two, "--scale", "test", "--threads", "1,2", "--reps", "1",
+                     "--out", s.out()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, std::set<std::string>> digests;   // workload/tN -> digests seen
+    std::map<std::string, std::set<std::string>> compared;  // workload/tN -> "strategy@allocator"
+    const json results = s.results();
+    for (const auto& cell : results.at("cells")) {
+        ASSERT_EQ(cell.at("status"), "ok") << cell.at("id");
+        std::string group = cell["workload"].get<std::string>();
+        group.append("/t").append(std::to_string(cell["threads"].get<int>()));
+        digests[group].insert(cell["digest"].get<std::string>());
+        compared[group].insert(cell["strategy"].get<std::string>() + "@" + cell["allocator"].get<std::string>());
+    }
+    ASSERT_EQ(digests.size(), 2 * list.at("workloads").size());
+    for (const auto& [group, seen] : digests) {
+        EXPECT_EQ(seen.size(), 1u) << group << " computed different things";
+        EXPECT_GE(compared[group].size(), 6u) << group << ": fewer than 3 strategies x 2 allocators";
+    }
 }
 
 // ---- the allocator label is verified -----------------------------------------------------------
