@@ -271,16 +271,12 @@ TEST(RealRun, ResultsFollowTheSchema) {
 
 // ---- interruption and resume --------------------------------------------------------------------
 
-TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
-    Scratch s;
-    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
-                                          "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
-                                         tiny);
-    // The fixed_pool cells hang, so the driver is certainly mid-run when Ctrl-C arrives.
+// Starts the driver in the background (stdout to /dev/null), with a planted cell fault if given;
+// the caller signals and reaps it.
+static pid_t start_driver(std::vector<std::string> args, const char* fault = nullptr) {
     pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
     if (pid == 0) {
-        ::setenv("ALLOCPROOF_CELL_FAULT", "hang:fixed_pool", 1);
+        if (fault != nullptr) ::setenv("ALLOCPROOF_CELL_FAULT", fault, 1);
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -289,6 +285,18 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
+    return pid;
+}
+
+
+TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
+    Scratch s;
+    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
+                                          "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
+                                         tiny);
+    // The fixed_pool cells hang, so the driver is certainly mid-run when Ctrl-C arrives.
+    pid_t pid = start_driver(args, "hang:fixed_pool");
+    ASSERT_GE(pid, 0);
     // Wait until the driver is stuck in a hanging cell: the results file exists and the run is
     // still going; then interrupt it.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -328,17 +336,8 @@ TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
                                           "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
                                          tiny);
     args.insert(args.end(), {"--reps", "20"});  // long enough to be killed mid-run
-    pid_t pid = ::fork();
+    pid_t pid = start_driver(args);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        int null = ::open("/dev/null", O_WRONLY);
-        ::dup2(null, 1);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
     // Wait for at least one finished repetition in the journal, then kill the driver outright:
     // no handler runs, results.json stays at its last checkpoint.
     const std::string journal = s.out() + "/journal.jsonl";
