@@ -216,6 +216,11 @@ int main(int argc, char** argv) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
         return 2;
     }
+    if (!identify && (request.params.scale.ops_per_thread == 0 || request.params.scale.working_set == 0)) {
+        // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.
+        std::cerr << "allocproof-cell: --ops and --working-set are required\n";
+        return 2;
+    }
     if ((request.sample_every & (request.sample_every - 1)) != 0) {
         std::cerr << "allocproof-cell: --sample-every must be a power of two\n";
         return 2;

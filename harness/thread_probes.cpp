@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace allocproof {
@@ -40,6 +41,23 @@ std::uint64_t resident_bytes() {
 }
 
 std::uint64_t peak_resident_bytes() {
+    // VmHWM, not getrusage's ru_maxrss: at exec Linux keeps the larger of the parent's and the
+    // child's high-water marks in ru_maxrss, so a cell started by a driver holding 500 MB of
+    // results would report the driver's peak. VmHWM belongs to this process's own address space.
+    int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char text[8192] = {};
+        ssize_t got = ::read(fd, text, sizeof text - 1);
+        ::close(fd);
+        if (got > 0) {
+            if (const char* line = std::strstr(text, "VmHWM:")) {
+                unsigned long long kib = 0;
+                if (std::sscanf(line + 6, "%llu", &kib) == 1) {
+                    return static_cast<std::uint64_t>(kib) * 1024;
+                }
+            }
+        }
+    }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // ru_maxrss is in KiB

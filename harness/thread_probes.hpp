@@ -8,7 +8,7 @@ namespace allocproof {
 
 std::uint64_t thread_cpu_ns();
 std::uint64_t resident_bytes();       // now, from /proc/self/statm
-std::uint64_t peak_resident_bytes();  // high-water mark of this process (getrusage)
+std::uint64_t peak_resident_bytes();  // high-water mark of this process (VmHWM)
 
 // User-space instructions and cycles of the calling thread through perf_event_open. Virtual
 // machines often expose no hardware counters; then both stay empty and the results say null.

@@ -460,6 +460,28 @@ TEST(AllocatorIdentity, AMislabelledCellFails) {
     EXPECT_TRUE(r.out.empty());
 }
 
+// ---- memory figures belong to the cell, not to whoever started it -------------------------------
+
+TEST(CellMemory, PeakResidentIsTheCellsOwnNotItsParents) {
+    // The parent (this test) first touches 256 MiB, as a driver holding a large results file does.
+    // getrusage's ru_maxrss would hand that high-water mark to the exec'd cell.
+    constexpr std::size_t parent_bytes = 256u << 20;
+    std::vector<char> ballast(parent_bytes);
+    for (std::size_t i = 0; i < ballast.size(); i += 4096) ballast[i] = static_cast<char>(i);
+    asm volatile("" : : "r"(ballast.data()) : "memory");
+    std::atomic<bool> never{false};
+    auto program = fs::path(ALLOCPROOF_DRIVER).parent_path() / "allocproof-cell-glibc";
+    auto r = allocproof::driver::run_child({program.string(), "--allocator", "glibc", "--workload", "node_churn",
+                                            "--strategy", "std", "--ops", "1000", "--working-set", "100"},
+                                           std::chrono::seconds(60), never);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json m = json::parse(r.out).at("measurement");
+    const auto peak = m.at("rss_peak_bytes").get<std::uint64_t>();
+    EXPECT_LT(peak, parent_bytes / 2) << "the cell reported its parent's peak RSS";
+    EXPECT_GE(peak, m.at("rss_end_of_measure_bytes").get<std::uint64_t>());
+    asm volatile("" : : "r"(ballast.data()) : "memory");  // the ballast stays, touched, until the cell has run
+}
+
 // ---- progress: on a terminal only ----------------------------------------------------------------
 
 TEST(Progress, SilentWhenStderrIsNotATerminal) {

@@ -33,9 +33,9 @@
 namespace allocproof {
 
 struct workload_scale {
-    std::uint64_t ops_per_thread;  // measured operations, per thread (fixed work per thread)
-    std::uint64_t working_set;     // the workload's own size knob (live objects, keys, ...)
-    std::uint64_t warmup_ops;      // operations run before the measured phase, per thread
+    std::uint64_t ops_per_thread = 0;  // measured operations, per thread (fixed work per thread)
+    std::uint64_t working_set = 0;     // the workload's own size knob (live objects, keys, ...)
+    std::uint64_t warmup_ops = 0;      // operations run before the measured phase, per thread
 };
 
 struct workload_traits {
