@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Judges every claim of claims/claims.json against one run's results.json.
+
+    /usr/bin/python3 harness/report/verdicts.py RUN_DIR [--claims FILE] [--out FILE]
+
+Writes RUN_DIR/verdicts.json (schema allocproof-verdicts/1, see claims/README.md) and prints the
+verdict table. For each claim, machine and global allocator it computes the measured effect from
+the repetitions of the cells the claim names, a percentile-bootstrap 95% interval, and a verdict:
+
+  holds         the interval shows a real effect and reaches the claimed range
+                (for an "at most" claim: the whole interval is within the bound)
+  partly        a real effect in the claimed direction, short of the claimed range
+  refuted       the opposite effect, or no effect beyond noise with the claimed range excluded
+                (for an "at most" claim: the whole interval is beyond the bound)
+  inconclusive  the interval holds both "no effect" and the claimed range (or straddles the bound)
+  no_verdict    a cell the claim needs is missing or not ok, or the claim is not an effect size
+
+Only results files are read, so every figure is traceable to the repetitions of named cells.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "allocproof-verdicts/1"
+RESAMPLES = 10_000
+ALLOCATOR_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+HIGHER_IS_BETTER = {"ops_per_sec", "program_throughput"}
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ClaimsError(Exception):
+    """The claims file is malformed: the report cannot be trusted, so nothing is written."""
+
+
+def load_json(path: Path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def find_results(run: Path) -> Path:
+    if run.is_file():
+        return run
+    for name in ("results.json", "results.json.gz"):
+        if (run / name).is_file():
+            return run / name
+    raise FileNotFoundError(f"no results.json in {run}")
+
+
+# ---- values of one cell ----------------------------------------------------------------------
+
+def rep_value(rep: dict, metric: str):
+    """One repetition's value of a metric, or None. Derived metrics come from the raw record."""
+    metrics = rep.get("metrics") or {}
+    if metric in metrics:
+        return metrics[metric]
+    raw = rep.get("raw")
+    if not raw:
+        return None
+    if metric == "memory_held_bytes":
+        # Resident memory the cell gained from before setup to the end of the measured phase:
+        # what the workload's state and its allocator hold, without the process's fixed costs.
+        return raw["rss_end_of_measure_bytes"] - raw["rss_before_setup_bytes"]
+    if metric == "churn_growth":
+        rss = (raw.get("timeline") or {}).get("rss_bytes") or []
+        live = raw.get("live_bytes_peak") or 0
+        if len(rss) < 2 or live <= 0:
+            return None
+        return (rss[-1] - rss[0]) / live
+    return None
+
+
+def cell_values(cell: dict, metric: str) -> list[float]:
+    values = []
+    for rep in cell.get("repetitions", []):
+        if rep.get("status") != "ok":
+            continue
+        v = rep_value(rep, metric)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            values.append(float(v))
+    return values
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, results: dict):
+        self.results = results
+        envs = results.get("machines") or [results.get("environment", {})]
+        self.machines = list(range(len(envs)))
+        self.environments = envs
+        self.cells: dict[tuple, dict] = {}
+        seen_allocators = set()
+        for cell in results.get("cells", []):
+            key = (cell.get("machine", 0), cell["workload"], cell["strategy"], cell["allocator"],
+                   cell.get("threads"))
+            self.cells[key] = cell
+            seen_allocators.add(cell["allocator"])
+        self.allocators = [a for a in ALLOCATOR_ORDER if a in seen_allocators] + sorted(
+            seen_allocators - set(ALLOCATOR_ORDER))
+        request = (results.get("plan") or {}).get("request") or {}
+        self.dirty_heap = (request.get("dirty_heap_bytes") or 0) > 0
+
+    def find(self, machine: int, side: dict, allocator: str):
+        threads = side.get("threads")
+        key = (machine, side["workload"], side["strategy"], allocator, threads)
+        if threads is not None:
+            return key, self.cells.get(key)
+        # External programs run at their own thread count: the claim names none.
+        for k, cell in self.cells.items():
+            if k[:4] == key[:4]:
+                return k, cell
+        return key, None
+
+
+def cell_id(key: tuple) -> str:
+    _, workload, strategy, allocator, threads = key
+    return f"{workload}/{strategy}/{allocator}" + (f"/t{threads}" if threads is not None else "")
+
+
+def machine_label(env: dict) -> str:
+    cpus = env.get("logical_cpus")
+    host = env.get("cpu_model", "unknown CPU")
+    return f"{host} ({cpus} CPUs)" if cpus else host
+
+
+# ---- effects ---------------------------------------------------------------------------------
+
+def effect_spec(claim: dict) -> dict:
+    """Display units and the no-effect value of the claim's effect; claimed bounds in those units."""
+    kind, metric = claim["effect"], claim["metric"]
+    claimed = claim["claimed"]
+    scale = 100.0 if kind == "reduction" or metric == "churn_growth" else 1.0
+    low = None if claimed.get("low") is None else claimed["low"] * scale
+    high = None if claimed.get("high") is None else claimed["high"] * scale
+    cand, base = claim["comparisons"][0]["candidate"], claim["comparisons"][0].get("baseline")
+    if claim.get("compare") == "allocators":
+        cand_name, base_name = claim["allocators"]["candidate"], claim["allocators"]["baseline"]
+    else:
+        cand_name, base_name = cand["strategy"], (base or {}).get("strategy")
+    if kind == "speedup":
+        label, unit, null = f"speed-up ({base_name} time / {cand_name} time)", "x", 1.0
+        if metric in HIGHER_IS_BETTER:
+            label = f"speed-up ({cand_name} {metric} / {base_name} {metric})"
+    elif kind == "reduction":
+        label, unit, null = f"reduction of {metric} ({cand_name} vs {base_name})", "%", 0.0
+    elif kind == "ratio":
+        label, unit, null = f"{metric} ratio ({cand_name} / {base_name})", "x", 1.0
+    elif kind == "absolute":
+        unit = {"churn_growth": "% of live bytes"}.get(metric, "ns" if metric.endswith("_ns") else "")
+        label, null = f"{metric} of {cand_name}", None
+    elif kind == "saving_per_object":
+        label, unit, null = f"bytes held per live object, {base_name} minus {cand_name}", "B", 0.0
+    else:
+        raise ClaimsError(f"claim {claim['id']}: unknown effect '{kind}'")
+    return {"label": label, "unit": unit, "null": null, "claimed_low": low, "claimed_high": high,
+            "direction": "higher_is_better" if low is not None else "lower_is_better",
+            "range_is_limit": bool(claimed.get("up_to")), "scale": scale}
+
+
+def bootstrap_medians(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    index = rng.integers(0, len(values), size=(resamples, len(values)))
+    return np.median(values[index], axis=1)
+
+
+def measure(claim: dict, spec: dict, pairs: list[dict], rng: np.random.Generator, resamples: int):
+    """Point estimate and bootstrap draws of the effect over one or more (candidate, baseline) pairs.
+    Returns (estimate, draws) in display units, or raises ValueError with the reason."""
+    kind, metric = claim["effect"], claim["metric"]
+    point_ratios, draw_ratios = [], []
+    for pair in pairs:
+        c = np.asarray(pair["candidate"], dtype=float)
+        c_med = float(np.median(c))
+        c_draws = bootstrap_medians(c, rng, resamples)
+        if kind == "absolute":
+            point_ratios.append(c_med)
+            draw_ratios.append(c_draws)
+            continue
+        b = np.asarray(pair["baseline"], dtype=float)
+        b_med = float(np.median(b))
+        b_draws = bootstrap_medians(b, rng, resamples)
+        if kind == "saving_per_object":
+            objects = float(np.median(pair["live"])) / claim["object_bytes"]
+            if objects <= 0:
+                raise ValueError("the candidate reports no live bytes")
+            point_ratios.append((b_med - c_med) / objects)
+            draw_ratios.append((b_draws - c_draws) / objects)
+            continue
+        if b_med == 0:
+            raise ValueError(f"the baseline's median {metric} is 0 ({pair['label']}): no ratio")
+        point_ratios.append(c_med / b_med)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            draw_ratios.append(c_draws / b_draws)
+    if kind in ("absolute", "saving_per_object"):
+        point = float(np.mean(point_ratios)) * spec["scale"]
+        draws = np.mean(np.vstack(draw_ratios), axis=0) * spec["scale"]
+        return point, draws[np.isfinite(draws)]
+    # Ratios combine by geometric mean (one pair: the ratio itself).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = float(np.exp(np.mean(np.log(point_ratios)))) if min(point_ratios) > 0 else 0.0
+        stacked = np.vstack(draw_ratios)
+        draws = np.exp(np.mean(np.log(stacked), axis=0))
+    draws = draws[np.isfinite(draws)]
+    higher_better = metric in HIGHER_IS_BETTER
+    if kind == "speedup":
+        return (point if higher_better else (1 / point if point > 0 else math.inf)), (
+            draws if higher_better else 1 / draws[draws > 0])
+    if kind == "reduction":
+        return 100.0 * (1 - point), 100.0 * (1 - draws)
+    return point, draws  # ratio
+
+
+def fmt(value: float, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit.startswith("%"):
+        return f"{value:.1f}%"
+    if unit == "B":
+        return f"{value:.1f} B"
+    if unit == "ns":
+        return f"{value:.0f} ns"
+    return f"{value:.3g}"
+
+
+def judge(estimate: float, low_ci: float, high_ci: float, spec: dict) -> tuple[str, str]:
+    """The verdict words of CLAIMS.md applied to a 95% interval [low_ci, high_ci]."""
+    unit, null = spec["unit"], spec["null"]
+    a, b = spec["claimed_low"], spec["claimed_high"]
+    interval = f"95% CI [{fmt(low_ci, unit)}, {fmt(high_ci, unit)}]"
+    if a is None:  # an "at most" claim
+        if high_ci <= b:
+            return "holds", f"the whole {interval} is within the claimed bound {fmt(b, unit)}"
+        if low_ci > b:
+            return "refuted", f"the whole {interval} is beyond the claimed bound {fmt(b, unit)}"
+        return "inconclusive", (f"the {interval} straddles the claimed bound {fmt(b, unit)}; "
+                                "more repetitions (--reps 10 or more) would narrow it")
+    claimed = f"[{fmt(a, unit)}, {fmt(b, unit) if b is not None else 'up'}]"
+    if low_ci > null:
+        if b is not None and low_ci > b and spec.get("range_is_limit"):
+            return "refuted", (f"the whole {interval} lies above the claimed range {claimed}, "
+                               "whose upper end the claim gives as a limit ('up to')")
+        if high_ci >= a:
+            beyond = " (it lies above the range)" if b is not None and low_ci > b else ""
+            return "holds", f"the {interval} shows a real effect and reaches the claimed range {claimed}{beyond}"
+        return "partly", (f"a real effect, {interval}, but short of the claimed range {claimed}")
+    if high_ci < null:
+        return "refuted", f"the {interval} lies on the opposite side of no effect ({fmt(null, unit)})"
+    if high_ci < a:
+        return "refuted", (f"no effect beyond noise: the {interval} holds no effect ({fmt(null, unit)}) "
+                           f"and excludes the claimed range {claimed}")
+    return "inconclusive", (f"the {interval} holds both no effect ({fmt(null, unit)}) and the claimed "
+                            f"range {claimed}; more repetitions (--reps 10 or more) would settle it")
+
+
+# ---- claims ----------------------------------------------------------------------------------
+
+def check_claims(doc: dict) -> None:
+    if doc.get("schema") != "allocproof-claims/1":
+        raise ClaimsError("claims file: schema is not allocproof-claims/1")
+    seen = set()
+    for claim in doc.get("claims", []):
+        key = (claim.get("id"), claim.get("part"))
+        if not claim.get("id") or key in seen:
+            raise ClaimsError(f"claims file: missing or repeated id/part {key}")
+        seen.add(key)
+        if claim.get("source") not in doc.get("sources", {}):
+            raise ClaimsError(f"claim {key}: unknown source {claim.get('source')!r}")
+        if "not_measured" in claim:
+            continue
+        for field in ("metric", "effect", "claimed", "comparisons"):
+            if field not in claim:
+                raise ClaimsError(f"claim {key}: no '{field}'")
+        if claim["claimed"].get("low") is None and claim["claimed"].get("high") is None:
+            raise ClaimsError(f"claim {key}: the claimed range has no bound")
+        for comparison in claim["comparisons"]:
+            if "candidate" not in comparison or (claim["effect"] != "absolute" and "baseline" not in comparison):
+                raise ClaimsError(f"claim {key}: comparison {comparison.get('label')} lacks a side")
+        if claim["effect"] == "saving_per_object" and not claim.get("object_bytes"):
+            raise ClaimsError(f"claim {key}: saving_per_object needs object_bytes")
+
+
+def rows_for(claim: dict, spec: dict, run: Run, resamples: int, seed: int) -> list[dict]:
+    rows = []
+    comparing_allocators = claim.get("compare") == "allocators"
+    allocator_pairs = ([(claim["allocators"]["candidate"], claim["allocators"]["baseline"])]
+                       if comparing_allocators else [(a, a) for a in run.allocators])
+    groups = ([claim["comparisons"]] if claim.get("combine") == "geomean"
+              else [[c] for c in claim["comparisons"]])
+    for machine in run.machines:
+        for cand_alloc, base_alloc in allocator_pairs:
+            for group in groups:
+                label = " + ".join(c["label"] for c in group) if len(group) > 1 else group[0]["label"]
+                if comparing_allocators:
+                    label += f" ({cand_alloc} vs {base_alloc})"
+                row = {"label": label, "allocator": cand_alloc, "machine": machine, "verdict": "no_verdict",
+                       "estimate": None, "ci_low": None, "ci_high": None, "cells": []}
+                problems, pairs = [], []
+                for comparison in group:
+                    pair = {"label": comparison["label"]}
+                    sides = [("candidate", cand_alloc)]
+                    if claim["effect"] != "absolute":
+                        sides.append(("baseline", base_alloc))
+                    for side, allocator in sides:
+                        key, cell = run.find(machine, comparison[side], allocator)
+                        row["cells"].append(cell["id"] if cell else cell_id(key))
+                        if cell is None:
+                            problems.append(f"{cell_id(key)} is not in this run")
+                            continue
+                        if cell.get("status") != "ok":
+                            problems.append(f"{cell['id']} is {cell.get('status')}"
+                                            + (f" ({cell['reason']})" if cell.get("reason") else ""))
+                            continue
+                        values = cell_values(cell, claim["metric"])
+                        if not values:
+                            problems.append(f"{cell['id']} has no value of {claim['metric']}"
+                                            + (" (its raw records were dropped)" if claim["metric"] in
+                                               ("memory_held_bytes", "churn_growth") else ""))
+                            continue
+                        pair[side] = values
+                        if side == "candidate" and claim["effect"] == "saving_per_object":
+                            pair["live"] = cell_values(cell, "live_bytes_peak") or [0.0]
+                    pairs.append(pair)
+                required = (claim.get("requires") or {}).get("dirty_heap")
+                if required is not None and required != run.dirty_heap:
+                    problems.insert(0, "needs a run " + ("with" if required else "without")
+                                    + " --dirty-heap; this run was " + ("with" if run.dirty_heap else "without"))
+                if problems:
+                    row["why"] = "not judged: " + "; ".join(problems)
+                    rows.append(row)
+                    continue
+                rng = np.random.default_rng([seed, zlib.crc32(f"{claim['id']}|{claim.get('part')}|{label}|{machine}".encode())])
+                try:
+                    estimate, draws = measure(claim, spec, pairs, rng, resamples)
+                except ValueError as why:
+                    row["why"] = f"not judged: {why}"
+                    rows.append(row)
+                    continue
+                if len(draws) == 0 or not math.isfinite(estimate):
+                    row["why"] = "not judged: the effect is undefined on these values"
+                    rows.append(row)
+                    continue
+                low_ci, high_ci = (float(x) for x in np.percentile(draws, [2.5, 97.5]))
+                row.update(estimate=estimate, ci_low=low_ci, ci_high=high_ci)
+                row["verdict"], row["why"] = judge(estimate, low_ci, high_ci, spec)
+                rows.append(row)
+    return rows
+
+
+def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json",
+             resamples: int = RESAMPLES) -> dict:
+    check_claims(claims_doc)
+    run = Run(results)
+    seed = int(((results.get("plan") or {}).get("request") or {}).get("seed", 42))
+    out_claims = []
+    counts = {k: 0 for k in ("holds", "partly", "refuted", "inconclusive", "no_verdict")}
+    for claim in claims_doc["claims"]:
+        entry = {
+            "id": claim["id"], "part": claim.get("part"), "group": claim.get("group", "seed"),
+            "source": claims_doc["sources"][claim["source"]], "quote": claim["quote"], "claim": claim["claim"],
+            "measure": claim["measure"], "reading": claim.get("reading"),
+            "seed_estimate": claim.get("seed_estimate"),
+        }
+        if "not_measured" in claim:
+            entry.update(effect=None, claimed_text=None, rows=[
+                {"label": "not an effect size", "allocator": a, "machine": m, "verdict": "no_verdict",
+                 "estimate": None, "ci_low": None, "ci_high": None, "why": claim["not_measured"], "cells": []}
+                for m in run.machines for a in run.allocators])
+        else:
+            spec = effect_spec(claim)
+            entry["effect"] = {k: spec[k] for k in ("label", "unit", "null", "claimed_low", "claimed_high",
+                                                   "direction", "range_is_limit")}
+            entry["claimed_text"] = claim["claimed"].get("text")
+            entry["rows"] = rows_for(claim, spec, run, resamples, seed)
+        for row in entry["rows"]:
+            counts[row["verdict"]] += 1
+        out_claims.append(entry)
+    return {
+        "schema": SCHEMA,
+        "results": results_name,
+        "machines": [{"index": i, "label": machine_label(env), "environment": env}
+                     for i, env in enumerate(run.environments)],
+        "allocators": run.allocators,
+        "counts": counts,
+        "claims": out_claims,
+    }
+
+
+def table(verdicts: dict) -> str:
+    lines = []
+    for claim in verdicts["claims"]:
+        name = claim["id"] + (f" ({claim['part']})" if claim.get("part") else "")
+        unit = (claim.get("effect") or {}).get("unit", "")
+        for row in claim["rows"]:
+            if row["verdict"] == "no_verdict":
+                figure = "-"
+            else:
+                figure = f"{fmt(row['estimate'], unit)} [{fmt(row['ci_low'], unit)}, {fmt(row['ci_high'], unit)}]"
+            machine = f" m{row['machine']}" if len(verdicts["machines"]) > 1 else ""
+            lines.append(f"{name:<28} {row['label'][:34]:<34} {row['allocator']:<9}{machine} "
+                         f"{row['verdict']:<13} {figure}")
+    counts = ", ".join(f"{v} {k}" for k, v in verdicts["counts"].items())
+    lines.append(f"rows: {counts}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a run folder (or its results.json)")
+    parser.add_argument("--claims", type=Path, default=REPO / "claims" / "claims.json")
+    parser.add_argument("--out", type=Path, help="where to write (default RUN/verdicts.json)")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES)
+    parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    args = parser.parse_args(argv)
+    try:
+        results_path = find_results(args.run)
+        results = load_json(results_path)
+        claims_doc = load_json(args.claims)
+        verdicts = evaluate(results, claims_doc, results_path.name, args.resamples)
+    except (OSError, ValueError, KeyError, ClaimsError) as error:
+        print(f"verdicts: {error}", file=sys.stderr)
+        return 2
+    out = args.out or results_path.parent / "verdicts.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    if not args.quiet:
+        print(table(verdicts))
+        print(f"verdicts: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
