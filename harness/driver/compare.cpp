@@ -107,16 +107,14 @@ struct cell_key {
 };
 
 struct run_cells {
-    std::string name;  // "A" or "B"
     fs::path file;
     json document;
     std::vector<cell_key> order;  // as in the file
     std::map<cell_key, const json*> by_key;
 };
 
-run_cells index_cells(const std::string& name, const std::string& given) {
+run_cells index_cells(const std::string& given) {
     run_cells run;
-    run.name = name;
     run.document = load_results(given, &run.file);
     const json& cells = run.document.at("cells");
     for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -298,29 +296,246 @@ std::string run_line(const run_cells& run) {
 struct outcome_counts {
     std::map<verdict, std::size_t> by_verdict;
     std::size_t untestable_worse = 0;  // untestable changes that go the wrong way
+    std::size_t count(verdict v) const { return by_verdict.contains(v) ? by_verdict.at(v) : 0; }
     std::size_t tested() const {
         return count(verdict::regression) + count(verdict::improvement) + count(verdict::unchanged);
     }
-    std::size_t count(verdict v) const { return by_verdict.contains(v) ? by_verdict.at(v) : 0; }
 };
 
 json to_json(const cell_key& key) { return {{"id", key.id}, {"machine", key.machine}}; }
 
 json to_json(const comparison& c) {
     auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    const bool values = c.n_a > 0 && c.n_b > 0;
     json j = to_json(c.key);
     j.update({{"metric", c.metric},
               {"better", higher_is_better(c.metric) ? "higher" : "lower"},
               {"verdict", verdict_name(c.outcome)},
               {"n_a", c.n_a},
               {"n_b", c.n_b},
-              {"median_a", c.n_a && c.n_b ? json(c.median_a) : json(nullptr)},
-              {"median_b", c.n_a && c.n_b ? json(c.median_b) : json(nullptr)},
+              {"median_a", values ? json(c.median_a) : json(nullptr)},
+              {"median_b", values ? json(c.median_b) : json(nullptr)},
               {"change", c.change ? json(*c.change) : json(nullptr)},
-              {"worsening", c.n_a && c.n_b ? finite_or_null(c.worsening) : json(nullptr)},
+              {"worsening", values ? finite_or_null(c.worsening) : json(nullptr)},
               {"p", c.p ? json(*c.p) : json(nullptr)},
               {"min_p", c.min_p}});
     return j;
+}
+
+// Which cells of A and B can be compared, and why the others cannot.
+struct matching {
+    std::vector<cell_key> matched, only_a, only_b;
+    json not_ok = json::array();         // {id, machine, status_a, status_b}
+    json params_differ = json::array();  // {id, machine, params_a, params_b}
+    bool several_machines = false;
+};
+
+matching match_cells(const run_cells& a, const run_cells& b) {
+    matching m;
+    for (const auto& key : a.order) {
+        m.several_machines |= key.machine != 0;
+        auto other = b.by_key.find(key);
+        if (other == b.by_key.end()) {
+            m.only_a.push_back(key);
+            continue;
+        }
+        const json &cell_a = *a.by_key.at(key), &cell_b = *other->second;
+        const json params_a = cell_a.value("params", json(nullptr)), params_b = cell_b.value("params", json(nullptr));
+        json entry = to_json(key);
+        if (params_a != params_b) {
+            // Another size or seed is another benchmark: its times say nothing about a regression.
+            entry.update({{"params_a", params_a}, {"params_b", params_b}});
+            m.params_differ.push_back(entry);
+        } else if (cell_a.at("status") == "ok" && cell_b.at("status") == "ok") {
+            m.matched.push_back(key);
+        } else {
+            entry.update({{"status_a", cell_a.at("status")}, {"status_b", cell_b.at("status")}});
+            m.not_ok.push_back(entry);
+        }
+    }
+    for (const auto& key : b.order) {
+        m.several_machines |= key.machine != 0;
+        if (!a.by_key.contains(key)) m.only_b.push_back(key);
+    }
+    return m;
+}
+
+struct comparison_result {
+    matching cells;
+    std::vector<comparison> comparisons;  // matched cells x metrics, in A's order
+    outcome_counts counts;
+    int exit_code = 0;
+    std::string warning;  // set when nothing could be tested
+};
+
+comparison_result compare_runs(const run_cells& a, const run_cells& b, const compare_options& options) {
+    comparison_result r;
+    r.cells = match_cells(a, b);
+    for (const auto& key : r.cells.matched) {
+        for (const auto& metric : options.metrics) {
+            const comparison& c =
+                r.comparisons.emplace_back(compare_cell(key, metric, *a.by_key.at(key), *b.by_key.at(key), options));
+            ++r.counts.by_verdict[c.outcome];
+            if (c.outcome == verdict::untestable_change && c.worsening > 0) ++r.counts.untestable_worse;
+        }
+    }
+    const bool fails = r.counts.count(verdict::regression) > 0 || (options.fail_on_untestable && r.counts.untestable_worse > 0);
+    r.exit_code = fails ? exit_regression : 0;
+    if (r.cells.matched.empty()) {
+        r.warning = "no cell is ok in both A and B: nothing was compared";
+    } else if (r.counts.tested() == 0) {
+        r.warning = fmt::format("no comparison could be tested at alpha {:g}: every matched cell has too few "
+                                "repetitions or no values; this compare cannot detect a regression ({})",
+                                options.alpha, needs_text(options.alpha));
+    }
+    return r;
+}
+
+std::string text_report(const run_cells& a, const run_cells& b, const comparison_result& r,
+                        const compare_options& options) {
+    auto label = [&](const cell_key& key) {
+        return r.cells.several_machines ? fmt::format("{} @machine {}", key.id, key.machine) : key.id;
+    };
+    const std::string threshold_text = fmt::format("{:g}%", options.threshold * 100);
+    std::vector<std::string> metric_texts;
+    for (const auto& m : options.metrics) {
+        metric_texts.push_back(fmt::format("{} ({} is better)", m, higher_is_better(m) ? "higher" : "lower"));
+    }
+    std::string out = fmt::format("A: {}\nB: {}\n", run_line(a), run_line(b));
+    out += fmt::format("metrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the median "
+                       "moved by more than {}\n",
+                       fmt::join(metric_texts, ", "), options.alpha, threshold_text);
+
+    const std::vector<std::string> header{"cell", "metric", "median A", "median B", "change", "p", "n"};
+    auto row = [&](const comparison& c) {
+        return std::vector<std::string>{label(c.key), c.metric,  number(c.median_a),
+                                        number(c.median_b), percent(c), fmt::format("{:.2g}", *c.p),
+                                        fmt::format("{} vs {}", c.n_a, c.n_b)};
+    };
+    for (auto [v, title] : {std::pair{verdict::regression, "Significant regressions"},
+                            std::pair{verdict::improvement, "Significant improvements"}}) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& c : r.comparisons) {
+            if (c.outcome == v) rows.push_back(row(c));
+        }
+        out += rows.empty() ? fmt::format("\n{}: none\n", title)
+                            : fmt::format("\n{} ({}):\n{}", title, rows.size(), table(header, rows));
+    }
+
+    // Too few repetitions: one line per pair of sample sizes; the cells themselves are in --json.
+    std::map<std::pair<std::size_t, std::size_t>, std::size_t> underpowered;
+    std::vector<std::vector<std::string>> moved;
+    for (const auto& c : r.comparisons) {
+        if (c.outcome != verdict::untestable && c.outcome != verdict::untestable_change) continue;
+        ++underpowered[{c.n_a, c.n_b}];
+        if (c.outcome == verdict::untestable_change) {
+            moved.push_back(row(c));
+            moved.back().emplace_back(c.worsening > 0 ? "worse" : "better");
+        }
+    }
+    if (!underpowered.empty()) out += "\nToo few repetitions to test:\n";
+    for (const auto& [sizes, n] : underpowered) {
+        out += fmt::format("  {} comparisons: too few repetitions to test (n={} vs {}; {}; smallest possible p {:.2g})\n",
+                           n, sizes.first, sizes.second, needs_text(options.alpha),
+                           stats::mann_whitney_min_p(sizes.first, sizes.second));
+    }
+    if (!moved.empty()) {
+        auto with_direction = header;
+        with_direction.emplace_back("direction");
+        out += fmt::format("\nUntestable changes beyond {} ({}): the median moved, but these repetitions cannot "
+                           "tell it from noise:\n{}",
+                           threshold_text, moved.size(), table(with_direction, moved));
+    }
+
+    auto list = [&](const std::string& title, const std::vector<std::string>& items) {
+        if (!items.empty()) out += fmt::format("\n{} ({}): {}\n", title, items.size(), some_of(items));
+    };
+    auto labels = [&](const std::vector<cell_key>& keys) {
+        std::vector<std::string> names;
+        for (const auto& key : keys) names.push_back(label(key));
+        return names;
+    };
+    auto key_of = [](const json& entry) { return cell_key{entry["machine"].get<long long>(), entry["id"].get<std::string>()}; };
+    list("Only in A, not compared", labels(r.cells.only_a));
+    list("Only in B, not compared", labels(r.cells.only_b));
+    std::vector<std::string> names;
+    for (const auto& entry : r.cells.not_ok) {
+        names.push_back(fmt::format("{} (A {}, B {})", label(key_of(entry)), entry["status_a"].get<std::string>(),
+                                    entry["status_b"].get<std::string>()));
+    }
+    list("Not ok in A or B, not compared", names);
+    names.clear();
+    for (const auto& entry : r.cells.params_differ) names.push_back(label(key_of(entry)));
+    list("Run with other parameters (ops, working set, warm-up or seed) in A and B, not compared", names);
+    names.clear();
+    for (const auto& c : r.comparisons) {
+        if (c.outcome == verdict::no_values) {
+            names.push_back(fmt::format("{} {} ({} vs {} values)", label(c.key), c.metric, c.n_a, c.n_b));
+        }
+    }
+    list("No values of the metric on a side", names);
+    if (!names.empty()) {
+        out += "  (model cells have the metrics of SCHEMA.md §6, real programs those of §10, e.g. wall_seconds)\n";
+    }
+
+    if (!r.warning.empty()) out += fmt::format("\n*** WARNING: {} ***\n", r.warning);
+    const auto& n = r.counts;
+    out += fmt::format("\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond {}), "
+                       "without values {}; cells matched {}, only in A {}, only in B {}, not ok {}, with other "
+                       "parameters {} -> {}\n",
+                       n.count(verdict::regression), n.count(verdict::improvement), n.count(verdict::unchanged),
+                       n.count(verdict::untestable) + n.count(verdict::untestable_change),
+                       n.count(verdict::untestable_change), threshold_text, n.count(verdict::no_values),
+                       r.cells.matched.size(), r.cells.only_a.size(), r.cells.only_b.size(), r.cells.not_ok.size(),
+                       r.cells.params_differ.size(), r.exit_code == 0 ? "PASS" : "FAIL");
+    return out;
+}
+
+json json_report(const run_cells& a, const run_cells& b, const comparison_result& r, const compare_options& options) {
+    json metrics = json::array();
+    for (const auto& m : options.metrics) {
+        metrics.push_back({{"name", m}, {"better", higher_is_better(m) ? "higher" : "lower"}});
+    }
+    json counts = {{"matched_cells", r.cells.matched.size()},  {"comparisons", r.comparisons.size()},
+                   {"only_in_a", r.cells.only_a.size()},       {"only_in_b", r.cells.only_b.size()},
+                   {"not_ok", r.cells.not_ok.size()},          {"params_differ", r.cells.params_differ.size()},
+                   {"untestable_change_worse", r.counts.untestable_worse}};
+    for (verdict v : {verdict::regression, verdict::improvement, verdict::unchanged, verdict::untestable,
+                      verdict::untestable_change, verdict::no_values}) {
+        counts[verdict_name(v)] = r.counts.count(v);
+    }
+    auto run_json = [](const run_cells& run) {
+        const json env = run.document.value("environment", json::object());
+        return json{{"file", run.file.string()},
+                    {"status", run.document.value("status", json(nullptr))},
+                    {"git_commit", env.value("git_commit", json(nullptr))},
+                    {"time", env.value("time", json(nullptr))},
+                    {"cells", run.order.size()}};
+    };
+    auto keys = [](const std::vector<cell_key>& list) {
+        json out = json::array();
+        for (const auto& key : list) out.push_back(to_json(key));
+        return out;
+    };
+    const auto needed = repetitions_needed(options.alpha);
+    json document = {{"schema", "allocproof-compare/1"},
+                     {"a", run_json(a)},
+                     {"b", run_json(b)},
+                     {"metrics", metrics},
+                     {"alpha", options.alpha},
+                     {"threshold", options.threshold},
+                     {"fail_on_untestable", options.fail_on_untestable},
+                     {"repetitions_needed", needed ? json(*needed) : json(nullptr)},
+                     {"exit_code", r.exit_code},
+                     {"warning", r.warning.empty() ? json(nullptr) : json(r.warning)},
+                     {"counts", counts},
+                     {"comparisons", json::array()},
+                     {"only_in_a", keys(r.cells.only_a)},
+                     {"only_in_b", keys(r.cells.only_b)},
+                     {"not_ok", r.cells.not_ok},
+                     {"params_differ", r.cells.params_differ}};
+    for (const auto& c : r.comparisons) document["comparisons"].push_back(to_json(c));
+    return document;
 }
 
 }  // namespace
@@ -333,217 +548,18 @@ int compare_command(const compare_options& options) {
         if (!(options.threshold >= 0)) throw usage_error(fmt::format("--threshold {} is negative", options.threshold));
         if (options.metrics.empty()) throw usage_error("--metric: no metric given");
         for (const auto& metric : options.metrics) check_metric_name(metric);
-        const run_cells a = index_cells("A", options.a), b = index_cells("B", options.b);
-
-        // Match: A's cells in A's order, then B's extra cells.
-        std::vector<cell_key> only_a, only_b, matched;
-        json not_ok = json::array(), params_differ = json::array();
-        bool several_machines = false;
-        for (const auto& key : a.order) {
-            several_machines |= key.machine != 0;
-            auto other = b.by_key.find(key);
-            if (other == b.by_key.end()) {
-                only_a.push_back(key);
-                continue;
-            }
-            const json &cell_a = *a.by_key.at(key), &cell_b = *other->second;
-            const std::string status_a = cell_a.at("status"), status_b = cell_b.at("status");
-            const json params_a = cell_a.value("params", json(nullptr)), params_b = cell_b.value("params", json(nullptr));
-            if (params_a != params_b) {
-                // Another size or seed is another benchmark: its times say nothing about a regression.
-                json entry = to_json(key);
-                entry.update({{"params_a", params_a}, {"params_b", params_b}});
-                params_differ.push_back(entry);
-            } else if (status_a == "ok" && status_b == "ok") {
-                matched.push_back(key);
-            } else {
-                json entry = to_json(key);
-                entry.update({{"status_a", status_a}, {"status_b", status_b}});
-                not_ok.push_back(entry);
-            }
-        }
-        for (const auto& key : b.order) {
-            several_machines |= key.machine != 0;
-            if (!a.by_key.contains(key)) only_b.push_back(key);
-        }
-        auto label = [&](const cell_key& key) {
-            return several_machines ? fmt::format("{} @machine {}", key.id, key.machine) : key.id;
-        };
-
-        std::vector<comparison> results;
-        outcome_counts counts;
-        for (const auto& key : matched) {
-            for (const auto& metric : options.metrics) {
-                results.push_back(compare_cell(key, metric, *a.by_key.at(key), *b.by_key.at(key), options));
-                const comparison& c = results.back();
-                ++counts.by_verdict[c.outcome];
-                if (c.outcome == verdict::untestable_change && c.worsening > 0) ++counts.untestable_worse;
-            }
-        }
-        int code = counts.count(verdict::regression) > 0 ? exit_regression : 0;
-        if (options.fail_on_untestable && counts.untestable_worse > 0) code = exit_regression;
-
-        // ---- text ----
-        std::string out;
-        const std::string threshold_text = fmt::format("{:g}%", options.threshold * 100);
-        std::vector<std::string> metric_texts;
-        for (const auto& m : options.metrics) {
-            metric_texts.push_back(fmt::format("{} ({} is better)", m, higher_is_better(m) ? "higher" : "lower"));
-        }
-        out += fmt::format("A: {}\nB: {}\n", run_line(a), run_line(b));
-        out += fmt::format("metrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the median "
-                           "moved by more than {}\n",
-                           fmt::join(metric_texts, ", "), options.alpha, threshold_text);
-        const std::vector<std::string> header{"cell", "metric", "median A", "median B", "change", "p", "n"};
-        auto row = [&](const comparison& c) {
-            return std::vector<std::string>{label(c.key), c.metric, number(c.median_a), number(c.median_b),
-                                            percent(c), fmt::format("{:.2g}", *c.p),
-                                            fmt::format("{} vs {}", c.n_a, c.n_b)};
-        };
-        auto section = [&](verdict v, const std::string& title) {
-            std::vector<std::vector<std::string>> rows;
-            for (const auto& c : results) {
-                if (c.outcome == v) rows.push_back(row(c));
-            }
-            out += rows.empty() ? fmt::format("\n{}: none\n", title)
-                                : fmt::format("\n{} ({}):\n{}", title, rows.size(), table(header, rows));
-        };
-        section(verdict::regression, "Significant regressions");
-        section(verdict::improvement, "Significant improvements");
-
-        // Too few repetitions: one line per pair of sample sizes; the cells themselves are in --json.
-        std::map<std::pair<std::size_t, std::size_t>, std::size_t> underpowered;
-        for (const auto& c : results) {
-            if (c.outcome == verdict::untestable || c.outcome == verdict::untestable_change) ++underpowered[{c.n_a, c.n_b}];
-        }
-        if (!underpowered.empty()) {
-            out += "\nToo few repetitions to test:\n";
-            for (const auto& [sizes, n] : underpowered) {
-                out += fmt::format("  {} comparisons: too few repetitions to test (n={} vs {}; {}; smallest possible "
-                                   "p {:.2g})\n",
-                                   n, sizes.first, sizes.second, needs_text(options.alpha),
-                                   stats::mann_whitney_min_p(sizes.first, sizes.second));
-            }
-            std::vector<std::vector<std::string>> rows;
-            for (const auto& c : results) {
-                if (c.outcome != verdict::untestable_change) continue;
-                auto r = row(c);
-                r.push_back(c.worsening > 0 ? "worse" : "better");
-                rows.push_back(std::move(r));
-            }
-            if (!rows.empty()) {
-                auto with_direction = header;
-                with_direction.emplace_back("direction");
-                out += fmt::format("\nUntestable changes beyond {} ({}): the median moved, but these repetitions "
-                                   "cannot tell it from noise:\n{}",
-                                   threshold_text, rows.size(), table(with_direction, rows));
-            }
-        }
-
-        std::vector<std::string> names;
-        auto list = [&](const std::string& title, const std::vector<std::string>& items) {
-            if (!items.empty()) out += fmt::format("\n{} ({}): {}\n", title, items.size(), some_of(items));
-        };
-        names.clear();
-        for (const auto& key : only_a) names.push_back(label(key));
-        list("Only in A, not compared", names);
-        names.clear();
-        for (const auto& key : only_b) names.push_back(label(key));
-        list("Only in B, not compared", names);
-        names.clear();
-        for (const auto& entry : not_ok) {
-            names.push_back(fmt::format("{} (A {}, B {})",
-                                        label({entry["machine"].get<long long>(), entry["id"].get<std::string>()}),
-                                        entry["status_a"].get<std::string>(), entry["status_b"].get<std::string>()));
-        }
-        list("Not ok in A or B, not compared", names);
-        names.clear();
-        for (const auto& entry : params_differ) {
-            names.push_back(label({entry["machine"].get<long long>(), entry["id"].get<std::string>()}));
-        }
-        list("Run with other parameters (ops, working set, warm-up or seed) in A and B, not compared", names);
-        names.clear();
-        for (const auto& c : results) {
-            if (c.outcome == verdict::no_values) {
-                names.push_back(fmt::format("{} {} ({} vs {} values)", label(c.key), c.metric, c.n_a, c.n_b));
-            }
-        }
-        list("No values of the metric on a side", names);
-        if (!names.empty()) {
-            out += "  (model cells have the metrics of SCHEMA.md §6, real programs those of §10, e.g. wall_seconds)\n";
-        }
-
-        std::string warning;
-        if (matched.empty()) {
-            warning = "no cell is ok in both A and B: nothing was compared";
-        } else if (counts.tested() == 0) {
-            warning = fmt::format("no comparison could be tested at alpha {:g}: every matched cell has too few "
-                                  "repetitions or no values; this compare cannot detect a regression ({})",
-                                  options.alpha, needs_text(options.alpha));
-        }
-        if (!warning.empty()) out += fmt::format("\n*** WARNING: {} ***\n", warning);
-
-        out += fmt::format("\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond "
-                           "{}), without values {}; cells matched {}, only in A {}, only in B {}, not ok {}, with "
-                           "other parameters {} -> {}\n",
-                           counts.count(verdict::regression), counts.count(verdict::improvement),
-                           counts.count(verdict::unchanged),
-                           counts.count(verdict::untestable) + counts.count(verdict::untestable_change),
-                           counts.count(verdict::untestable_change), threshold_text, counts.count(verdict::no_values),
-                           matched.size(), only_a.size(), only_b.size(), not_ok.size(), params_differ.size(),
-                           code == 0 ? "PASS" : "FAIL");
-
+        const run_cells a = index_cells(options.a), b = index_cells(options.b);
+        const comparison_result result = compare_runs(a, b, options);
         if (!options.json_out.empty()) {
-            json metrics = json::array();
-            for (const auto& m : options.metrics) {
-                metrics.push_back({{"name", m}, {"better", higher_is_better(m) ? "higher" : "lower"}});
-            }
-            json counts_json = {{"matched_cells", matched.size()}, {"comparisons", results.size()},
-                                {"only_in_a", only_a.size()},      {"only_in_b", only_b.size()},
-                                {"not_ok", not_ok.size()},         {"params_differ", params_differ.size()},
-                                {"untestable_change_worse", counts.untestable_worse}};
-            for (verdict v : {verdict::regression, verdict::improvement, verdict::unchanged, verdict::untestable,
-                              verdict::untestable_change, verdict::no_values}) {
-                counts_json[verdict_name(v)] = counts.count(v);
-            }
-            auto run_json = [](const run_cells& run) {
-                const json env = run.document.value("environment", json::object());
-                return json{{"file", run.file.string()},
-                            {"status", run.document.value("status", json(nullptr))},
-                            {"git_commit", env.value("git_commit", json(nullptr))},
-                            {"time", env.value("time", json(nullptr))},
-                            {"cells", run.order.size()}};
-            };
-            json document = {{"schema", "allocproof-compare/1"},
-                             {"a", run_json(a)},
-                             {"b", run_json(b)},
-                             {"metrics", metrics},
-                             {"alpha", options.alpha},
-                             {"threshold", options.threshold},
-                             {"fail_on_untestable", options.fail_on_untestable},
-                             {"repetitions_needed", repetitions_needed(options.alpha)
-                                                        ? json(*repetitions_needed(options.alpha))
-                                                        : json(nullptr)},
-                             {"exit_code", code},
-                             {"warning", warning.empty() ? json(nullptr) : json(warning)},
-                             {"counts", counts_json},
-                             {"comparisons", json::array()},
-                             {"only_in_a", json::array()},
-                             {"only_in_b", json::array()},
-                             {"not_ok", not_ok},
-                             {"params_differ", params_differ}};
-            for (const auto& c : results) document["comparisons"].push_back(to_json(c));
-            for (const auto& key : only_a) document["only_in_a"].push_back(to_json(key));
-            for (const auto& key : only_b) document["only_in_b"].push_back(to_json(key));
             try {
-                atomic_write(options.json_out, document.dump(2) + "\n");
+                atomic_write(options.json_out, json_report(a, b, result, options).dump(2) + "\n");
             } catch (const std::exception& error) {
                 throw usage_error(fmt::format("--json: cannot write {}: {}", options.json_out, error.what()));
             }
         }
-        std::cout << out << std::flush;
-        if (!warning.empty()) std::cerr << "allocproof: warning: " << warning << "\n";
-        return code;
+        std::cout << text_report(a, b, result, options) << std::flush;
+        if (!result.warning.empty()) std::cerr << "allocproof: warning: " << result.warning << "\n";
+        return result.exit_code;
     } catch (const usage_error& error) {
         std::cerr << "allocproof: error: " << error.what() << "\n";
         return exit_usage;
