@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 
 namespace allocproof::stats {
@@ -87,6 +88,82 @@ interval bootstrap_ratio_of_medians(std::span<const double> candidate,
     result.low = quantile_of_sorted(ratios, tail);
     result.high = quantile_of_sorted(ratios, 1 - tail);
     return result;
+}
+
+namespace {
+
+// Number of arrangements of n1 + n2 distinct values giving each U = 0 .. n1*n2: the coefficients
+// of the Gaussian binomial [n1 + n2 choose n1]_q, built up as
+// [n2 + i choose i] = [n2 + i - 1 choose i - 1] * (1 - q^(n2 + i)) / (1 - q^i).
+// Integers throughout; for n1, n2 <= 20 they stay below 2 * C(40, 20), far inside int64.
+std::vector<std::int64_t> u_distribution(std::size_t n1, std::size_t n2) {
+    std::vector<std::int64_t> counts(n1 * n2 + 1, 0);
+    counts[0] = 1;
+    for (std::size_t i = 1; i <= n1; ++i) {
+        const std::size_t grow = n2 + i;
+        for (std::size_t j = counts.size(); j-- > grow;) counts[j] -= counts[j - grow];
+        for (std::size_t j = i; j < counts.size(); ++j) counts[j] += counts[j - i];
+    }
+    return counts;
+}
+
+}  // namespace
+
+rank_test mann_whitney(std::span<const double> x, std::span<const double> y) {
+    if (x.empty() || y.empty()) {
+        throw std::invalid_argument("the Mann-Whitney test needs values in both samples");
+    }
+    const std::size_t n1 = x.size(), n2 = y.size(), n = n1 + n2;
+    // Midranks of the pooled values; sum of (t^3 - t) over tie groups for the variance.
+    std::vector<std::pair<double, bool>> pooled;  // value, from x
+    pooled.reserve(n);
+    for (double v : x) pooled.emplace_back(v, true);
+    for (double v : y) pooled.emplace_back(v, false);
+    std::ranges::sort(pooled, {}, &std::pair<double, bool>::first);
+    double rank_sum_x = 0, ties = 0;
+    for (std::size_t start = 0; start < n;) {
+        std::size_t end = start;
+        while (end < n && pooled[end].first == pooled[start].first) ++end;
+        const double midrank = (static_cast<double>(start + 1) + static_cast<double>(end)) / 2;
+        for (std::size_t k = start; k < end; ++k) {
+            if (pooled[k].second) rank_sum_x += midrank;
+        }
+        const double t = static_cast<double>(end - start);
+        ties += t * t * t - t;
+        start = end;
+    }
+    const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2), dn = static_cast<double>(n);
+    rank_test result;
+    result.u = rank_sum_x - d1 * (d1 + 1) / 2;
+    const double mean = d1 * d2 / 2;
+
+    if (ties == 0 && n1 <= mann_whitney_exact_limit && n2 <= mann_whitney_exact_limit) {
+        // The null distribution is symmetric about its mean: the two-sided p doubles the tail
+        // on the side of the smaller of U and n1*n2 - U.
+        const auto counts = u_distribution(n1, n2);
+        const auto tail_end = static_cast<std::size_t>(std::min(result.u, d1 * d2 - result.u));
+        const std::int64_t total = std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
+        const std::int64_t tail = std::accumulate(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(tail_end) + 1,
+                                                  std::int64_t{0});
+        result.p = std::min(1.0, 2 * static_cast<double>(tail) / static_cast<double>(total));
+        result.exact = true;
+        return result;
+    }
+    const double variance = d1 * d2 / 12 * ((dn + 1) - ties / (dn * (dn - 1)));
+    if (variance <= 0) {
+        return result;  // every value tied: no evidence of any difference
+    }
+    const double z = (std::fabs(result.u - mean) - 0.5) / std::sqrt(variance);
+    result.p = std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+    return result;
+}
+
+double mann_whitney_min_p(std::size_t n1, std::size_t n2) {
+    if (n1 == 0 || n2 == 0) return 1;
+    std::vector<double> low(n1), high(n2);
+    std::iota(low.begin(), low.end(), 0.0);
+    std::iota(high.begin(), high.end(), static_cast<double>(n1));
+    return mann_whitney(low, high).p;
 }
 
 }  // namespace allocproof::stats

@@ -8,7 +8,7 @@ packages=(
   libbenchmark-dev libgtest-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libboost-dev libboost-container-dev libabsl-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   python3 python3-matplotlib valgrind
   # The real databases measured under each allocator (workloads/external/); optional at run
   # time: a workload whose program is missing is skipped, and the run says so.

@@ -1,6 +1,8 @@
 // allocproof — the driver. `allocproof list` shows what this build can measure; `allocproof run`
-// measures a matrix of workload x strategy x global allocator x threads.
+// measures a matrix of workload x strategy x global allocator x threads; `allocproof compare`
+// tells whether one run regressed against another.
 #include "allocproof/registry.hpp"
+#include "harness/driver/compare.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix.hpp"
@@ -145,6 +147,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> list_descriptors;
     list->add_option("--descriptor", list_descriptors, "also an external workload descriptor file (JSON)");
 
+    compare_options compare_settings;
+    auto* compare = add_compare_command(app, compare_settings);
+
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
     // Given twice, an option's last value wins, as in most command lines (and scripts that add
     // to a default command line rely on it).
@@ -208,6 +213,8 @@ int main(int argc, char** argv) {
         std::cerr << "allocproof: error: " << e.what() << " (see allocproof --help)\n";
         return exit_usage;
     }
+
+    if (compare->parsed()) return compare_command(compare_settings);
 
     const auto& conflicts = allocproof::registry::instance().conflicts();
     if (!conflicts.empty()) {

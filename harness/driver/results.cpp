@@ -210,6 +210,8 @@ const std::vector<std::string> ratio_metrics = {"ns_per_op", "alloc_calls", "rss
 
 }  // namespace
 
+const std::vector<std::string>& model_metric_names() { return summarised_metrics; }
+
 json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& records,
                      const aggregation_settings& settings) {
     const auto reference = reference_digests(p, records);

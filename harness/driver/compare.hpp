@@ -1,0 +1,41 @@
+// `allocproof compare A B`: a CI gate. Matches the cells of two runs and tests, metric by metric,
+// whether B's repetitions differ from A's (two-sided Mann-Whitney U) by more than a threshold.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace allocproof::driver {
+
+struct compare_options {
+    std::string a, b;                              // run folders or results.json(.gz) files
+    std::vector<std::string> metrics{"ns_per_op"};
+    double alpha = 0.05;                           // significance level of the U test
+    double threshold = 0.05;                       // smallest relative change of the median that counts
+    bool fail_on_untestable = false;               // exit 1 on a large change that is too few reps to test
+    std::string json_out;                          // where to write the whole comparison, if set
+};
+
+// Exit code of `compare` when B has a significant regression beyond the threshold (0: none;
+// 2: bad input, as for `run`).
+inline constexpr int exit_regression = 1;
+
+// Registers the `compare` subcommand and its options, filling `options` when parsed.
+CLI::App* add_compare_command(CLI::App& app, compare_options& options);
+
+// Prints the report, writes --json, and returns the exit code. Bad input: one line on stderr, 2.
+int compare_command(const compare_options& options);
+
+// A results document from a run folder (its results.json, else results.json.gz) or a file,
+// gzip-compressed or not. Repetitions' `raw` records are dropped while parsing: they are the
+// bulk of a full run and nothing here reads them. Checks the schema version; throws usage_error.
+nlohmann::json load_results(const std::filesystem::path& folder_or_file, std::filesystem::path* file_read = nullptr);
+
+}  // namespace allocproof::driver
