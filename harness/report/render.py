@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Writes RUN_DIR/report.md and a self-contained RUN_DIR/report.html from the run's results files.
+
+    /usr/bin/python3 harness/report/render.py RUN_DIR
+
+Reads results.json, verdicts.json (harness/report/verdicts.py) and plots/index.json
+(plots/plots.py) and nothing else. Both reports are built from one document model (headings,
+paragraphs, tables, figures, details), so the two say the same thing. The HTML embeds every
+plot as a data: URI and has no external reference: it opens from disk with no network. Every
+string that comes from outside (names, command lines, reasons) is escaped in the HTML.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from verdicts import ALLOCATOR_ORDER, fmt, load_json, find_results  # noqa: E402
+
+VERDICT_WORDS = ("holds", "partly", "refuted", "inconclusive", "no_verdict")
+
+
+# ---- the document model ----------------------------------------------------------------------
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    anchor: str = ""
+
+
+@dataclass
+class Para:
+    text: str  # plain text; `code` spans and **bold** are the only markup
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    verdict_column: int | None = None  # cells whose first word is a verdict get its colour
+
+
+@dataclass
+class Figure:
+    path: Path
+    title: str
+    caption: str
+
+
+@dataclass
+class Details:
+    summary: str
+    blocks: list = field(default_factory=list)
+
+
+def md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list, run: Path) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text + "\n")
+        elif isinstance(b, Para):
+            out.append(b.text + "\n")
+        elif isinstance(b, Table):
+            out.append("| " + " | ".join(md_cell(h) for h in b.header) + " |")
+            out.append("|" + "---|" * len(b.header))
+            out.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in b.rows)
+            out.append("")
+        elif isinstance(b, Figure):
+            out.append(f"![{b.title}]({b.path.relative_to(run).as_posix()})\n")
+            out.append(f"*{b.caption}*\n")
+        elif isinstance(b, Details):
+            out.append(f"**{b.summary}**\n")
+            out.append(to_markdown(b.blocks, run))
+    return "\n".join(out)
+
+
+def inline_html(text: str) -> str:
+    """Escapes text, then turns `code` and **bold** into tags (the only markup the model uses)."""
+    escaped = html.escape(text)
+    parts = escaped.split("`")
+    for i in range(1, len(parts), 2):
+        parts[i] = f"<code>{parts[i]}</code>"
+    escaped = "".join(parts)
+    bold = escaped.split("**")
+    for i in range(1, len(bold), 2):
+        bold[i] = f"<strong>{bold[i]}</strong>"
+    return "".join(bold)
+
+
+def verdict_class(text: str) -> str:
+    word = text.split(" ", 1)[0].strip("*").lower().replace(" ", "_")
+    if word == "no":
+        word = "no_verdict"
+    return f' class="v-{word}"' if word in VERDICT_WORDS else ""
+
+
+def to_html(blocks: list) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            anchor = f' id="{html.escape(b.anchor)}"' if b.anchor else ""
+            out.append(f"<h{b.level}{anchor}>{inline_html(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            out.append(f"<p>{inline_html(b.text)}</p>")
+        elif isinstance(b, Table):
+            out.append("<table><thead><tr>" + "".join(f"<th>{inline_html(h)}</th>" for h in b.header)
+                       + "</tr></thead><tbody>")
+            for row in b.rows:
+                cells = []
+                for i, c in enumerate(row):
+                    css = verdict_class(c) if b.verdict_column is not None and i >= b.verdict_column else ""
+                    cells.append(f"<td{css}>{inline_html(c)}</td>")
+                out.append("<tr>" + "".join(cells) + "</tr>")
+            out.append("</tbody></table>")
+        elif isinstance(b, Figure):
+            data = base64.b64encode(b.path.read_bytes()).decode("ascii")
+            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.title)}">'
+                       f"<figcaption><strong>{html.escape(b.title)}.</strong> {inline_html(b.caption)}"
+                       "</figcaption></figure>")
+        elif isinstance(b, Details):
+            out.append(f"<details><summary>{inline_html(b.summary)}</summary>{to_html(b.blocks)}</details>")
+    return "\n".join(out)
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1280px;margin:2em auto;padding:0 1em;
+color:#1d1d1f;line-height:1.45}
+h1{font-size:1.7em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.88em}th,td{border:1px solid #ccc;padding:.25em .5em;
+vertical-align:top}th{background:#f2f2f2;text-align:left}tbody tr:nth-child(even){background:#fafafa}
+code{background:#f2f2f2;padding:0 .2em;border-radius:3px}
+.v-holds{background:#d8f0d8}.v-partly{background:#fbecc8}.v-refuted{background:#f6d3d3}
+.v-inconclusive{background:#e6e6e6}.v-no_verdict{background:#fff;color:#777}
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85em;color:#444}
+details{margin:.5em 0}summary{cursor:pointer;font-weight:600}
+.counts span{display:inline-block;padding:.15em .6em;margin-right:.4em;border-radius:4px}
+"""
+
+# Records, for the Chromium test and for any reader who wonders, whether every image decoded and
+# whether a script error happened. The page reads the same without it.
+CHECK_SCRIPT = """
+window.addEventListener('error', function () {
+  document.body.dataset.errors = String(Number(document.body.dataset.errors || '0') + 1);
+});
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.dataset.imagesLoaded = loaded + '/' + images.length;
+  document.body.dataset.errors = document.body.dataset.errors || '0';
+});
+"""
+
+
+# ---- content ---------------------------------------------------------------------------------
+
+def claim_name(claim: dict) -> str:
+    return claim["id"] + (f" ({claim['part']})" if claim.get("part") else "")
+
+
+def row_text(row: dict, unit: str) -> str:
+    if row["verdict"] == "no_verdict":
+        return "no verdict"
+    return (f"**{row['verdict']}** {fmt(row['estimate'], unit)} "
+            f"[{fmt(row['ci_low'], unit)}, {fmt(row['ci_high'], unit)}]")
+
+
+def verdict_blocks(verdicts: dict) -> list:
+    allocators = verdicts["allocators"]
+    several_machines = len(verdicts["machines"]) > 1
+    header = ["Claim", "Source", "Claimed", "Measured on"] + allocators
+    rows, notes, reasons = [], [], []
+    for claim in verdicts["claims"]:
+        unit = (claim.get("effect") or {}).get("unit", "")
+        claimed = claim.get("claimed_text") or "-"
+        if claim.get("seed_estimate"):
+            claimed += " (the seed's figure is an estimate, see below)"
+            notes.append(f"**{claim_name(claim)}**: {claim['seed_estimate']}")
+        by_label: dict[tuple, dict] = {}
+        for row in claim["rows"]:
+            by_label.setdefault((row["machine"], row["label"]), {})[row["allocator"]] = row
+            reasons.append([claim_name(claim), row["label"], row["allocator"]
+                            + (f" (machine {row['machine']})" if several_machines else ""),
+                            row["verdict"].replace("_", " "), row.get("why", "")])
+        source = claim["source"].split(" (")[0].split(", \"")[0]
+        for (machine, label), per_allocator in by_label.items():
+            where = label + (f" — machine {machine}" if several_machines else "")
+            cells = [row_text(per_allocator[a], unit) if a in per_allocator else "-" for a in allocators]
+            if claim.get("effect") is None:
+                where, cells = "not an effect size", ["no verdict"] * len(allocators)
+            rows.append([claim_name(claim), source, claimed, where] + cells)
+            if claim.get("effect") is None:
+                break
+    blocks = [Table(header, rows, verdict_column=4)]
+    if notes:
+        blocks += [Heading(3, "Figures the seeds computed instead of measuring")] + [Para(n) for n in notes]
+    blocks.append(Details("Why each verdict (every row: the interval, the claimed range, or which cells "
+                          "are missing)", [Table(["Claim", "Measured on", "Allocator", "Verdict", "Why"],
+                                                 reasons, verdict_column=3)]))
+    return blocks
+
+
+def metric_median(cell: dict, name: str):
+    m = (cell.get("metrics") or {}).get(name)
+    return None if m is None else m.get("median")
+
+
+def ratio_text(cell: dict) -> str:
+    r = ((cell.get("ratio_to_std") or {}).get("ns_per_op"))
+    if not r:
+        return "baseline" if cell["strategy"] == "std" else "-"
+    ci = "" if r.get("ci_low") is None else f" [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+    return f"{r['estimate']:.2f}{ci}"
+
+
+def winners_blocks(cells: list[dict], allocators: list[str]) -> list:
+    """Per workload form: the three fastest strategies per allocator at 1 thread and at the most threads."""
+    blocks = []
+    forms = sorted({c["workload"] for c in cells if c["strategy"] != "as_installed"})
+    for form in forms:
+        mine = [c for c in cells if c["workload"] == form]
+        threads = sorted({c["threads"] for c in mine})
+        rows = []
+        for t in sorted({threads[0], threads[-1]}):
+            for allocator in allocators:
+                ranked = sorted((c for c in mine if c["threads"] == t and c["allocator"] == allocator
+                                 and c["status"] == "ok" and metric_median(c, "ns_per_op") is not None),
+                                key=lambda c: metric_median(c, "ns_per_op"))
+                if not ranked:
+                    continue
+                best = "; ".join(f"`{c['strategy']}` {metric_median(c, 'ns_per_op'):.1f} ns"
+                                 f" ({ratio_text(c)}){' noisy' if c.get('noisy') else ''}" for c in ranked[:3])
+                std = next((c for c in ranked if c["strategy"] == "std"), None)
+                rows.append([str(t), allocator, best,
+                             f"{metric_median(std, 'ns_per_op'):.1f} ns" if std else "-"])
+        bad = [c for c in mine if c["status"] not in ("ok",)]
+        blocks.append(Heading(3, f"`{form}`", anchor=f"w-{form}"))
+        blocks.append(Table(["Threads", "Allocator", "Fastest three (median ns/op per thread; ratio to std [95% CI])",
+                             "std"], rows))
+        if bad:
+            blocks.append(Para("Cells not ok: " + "; ".join(
+                f"`{c['id']}` {c['status']}" + (f" ({c['reason']})" if c.get("reason") else "") for c in bad)))
+        blocks.append(("plots", f"workload:{form}"))
+    return blocks
+
+
+def external_blocks(cells: list[dict]) -> list:
+    rows = []
+    for c in cells:
+        if c["strategy"] != "as_installed":
+            continue
+        ratio = (c.get("ratio_to_glibc") or {})
+        def r(name):
+            v = ratio.get(name)
+            return "-" if not v else f"{v['estimate']:.2f}" + (
+                "" if v.get("ci_low") is None else f" [{v['ci_low']:.2f}, {v['ci_high']:.2f}]")
+        wall, thr, rss = (metric_median(c, n) for n in ("wall_seconds", "program_throughput", "rss_peak_bytes"))
+        rows.append([c["workload"], c["allocator"], c["status"] + (f" ({c['reason']})" if c.get("reason") else ""),
+                     "-" if wall is None else f"{wall:.2f}", "-" if thr is None else f"{thr:.4g}",
+                     "-" if rss is None else f"{rss / 2**20:.1f}", r("program_throughput"), r("rss_peak_bytes")])
+    if not rows:
+        return []
+    return [Heading(2, "Real programs under each allocator", anchor="external"),
+            Para("Each program as its Debian package built it, with the allocator preloaded (glibc: none). "
+                 "Ratios are to the same program under glibc, with a bootstrap 95% interval."),
+            Table(["Program", "Allocator", "Status", "Wall s", "Throughput", "Peak RSS MiB",
+                   "Throughput / glibc", "Peak RSS / glibc"], rows)]
+
+
+def environment_blocks(results: dict) -> list:
+    envs = results.get("machines") or [results.get("environment", {})]
+    keys = ["cpu_model", "logical_cpus", "memory_total", "virtualized", "kernel", "os", "hostname", "compiler",
+            "compiler_flags", "build_type", "sanitizers", "allocproof_version", "git_commit", "git_dirty", "time"]
+    rows = [[k] + [json.dumps(e.get(k)) if not isinstance(e.get(k), str) else e.get(k) for e in envs] for k in keys]
+    for name in ALLOCATOR_ORDER:
+        if any(name in (e.get("allocators") or {}) for e in envs):
+            rows.append([f"allocator {name}"] + [
+                " ".join(str((e.get("allocators") or {}).get(name, {}).get(k, "")) for k in ("version", "malloc_provider"))
+                for e in envs])
+    header = ["", *(f"machine {i}" for i in range(len(envs)))] if len(envs) > 1 else ["", "value"]
+    blocks = [Heading(2, "Environment", anchor="environment"), Table(header, rows)]
+    settings = [[s.get("flag", ""), str(s.get("value") if s.get("value") is not None else s.get("default", "")),
+                 s.get("meaning", "")] for s in results.get("settings", [])]
+    command = " ".join(envs[0].get("command_line") or [])
+    blocks += [Para(f"Command line: `{command}`"),
+               Details("Run settings", [Table(["Option", "Value", "Meaning"], settings)])]
+    return blocks
+
+
+def plot_blocks(index: list[dict], section: str, run: Path) -> list:
+    return [Figure(run / "plots" / p["png"], p["title"], p["caption"])
+            for p in index if p.get("section") == section and p.get("png") and (run / "plots" / p["png"]).is_file()]
+
+
+def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
+    env = results.get("environment", {})
+    cells = results.get("cells", [])
+    counts = verdicts["counts"]
+    statuses = {}
+    for c in cells:
+        statuses[c["status"]] = statuses.get(c["status"], 0) + 1
+    run_id = run.resolve().name
+    blocks = [
+        Heading(1, f"allocproof report — {run_id}"),
+        Para(f"Every claim of the seed documents and of the literature, measured on "
+             f"{len(verdicts['machines'])} machine(s) ({'; '.join(m['label'] for m in verdicts['machines'])}) "
+             f"against each global allocator ({', '.join(verdicts['allocators'])}). Rows: "
+             + ", ".join(f"**{counts[w]}** {w.replace('_', ' ')}" for w in VERDICT_WORDS)
+             + f". Cells: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+             + f"; run `{results.get('status')}`, commit `{(env.get('git_commit') or 'unknown')[:12]}`, "
+               f"started {env.get('time', '?')}."),
+        Para("A verdict compares the 95% bootstrap interval of the measured effect with the claimed range: "
+             "**holds** (a real effect reaching the range), **partly** (real, short of it), **refuted** "
+             "(the opposite, or no effect beyond noise with the range excluded), **inconclusive** (the "
+             "interval holds both no effect and the range: more repetitions would settle it). How each claim "
+             "is measured is in `claims/claims.json`; every figure below comes from the cells named in "
+             "`verdicts.json` and `results.json`."),
+        Heading(2, "Verdicts on the claims", anchor="verdicts"),
+        *verdict_blocks(verdicts),
+        *plot_blocks(index, "claims", run),
+        Heading(2, "Overview", anchor="overview"),
+        *plot_blocks(index, "overview", run),
+        Heading(2, "Per workload: the winners", anchor="workloads"),
+        Para("Median ns per operation per thread over the ok repetitions; in brackets the ratio to `std` on the "
+             "same allocator with its bootstrap 95% interval (below 1 is faster). `noisy`: the repetitions' CV "
+             "exceeds the run's noise threshold."),
+    ]
+    for b in winners_blocks(cells, verdicts["allocators"]):
+        blocks.extend(plot_blocks(index, b[1], run) if isinstance(b, tuple) else [b])
+    blocks += external_blocks(cells)
+    micro = run / "micro" / "summary.md"
+    if micro.is_file():
+        blocks.append(Para("The micro suite (each strategy operation in isolation) is in `micro/summary.md`."))
+    blocks += environment_blocks(results)
+    return blocks
+
+
+def write_reports(run: Path) -> tuple[Path, Path]:
+    results_path = find_results(run)
+    results = load_json(results_path)
+    verdicts = load_json(run / "verdicts.json")
+    index_path = run / "plots" / "index.json"
+    index = load_json(index_path) if index_path.is_file() else []
+    blocks = build(run, results, verdicts, index)
+    md, page = run / "report.md", run / "report.html"
+    md.write_text(to_markdown(blocks, run), encoding="utf-8")
+    title = html.escape(f"allocproof report — {run.resolve().name}")
+    page.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>"
+        f"<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>\n<body>\n"
+        + to_html(blocks) + "\n</body></html>\n", encoding="utf-8")
+    return md, page
+
+
+def main(argv=None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: render.py RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        md, page = write_reports(Path(args[0]))
+    except (OSError, ValueError, KeyError) as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 2
+    print(f"render: wrote {md} and {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
