@@ -9,7 +9,9 @@ packages=(
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libboost-dev libboost-container-dev libabsl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
-  python3 python3-matplotlib valgrind
+  python3 python3-matplotlib python3-yaml valgrind
+  # The report's browser test opens report.html in headless Chromium.
+  chromium
   # The real databases measured under each allocator (workloads/external/); optional at run
   # time: a workload whose program is missing is skipped, and the run says so.
   rocksdb-tools redis-server redis-tools sqlite3
