@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces allocproof's numbers on this machine: installs what is missing, builds, runs the
-# default matrix (or the small one with --quick) and writes results/<run-id>/, pointing
+# default matrix (or the small one with --quick), judges every claim and writes the report
+# (results/<run-id>/{results.json,verdicts.json,report.md,report.html,plots/}), pointing
 # results/latest at it.
 #
 #   ./run_all.sh              the default matrix
@@ -42,6 +43,12 @@ build/allocproof run --out "$out" "${args[@]}" || status=$?
 # was stopped (130) or refused (2) goes no further.
 if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
   /usr/bin/python3 harness/micro_suite.py --build build --out "$out" "${micro_args[@]}" || status=$?
+fi
+# The report: a verdict on every claim, the plots, report.md and report.html, beside results.json.
+# It reads only the results files, so harness/report/make_report.py can redo it on any run folder.
+if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
+  /usr/bin/python3 harness/report/make_report.py "$out" || status=$?
+  [ -f "$out/report.html" ] && echo "allocproof: report: $out/report.html" >&2
 fi
 # Point results/latest at the run even when some cells failed: their records say why.
 if $link_latest && [ -f "$out/results.json" ]; then
