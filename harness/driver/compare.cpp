@@ -67,12 +67,12 @@ fs::path results_file_of(const fs::path& given) {
 
 }  // namespace
 
-json load_results(const fs::path& folder_or_file, fs::path* file_read) {
+json load_results(const fs::path& folder_or_file, fs::path* file_read, bool keep_raw) {
     const fs::path file = results_file_of(folder_or_file);
     if (file_read != nullptr) *file_read = file;
     const std::string text = read_maybe_compressed(file);
-    json::parser_callback_t drop_raw = [](int, json::parse_event_t event, json& parsed) {
-        return !(event == json::parse_event_t::key && parsed == "raw");
+    json::parser_callback_t drop_raw = [keep_raw](int, json::parse_event_t event, json& parsed) {
+        return keep_raw || !(event == json::parse_event_t::key && parsed == "raw");
     };
     json document;
     try {

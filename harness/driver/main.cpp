@@ -1,8 +1,9 @@
 // allocproof — the driver. `allocproof list` shows what this build can measure; `allocproof run`
 // measures a matrix of workload x strategy x global allocator x threads; `allocproof compare`
-// tells whether one run regressed against another.
+// tells whether one run regressed against another; `allocproof merge` joins runs of several machines.
 #include "allocproof/registry.hpp"
 #include "harness/driver/compare.hpp"
+#include "harness/driver/merge.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix.hpp"
@@ -149,6 +150,8 @@ int main(int argc, char** argv) {
 
     compare_options compare_settings;
     auto* compare = add_compare_command(app, compare_settings);
+    merge_options merge_settings;
+    auto* merge = add_merge_command(app, merge_settings);
 
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
     // Given twice, an option's last value wins, as in most command lines (and scripts that add
@@ -200,6 +203,10 @@ int main(int argc, char** argv) {
     run->add_option("--descriptor", request.external_descriptors,
                     "an external workload descriptor file (JSON, as in workloads/external/); repeatable")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    std::string shard;
+    run->add_option("--shard", shard,
+                    "measure only part i of n of the matrix, i/n (e.g. 2/4; whole workload groups, the same split "
+                    "on every machine); `allocproof merge` joins the parts");
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
 
@@ -215,6 +222,7 @@ int main(int argc, char** argv) {
     }
 
     if (compare->parsed()) return compare_command(compare_settings);
+    if (merge->parsed()) return merge_command(merge_settings);
 
     const auto& conflicts = allocproof::registry::instance().conflicts();
     if (!conflicts.empty()) {
@@ -245,6 +253,7 @@ int main(int argc, char** argv) {
         if (run->count("--ops")) request.ops = ops;
         if (run->count("--working-set")) request.working_set = working_set;
         if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;
+        if (run->count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(shard);
         if (options.resume && out.empty()) {
             throw usage_error("--resume needs --out, the folder of the run to finish");
         }

@@ -7,6 +7,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <fnmatch.h>
 
 namespace allocproof::driver {
@@ -28,7 +30,18 @@ nlohmann::json to_json(const matrix_request& r) {
             {"seed", r.seed},             {"sample_every", r.sample_every},
             {"dirty_heap_bytes", r.dirty_heap_bytes},
             {"external_descriptors", r.external_descriptors},
-            {"external_commands", r.external_commands}};
+            {"external_commands", r.external_commands},
+            {"shard", {{"index", r.shard_index}, {"count", r.shard_count}}}};
+}
+
+std::pair<unsigned, unsigned> parse_shard(const std::string& text) {
+    unsigned index = 0, count = 0;
+    char slash = 0, extra = 0;
+    if (std::sscanf(text.c_str(), "%u%c%u%c", &index, &slash, &count, &extra) != 3 || slash != '/' ||
+        text.find_first_not_of("0123456789/") != std::string::npos || count == 0 || index == 0 || index > count) {
+        throw usage_error(fmt::format("--shard '{}' is not i/n with 1 <= i <= n (e.g. 2/4)", text));
+    }
+    return {index, count};
 }
 
 matrix_request matrix_request_from_json(const nlohmann::json& j) {
@@ -53,6 +66,10 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.warmup_ops = optional("warmup_ops");
         r.seed = j.at("seed").get<std::uint64_t>();
         r.sample_every = j.at("sample_every").get<std::uint64_t>();
+        if (j.contains("shard")) {
+            r.shard_index = j.at("shard").at("index").get<unsigned>();
+            r.shard_count = j.at("shard").at("count").get<unsigned>();
+        }
         return r;
     } catch (const nlohmann::json::exception& error) {
         throw usage_error(fmt::format("the stored run request is malformed: {}", error.what()));
@@ -131,6 +148,41 @@ workload_scale scale_of(const workload_traits& traits, const std::string& scale)
     throw usage_error(fmt::format("--scale '{}' is not one of default, quick, test", scale));
 }
 
+namespace {
+
+// A shard keeps whole digest groups (one workload form at one thread count and scale: every
+// strategy and allocator of it; an external program: all its cells), so that each shard checks
+// its own digests against its own std baseline and computes its own ratios. Groups go, in plan
+// order, to the shard with the fewest cells so far: the same split on every machine.
+void keep_shard(plan& p, unsigned index, unsigned count) {
+    std::map<std::string, unsigned> shard_of;
+    std::vector<std::size_t> load(count, 0);
+    std::vector<std::string> group_of(p.cells.size());
+    std::map<std::string, std::size_t> size_of;
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const auto& c = p.cells[i];
+        group_of[i] = c.external ? c.workload : fmt::format("{}|{}", c.workload, c.threads);
+        ++size_of[group_of[i]];
+    }
+    for (const auto& group : group_of) {
+        if (shard_of.contains(group)) continue;
+        const auto lightest = static_cast<unsigned>(std::ranges::min_element(load) - load.begin());
+        shard_of[group] = lightest;
+        load[lightest] += size_of[group];
+    }
+    std::vector<planned_cell> kept;
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        if (shard_of[group_of[i]] + 1 == index) kept.push_back(std::move(p.cells[i]));
+    }
+    if (kept.empty()) {
+        throw usage_error(fmt::format("shard {}/{} is empty: the matrix has only {} groups of cells to share out",
+                                      index, count, shard_of.size()));
+    }
+    p.cells = std::move(kept);
+}
+
+}  // namespace
+
 plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators) {
     const registry& reg = registry::instance();
     std::vector<std::string> workload_names, strategy_names;
@@ -205,6 +257,8 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
             "the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
             fmt::join(strategies, ", "), fmt::join(workloads, ", ")));
     }
+
+    if (request.shard_count > 1) keep_shard(p, request.shard_index, request.shard_count);
 
     split_mix random(request.seed ^ 0x5EEDF00DULL);
     std::vector<std::size_t> order(p.cells.size());

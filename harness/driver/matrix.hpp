@@ -38,7 +38,13 @@ struct matrix_request {
     // Real programs besides workloads/external/*.json: descriptor files and NAME=COMMAND lines.
     std::vector<std::string> external_descriptors;
     std::vector<std::string> external_commands;
+    // --shard i/n: this run measures part i (1-based) of n of the matrix; n = 1 is all of it.
+    unsigned shard_index = 1;
+    unsigned shard_count = 1;
 };
+
+// "2/4" -> {2, 4}; anything else (0/4, 5/4, 4, a/b, 1/0) is a usage_error.
+std::pair<unsigned, unsigned> parse_shard(const std::string& text);
 
 // The thread counts a scale runs when --threads is not given. The default matrix goes past this
 // machine's two cores on purpose: 4 and 8 threads measure oversubscription, and say so.
