@@ -144,6 +144,11 @@ def effect_spec(claim: dict) -> dict:
     cand, base = claim["comparisons"][0]["candidate"], claim["comparisons"][0].get("baseline")
     if claim.get("compare") == "allocators":
         cand_name, base_name = claim["allocators"]["candidate"], claim["allocators"]["baseline"]
+    elif len(claim["comparisons"]) > 1 and claim.get("combine") == "geomean":
+        cand_name, base_name = "candidate", "baseline"
+    elif base and cand["strategy"] == base["strategy"]:
+        # The same strategy on two forms of a workload (a technique of the workload itself).
+        cand_name, base_name = cand["workload"], base["workload"]
     else:
         cand_name, base_name = cand["strategy"], (base or {}).get("strategy")
     if kind == "speedup":
@@ -161,6 +166,8 @@ def effect_spec(claim: dict) -> dict:
         label, unit, null = f"bytes held per live object, {base_name} minus {cand_name}", "B", 0.0
     else:
         raise ClaimsError(f"claim {claim['id']}: unknown effect '{kind}'")
+    if cand_name == "candidate":
+        label += f", geometric mean over {len(claim['comparisons'])} comparisons"
     return {"label": label, "unit": unit, "null": null, "claimed_low": low, "claimed_high": high,
             "direction": "higher_is_better" if low is not None else "lower_is_better",
             "range_is_limit": bool(claimed.get("up_to")), "scale": scale}
