@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness" / "report"))
-from verdicts import ALLOCATOR_ORDER, find_results, load_json  # noqa: E402
+from verdicts import ALLOCATOR_ORDER, find_results, load_json, load_results  # noqa: E402
 
 VERDICT_COLOURS = {"holds": "#2e8b3a", "partly": "#d99a00", "refuted": "#c62828", "inconclusive": "#7a7a7a"}
 PERCENTILES = [("latency_p50_ns", "p50"), ("latency_p90_ns", "p90"), ("latency_p99_ns", "p99"),
@@ -277,7 +277,7 @@ def fragmentation_timeline(fig_set: Figures, cells: list[dict], allocators: list
 
 def main(run_dir) -> list[dict]:
     run = Path(run_dir)
-    results = load_json(find_results(run))
+    results = load_results(find_results(run))
     verdicts = load_json(run / "verdicts.json")
     machine0 = [c for c in results.get("cells", []) if c.get("machine", 0) == 0]
     model = [c for c in machine0 if c["strategy"] != "as_installed"]

@@ -36,7 +36,7 @@ def cell(workload, strategy, allocator, threads, values, metric="ns_per_op", sta
 
 
 def results(*cells):
-    return {"schema_version": 1, "environment": {"cpu_model": "Test CPU", "logical_cpus": 2},
+    return {"tool": "allocproof", "schema_version": 1, "environment": {"cpu_model": "Test CPU", "logical_cpus": 2},
             "plan": {"request": {"seed": 7, "dirty_heap_bytes": 0}}, "cells": list(cells)}
 
 
@@ -170,6 +170,44 @@ class Evaluate(unittest.TestCase):
         doc = claims_doc(claimed={"low": None, "high": None})
         with self.assertRaises(verdicts.ClaimsError):
             verdicts.evaluate(results(), doc)
+
+
+class BadInput(unittest.TestCase):
+    """Each gets one line naming the file, exit code 2, and no verdicts.json."""
+
+    def run_main(self, results_text, claims=None):
+        with tempfile.TemporaryDirectory() as scratch:
+            run = Path(scratch)
+            (run / "results.json").write_text(results_text)
+            args = [str(run), "--quiet"]
+            if claims is not None:
+                (run / "claims.json").write_text(json.dumps(claims))
+                args += ["--claims", str(run / "claims.json")]
+            import contextlib
+            import io
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = verdicts.main(args)
+            return code, err.getvalue(), (run / "verdicts.json").exists()
+
+    def test_a_truncated_results_file(self):
+        code, err, written = self.run_main('{"tool": "allocproof", "schema_version": 1, "cel')
+        self.assertEqual((code, written), (2, False))
+        self.assertIn("results.json is not valid JSON", err)
+        self.assertEqual(err.count("\n"), 1)
+
+    def test_a_file_that_is_not_a_results_file(self):
+        for text in ("{}", "[]", '{"tool": "allocproof", "schema_version": 2, "cells": []}'):
+            code, err, written = self.run_main(text)
+            self.assertEqual((code, written), (2, False), text)
+            self.assertIn("not an allocproof results file", err)
+
+    def test_a_malformed_claims_file(self):
+        doc = claims_doc()
+        doc["claims"][0]["effect"] = "faster"
+        code, err, written = self.run_main(json.dumps(results()), doc)
+        self.assertEqual((code, written), (2, False))
+        self.assertIn("unknown effect", err)
 
 
 class TheClaimsFile(unittest.TestCase):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from verdicts import ALLOCATOR_ORDER, fmt, load_json, find_results  # noqa: E402
+from verdicts import ALLOCATOR_ORDER, fmt, find_results, load_json, load_results  # noqa: E402
 
 VERDICT_WORDS = ("holds", "partly", "refuted", "inconclusive", "no_verdict")
 
@@ -345,7 +345,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
 
 def write_reports(run: Path) -> tuple[Path, Path]:
     results_path = find_results(run)
-    results = load_json(results_path)
+    results = load_results(results_path)
     verdicts = load_json(run / "verdicts.json")
     index_path = run / "plots" / "index.json"
     index = load_json(index_path) if index_path.is_file() else []

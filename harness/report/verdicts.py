@@ -42,8 +42,19 @@ class ClaimsError(Exception):
 
 def load_json(path: Path):
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, EOFError, gzip.BadGzipFile) as error:
+        raise ValueError(f"{path} is not valid JSON ({error})") from None
+
+
+def load_results(path: Path) -> dict:
+    results = load_json(path)
+    if not isinstance(results, dict) or results.get("tool") != "allocproof" or \
+            results.get("schema_version") != 1 or not isinstance(results.get("cells"), list):
+        raise ValueError(f"{path} is not an allocproof results file of schema_version 1 with a cells array")
+    return results
 
 
 def find_results(run: Path) -> Path:
@@ -430,10 +441,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         results_path = find_results(args.run)
-        results = load_json(results_path)
+        results = load_results(results_path)
         claims_doc = load_json(args.claims)
         verdicts = evaluate(results, claims_doc, results_path.name, args.resamples)
-    except (OSError, ValueError, KeyError, ClaimsError) as error:
+    except (OSError, ValueError, KeyError, TypeError, ClaimsError) as error:
         print(f"verdicts: {error}", file=sys.stderr)
         return 2
     out = args.out or results_path.parent / "verdicts.json"
