@@ -117,6 +117,15 @@ TEST_F(Shards, RunsOfTwoMachinesSitSideBySide) {
     for (const auto& cell : merged.at("cells")) ids[cell.at("machine").get<int>()].insert(cell.at("id"));
     EXPECT_EQ(ids[0], ids[1]);
     EXPECT_EQ(ids[0].size(), by_id(read(folder_ / "whole")).size());
+    // summary.csv says which machine each line is from: its last column.
+    std::ifstream csv(out / "summary.csv");
+    std::string line;
+    std::getline(csv, line);
+    EXPECT_TRUE(line.ends_with(",machine")) << line;
+    std::map<char, int> lines_of;
+    while (std::getline(csv, line)) ++lines_of[line.back()];
+    EXPECT_EQ(lines_of['0'], static_cast<int>(ids[0].size()));
+    EXPECT_EQ(lines_of['1'], static_cast<int>(ids[1].size()));
 
     // The same machine twice is a duplicate: its cells cannot both be the measurement.
     auto twice = driver({"merge", (folder_ / "whole").string(), (folder_ / "whole").string(), "--out",

@@ -353,7 +353,7 @@ std::string summary_csv(const json& cells) {
     std::string csv =
         "workload,strategy,allocator,threads,status,reps_ok,ns_per_op_median,ns_per_op_cv,noisy,"
         "ratio_to_std,ratio_ci_low,ratio_ci_high,latency_p99_ns,alloc_calls_per_op,"
-        "rss_peak_bytes,memory_held_ratio,digest,wall_seconds,program_throughput,ratio_to_glibc\n";
+        "rss_peak_bytes,memory_held_ratio,digest,wall_seconds,program_throughput,ratio_to_glibc,machine\n";
     auto number = [](const json& v) {
         return v.is_null() ? std::string() : fmt::format("{:.6g}", v.get<double>());
     };
@@ -372,7 +372,7 @@ std::string summary_csv(const json& cells) {
         const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
         const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
         csv += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
             cell.at("allocator").get<std::string>(), cell.at("threads").get<unsigned>(),
             cell.at("status").get<std::string>(), cell.at("reps_ok").get<std::size_t>(),
@@ -384,7 +384,8 @@ std::string summary_csv(const json& cells) {
             median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
             median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
             cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
-            median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell));
+            median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell),
+            cell.value("machine", 0));
     }
     return csv;
 }
