@@ -2,14 +2,20 @@
 // on standard output. The driver starts one such process per cell and repetition, so each starts
 // with a fresh heap and a fresh peak-RSS counter, and a crash costs one cell, not the run.
 //
-// Exit codes: 0 measured; 2 bad arguments; 3 the allocator serving malloc is not the one asked
-// for; 70 a worker failed. Anything else (a signal) the driver reports as a crash.
+// With --plugin PATH (repeatable) it first loads strategy plugins (harness/plugin_loader.hpp);
+// --describe-plugins prints what they hold and exits, which is how the driver learns of them.
+//
+// Exit codes: 0 measured; 2 bad arguments or a plugin that cannot be loaded; 3 the allocator
+// serving malloc is not the one asked for; 70 a worker failed. Anything else (a signal) the
+// driver reports as a crash.
 #include "allocproof/cell.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/alloc_counters.hpp"
 #include "harness/allocator_identity.hpp"
 #include "harness/latency_histogram.hpp"
+#include "harness/plugin_loader.hpp"
 #include "harness/thread_probes.hpp"
+#include "harness/traits_json.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -185,6 +191,27 @@ void act_out(const std::string& fault) {
     }
 }
 
+// What the loaded plugins add to this build: their strategies and cells, for the driver.
+json plugins_json(const std::vector<loaded_plugin>& plugins) {
+    const registry& reg = registry::instance();
+    json out = {{"schema", "allocproof-plugins/1"}, {"abi_tag", host_plugin_abi_tag()}, {"plugins", json::array()}};
+    for (const auto& plugin : plugins) {
+        json strategies = json::array(), cells = json::array();
+        for (const auto& name : plugin.strategies) {
+            strategies.push_back(traits_to_json(*reg.find_strategy(name)));
+            for (const auto& cell : reg.cells()) {
+                if (cell.strategy == name) cells.push_back({{"workload", cell.workload}, {"strategy", cell.strategy}});
+            }
+        }
+        out["plugins"].push_back({{"path", plugin.path},
+                                  {"name", plugin.name},
+                                  {"abi_tag", plugin.abi_tag},
+                                  {"strategies", strategies},
+                                  {"cells", cells}});
+    }
+    return out;
+}
+
 }  // namespace
 }  // namespace allocproof
 
@@ -200,6 +227,10 @@ int main(int argc, char** argv) {
     std::string expected_allocator;
     bool identify = false;
     app.add_flag("--identify", identify, "print the global allocator's identity and exit");
+    std::vector<std::string> plugin_paths;
+    bool describe_plugins = false;
+    app.add_option("--plugin", plugin_paths, "load a strategy plugin (a shared library); repeatable");
+    app.add_flag("--describe-plugins", describe_plugins, "print the strategies and cells of the plugins and exit");
     app.add_option("--allocator", expected_allocator, "the allocator the driver expects");
     app.add_option("--workload", request.workload);
     app.add_option("--strategy", request.strategy);
@@ -215,6 +246,17 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
         return 2;
+    }
+    std::vector<loaded_plugin> plugins;
+    try {
+        for (const auto& path : plugin_paths) plugins.push_back(load_plugin(path));
+    } catch (const plugin_error& error) {
+        std::cerr << "allocproof-cell: " << error.what() << "\n";
+        return 2;
+    }
+    if (describe_plugins) {
+        std::cout << plugins_json(plugins).dump() << "\n";
+        return 0;
     }
     if (!identify && (request.params.scale.ops_per_thread == 0 || request.params.scale.working_set == 0)) {
         // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.

@@ -7,7 +7,9 @@
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix.hpp"
+#include "harness/driver/plugins.hpp"
 #include "harness/driver/run.hpp"
+#include "harness/traits_json.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -34,17 +36,8 @@ std::vector<std::string> strategies_serving(const workload_traits& workload) {
     return names;
 }
 
-std::vector<std::string> families(const strategy_traits& s) {
-    std::vector<std::string> names;
-    if (s.provides_blocks) names.emplace_back("blocks");
-    if (s.provides_vector) names.emplace_back("vector");
-    if (s.provides_object_pool) names.emplace_back("object_pool");
-    if (s.provides_buffers) names.emplace_back("buffers");
-    return names;
-}
-
 std::vector<std::string> capabilities(const strategy_traits& s) {
-    std::vector<std::string> caps = families(s);
+    std::vector<std::string> caps = strategy_families(s);
     if (s.provides_blocks) {
         caps.emplace_back(s.frees_individually ? "frees individually" : "frees only on reset");
         if (s.fixed_size) caps.emplace_back("fixed block size");
@@ -66,16 +59,7 @@ int list_command(bool as_json, const std::vector<std::string>& descriptors) {
         json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators},
                     {"external_workloads", external}};
         for (const auto& s : reg.strategies()) {
-            out["strategies"].push_back({{"name", s.name},
-                                         {"summary", s.summary},
-                                         {"origin", s.origin},
-                                         {"families", families(s)},
-                                         {"frees_individually", s.frees_individually},
-                                         {"thread_safe", s.thread_safe},
-                                         {"cross_thread_free", s.cross_thread_free},
-                                         {"fixed_size", s.fixed_size},
-                                         {"may_refuse", s.may_refuse},
-                                         {"max_alignment", s.max_alignment}});
+            out["strategies"].push_back(traits_to_json(s));
         }
         for (const auto& w : reg.workloads()) {
             out["workloads"].push_back({{"name", w.name},
@@ -147,6 +131,8 @@ int main(int argc, char** argv) {
     list->add_flag("--json", list_json, "print JSON");
     std::vector<std::string> list_descriptors;
     list->add_option("--descriptor", list_descriptors, "also an external workload descriptor file (JSON)");
+    std::vector<std::string> list_plugins;
+    list->add_option("--plugin", list_plugins, "also the strategies of a plugin (a shared library); repeatable");
 
     compare_options compare_settings;
     auto* compare = add_compare_command(app, compare_settings);
@@ -207,6 +193,10 @@ int main(int argc, char** argv) {
     run->add_option("--shard", shard,
                     "measure only part i of n of the matrix, i/n (e.g. 2/4; whole workload groups, the same split "
                     "on every machine); `allocproof merge` joins the parts");
+    run->add_option("--plugin", request.plugins,
+                    "a strategy plugin, a shared library built against the installed allocproof package "
+                    "(examples/plugin); its strategies join the matrix; repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
 
@@ -231,6 +221,7 @@ int main(int argc, char** argv) {
     }
     if (list->parsed()) {
         try {
+            register_plugins(list_plugins);
             return list_command(list_json, list_descriptors);
         } catch (const usage_error& e) {
             std::cerr << "allocproof: error: " << e.what() << "\n";

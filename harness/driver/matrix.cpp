@@ -31,6 +31,7 @@ nlohmann::json to_json(const matrix_request& r) {
             {"dirty_heap_bytes", r.dirty_heap_bytes},
             {"external_descriptors", r.external_descriptors},
             {"external_commands", r.external_commands},
+            {"plugins", r.plugins},
             {"shard", {{"index", r.shard_index}, {"count", r.shard_count}}}};
 }
 
@@ -57,6 +58,7 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.dirty_heap_bytes = j.value("dirty_heap_bytes", std::uint64_t{0});
         r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});
         r.external_commands = j.value("external_commands", std::vector<std::string>{});
+        r.plugins = j.value("plugins", std::vector<std::string>{});
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
             return v.is_null() ? std::nullopt : std::optional(v.get<std::uint64_t>());

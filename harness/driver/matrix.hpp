@@ -38,6 +38,8 @@ struct matrix_request {
     // Real programs besides workloads/external/*.json: descriptor files and NAME=COMMAND lines.
     std::vector<std::string> external_descriptors;
     std::vector<std::string> external_commands;
+    // Strategy plugins (shared libraries) every cell program of the run loads; absolute paths.
+    std::vector<std::string> plugins;
     // --shard i/n: this run measures part i (1-based) of n of the matrix; n = 1 is all of it.
     unsigned shard_index = 1;
     unsigned shard_count = 1;

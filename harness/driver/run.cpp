@@ -3,6 +3,7 @@
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
+#include "harness/driver/plugins.hpp"
 #include "harness/driver/results.hpp"
 
 #include <fmt/format.h>
@@ -248,7 +249,7 @@ void replay_journal(const fs::path& out, run_state& state) {
 }
 
 
-int run_planned(const run_options& options, const matrix_request& request, const json& stored);
+int run_planned(const run_options& options, matrix_request request, const json& stored);
 
 }  // namespace
 
@@ -305,10 +306,11 @@ int run_matrix(const run_options& options) {
 
 namespace {
 
-int run_planned(const run_options& options, const matrix_request& request, const json& stored) {
+int run_planned(const run_options& options, matrix_request request, const json& stored) {
     const fs::path& out = options.out;
     run_state state;
 
+    const json plugins = register_plugins(request.plugins);
     state.matrix = make_plan(request, available_allocators());
     state.records.resize(state.matrix.cells.size());
     for (const auto& line : state.matrix.skipped) std::cout << "allocproof: " << line << "\n";
@@ -342,6 +344,7 @@ int run_planned(const run_options& options, const matrix_request& request, const
             {"tool", "allocproof"},
             {"status", "running"},
             {"environment", collect_environment(options.command_line, identify_allocators(allocators))},
+            {"plugins", plugins},
             {"settings", options.settings},
             {"plan",
              {{"request", to_json(request)},
@@ -397,6 +400,7 @@ int run_planned(const run_options& options, const matrix_request& request, const
                     "--seed", std::to_string(cell.params.seed),
                     "--sample-every", std::to_string(request.sample_every),
                     "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
+                for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
                 child_outcome outcome = run_child(argv, limit, stop_requested);
                 if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
                 state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));

@@ -6,47 +6,12 @@
 // a strategy compiles one file and adding a workload touches no strategy file.
 #pragma once
 
-#include "allocproof/cell.hpp"
-#include "allocproof/generated_workloads.hpp"
-#include "allocproof/registry.hpp"
-#include "allocproof/strategy.hpp"
-#include "harness/cell_runner.hpp"
+#include "allocproof/strategy_cells.hpp"
 #include "harness/micro_patterns.hpp"
 
 namespace allocproof {
 
 namespace detail {
-
-template <class S>
-class erased final : public erased_strategy {
-public:
-    explicit erased(const block_spec& spec) : strategy_(spec) {}
-    void* allocate(std::size_t bytes) override { return strategy_.allocate(bytes); }
-    void deallocate(void* block, std::size_t bytes) override { strategy_.deallocate(block, bytes); }
-
-private:
-    S strategy_;
-};
-
-template <class S>
-std::unique_ptr<erased_strategy> make_erased(const block_spec& spec) {
-    return std::make_unique<erased<S>>(spec);
-}
-
-template <class S, class... Ws>
-void register_cells(type_list<Ws...>) {
-    (
-        [] {
-            if constexpr (Ws::template accepts<S>) {
-                registry& reg = registry::instance();
-                unsigned variant = 0;
-                for (std::string_view name : reg.workload_names(Ws::traits)) {
-                    reg.add_cell(name, S::traits.name, &run_cell<Ws, S>, variant++);
-                }
-            }
-        }(),
-        ...);
-}
 
 template <class S>
 void register_micro_benchmarks() {
@@ -83,10 +48,7 @@ void register_micro_benchmarks() {
 
 template <any_strategy S>
 bool register_strategy() {
-    strategy_factory make = nullptr;
-    if constexpr (S::traits.provides_blocks) make = &detail::make_erased<S>;
-    registry::instance().add_strategy(S::traits, make);
-    detail::register_cells<S>(generated::all_workloads{});
+    register_strategy_cells<S>();
     detail::register_micro_benchmarks<S>();
     return true;
 }

@@ -81,6 +81,7 @@ public:
     const cell_entry* find_cell(std::string_view workload, std::string_view strategy) const;
 
     const std::vector<micro_entry>& micro_benchmarks() const { return micro_; }
+    const std::vector<cell_entry>& cells() const { return cells_; }
 
     // Names registered twice; a non-empty list makes the driver refuse to run.
     const std::vector<std::string>& conflicts() const { return conflicts_; }
@@ -111,7 +112,14 @@ extern const bool strategy_registered;
 }  // namespace allocproof::registration
 
 // Registers a workload's name and description; placed at the end of workloads/<name>.hpp.
+// A plugin (ALLOCPROOF_PLUGIN_BUILD, set by the installed CMake package) includes the same
+// headers to instantiate the workloads with its strategy, but the workloads themselves are the
+// host's: registering them a second time would clash.
+#if defined(ALLOCPROOF_PLUGIN_BUILD)
+#define ALLOCPROOF_REGISTER_WORKLOAD(...)
+#else
 #define ALLOCPROOF_REGISTER_WORKLOAD(...)                                                     \
     template <>                                                                               \
     inline const bool allocproof::registration::workload_registered<__VA_ARGS__> =           \
         (::allocproof::registry::instance().add_workload(__VA_ARGS__::traits), true);
+#endif

@@ -1,0 +1,22 @@
+// Strategy plugins, as the driver sees them (`run --plugin`, `list --plugin`).
+//
+// The driver never runs plugin code: it asks a cell program to load the plugins and describe
+// them, in a child process, and adds what they hold to its registry without cell functions. The
+// matrix, `list` and the results then treat a plugin's strategies like built-in ones, and every
+// cell program the run starts loads the plugins itself (run.cpp passes --plugin on).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace allocproof::driver {
+
+// Checks and registers the plugins at `paths` (made absolute), in order. Throws usage_error with
+// one line naming the plugin: not a shared library, no entry point, another build's tag, a
+// clash of names, a crash or a hang while loading.
+// Returns what each holds (path, name, abi_tag, strategies), for the results file.
+nlohmann::json register_plugins(std::vector<std::string>& paths);
+
+}  // namespace allocproof::driver

@@ -1,0 +1,67 @@
+// allocproof — the cells a strategy makes with the workloads: shared by ALLOCPROOF_REGISTER_STRATEGY
+// (a strategy in the tree) and ALLOCPROOF_PLUGIN (a strategy in a shared library of its own).
+//
+// Every workload the build found (the generated list in allocproof/generated_workloads.hpp), or
+// the ones a caller names, is instantiated with the strategy, for each workload whose `accepts`
+// says the strategy can serve it. The instantiations live in the strategy's own object file (or
+// plugin), so only the choice of cell, a function pointer, crosses into the harness: the hot path
+// is the workload calling the strategy directly, with no virtual call between them.
+#pragma once
+
+#include "allocproof/cell.hpp"
+#include "allocproof/generated_workloads.hpp"
+#include "allocproof/registry.hpp"
+#include "allocproof/strategy.hpp"
+#include "harness/cell_runner.hpp"
+
+#include <memory>
+
+namespace allocproof {
+
+namespace detail {
+
+template <class S>
+class erased final : public erased_strategy {
+public:
+    explicit erased(const block_spec& spec) : strategy_(spec) {}
+    void* allocate(std::size_t bytes) override { return strategy_.allocate(bytes); }
+    void deallocate(void* block, std::size_t bytes) override { strategy_.deallocate(block, bytes); }
+
+private:
+    S strategy_;
+};
+
+template <class S>
+std::unique_ptr<erased_strategy> make_erased(const block_spec& spec) {
+    return std::make_unique<erased<S>>(spec);
+}
+
+}  // namespace detail
+
+// Registers strategy S and its cells with the workloads Ws. A plugin may name fewer workloads
+// than the build has, to build faster; a cell it does not make is simply not in its matrix.
+template <any_strategy S, class... Ws>
+void register_strategy_cells(type_list<Ws...>) {
+    strategy_factory make = nullptr;
+    if constexpr (S::traits.provides_blocks) make = &detail::make_erased<S>;
+    registry& reg = registry::instance();
+    reg.add_strategy(S::traits, make);
+    (
+        [&] {
+            if constexpr (Ws::template accepts<S>) {
+                unsigned variant = 0;
+                for (std::string_view name : reg.workload_names(Ws::traits)) {
+                    reg.add_cell(name, S::traits.name, &run_cell<Ws, S>, variant++);
+                }
+            }
+        }(),
+        ...);
+}
+
+// Registers strategy S and its cells with every workload of the build.
+template <any_strategy S>
+void register_strategy_cells() {
+    register_strategy_cells<S>(generated::all_workloads{});
+}
+
+}  // namespace allocproof
