@@ -18,6 +18,11 @@ struct alloc_counts {
     std::uint64_t allocations = 0;
     std::uint64_t deallocations = 0;
     std::uint64_t bytes_requested = 0;
+    // The size a sized delete passes; for an unsized one the allocator's usable size, which can
+    // exceed what was asked for. So bytes_requested - bytes_released over a span that ends with
+    // everything freed is a lower bound of the bytes left allocated (exact when every free is
+    // sized, as std containers' and delete-expressions' are).
+    std::uint64_t bytes_released = 0;
 };
 
 alloc_counts this_thread_alloc_counts();

@@ -6,8 +6,8 @@
 // --describe-plugins prints what they hold and exits, which is how the driver learns of them.
 //
 // Exit codes: 0 measured; 2 bad arguments or a plugin that cannot be loaded; 3 the allocator
-// serving malloc is not the one asked for; 70 a worker failed. Anything else (a signal) the
-// driver reports as a crash.
+// serving malloc is not the one asked for; 70 a worker failed; 71 a worker ran out of memory.
+// Anything else (a signal) the driver reports as a crash.
 #include "allocproof/cell.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/alloc_counters.hpp"
@@ -25,12 +25,15 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace allocproof {
@@ -146,6 +149,8 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
         // The kernel's high-water mark can trail a reading of statm taken a moment before.
         {"rss_peak_bytes", std::max(peak_resident_bytes(), m.rss_end_of_measure_bytes)},
         {"live_bytes_peak", m.live_bytes_peak},
+        {"leaked_blocks", m.leaked_blocks},
+        {"leaked_bytes", m.leaked_bytes},
         {"instructions", optional(m.instructions)},
         {"cycles", optional(m.cycles)},
         {"timeline", timeline_json(m.timeline)},
@@ -241,11 +246,22 @@ int main(int argc, char** argv) {
     app.add_option("--seed", request.params.seed);
     app.add_option("--sample-every", request.sample_every)->check(CLI::PositiveNumber);
     app.add_option("--dirty-heap-bytes", request.dirty_heap_bytes);
+    std::uint64_t memory_limit_bytes = 0;
+    app.add_option("--memory-limit-bytes", memory_limit_bytes, "limit this process's address space (RLIMIT_AS)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
         return 2;
+    }
+    if (memory_limit_bytes > 0) {
+        // Set by the cell on itself, before plugins and the workload: an allocation past it fails
+        // (std::bad_alloc, exit 71) instead of pushing the machine into swap or the OOM killer.
+        const rlimit limit{memory_limit_bytes, memory_limit_bytes};
+        if (::setrlimit(RLIMIT_AS, &limit) != 0) {
+            std::cerr << "allocproof-cell: cannot set the memory limit: " << std::strerror(errno) << "\n";
+            return 2;
+        }
     }
     std::vector<loaded_plugin> plugins;
     try {

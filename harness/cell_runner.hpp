@@ -25,7 +25,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <latch>
 #include <memory>
+#include <new>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -45,6 +47,7 @@ struct worker_report {
     std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
     std::vector<std::uint64_t> rss_bytes;   // thread 0 only
     std::vector<std::uint64_t> elapsed_ns;  // thread 0 only
+    alloc_counts lifetime{};  // from before the worker was built to after it was torn down
 };
 
 template <class W, class S>
@@ -91,17 +94,28 @@ struct phase_clock {
     }
 };
 
-[[noreturn]] inline void worker_failed(const char* what) {
+// Exit codes of a cell whose worker failed; the driver reads them (harness/driver/results.cpp).
+inline constexpr int exit_worker_failed = 70;     // the workload or the strategy threw
+inline constexpr int exit_out_of_memory = 71;     // std::bad_alloc: the memory limit, or the machine's
+
+[[noreturn]] inline void worker_failed(const char* what, int exit_code = exit_worker_failed) {
     // A worker cannot report a failure through the barrier; the cell fails as a whole, and the
     // driver records this line as the reason.
     std::fprintf(stderr, "allocproof-cell: worker failed: %s\n", what);
     std::fflush(stderr);
-    std::_Exit(70);
+    std::_Exit(exit_code);
 }
 
 inline alloc_counts counts_between(const alloc_counts& before, const alloc_counts& after) {
     return {after.allocations - before.allocations, after.deallocations - before.deallocations,
-            after.bytes_requested - before.bytes_requested};
+            after.bytes_requested - before.bytes_requested, after.bytes_released - before.bytes_released};
+}
+
+inline void add_counts(alloc_counts& into, const alloc_counts& more) {
+    into.allocations += more.allocations;
+    into.deallocations += more.deallocations;
+    into.bytes_requested += more.bytes_requested;
+    into.bytes_released += more.bytes_released;
 }
 
 }  // namespace detail
@@ -118,68 +132,93 @@ cell_measurement run_cell(const cell_request& request) {
     result.ops_per_thread = scale.ops_per_thread;
     result.rss_before_setup_bytes = resident_bytes();
 
-    std::vector<detail::worker_report> reports(threads);
-    detail::shared_of<W, S> shared(request.params);
     const std::uint64_t chunks =
         std::max<std::uint64_t>(1, std::min<std::uint64_t>(request.timeline_points, scale.ops_per_thread));
+    // The harness's own allocations come before the leak accounting starts: the reports have room
+    // for every timeline reading, so a worker allocates only what its workload does.
+    std::vector<detail::worker_report> reports(threads);
+    for (auto& report : reports) {
+        report.live_bytes.reserve(chunks);
+        report.rss_bytes.reserve(chunks);
+        report.elapsed_ns.reserve(chunks);
+    }
     clock::time_point stamps[3];
     std::uint64_t rss_at_end = 0;
     int phase = 0;
     std::barrier sync(static_cast<std::ptrdiff_t>(threads),
                       detail::phase_clock{stamps, &rss_at_end, &phase});
 
+    // Leak accounting, on this thread: the shared state's construction and destruction. Starting
+    // the threads is left out (std::thread's state is freed by the new thread after its work).
+    // The workers stay alive until the shared state is gone: a strategy with per-thread state
+    // (thread_local, a pthread key) frees it when a thread exits, which would otherwise happen
+    // after the accounting and look like a leak.
+    std::latch workers_done(threads), shared_gone(1);
+    alloc_counts lifetime{};
+    alloc_counts mark = this_thread_alloc_counts();
+    std::optional<detail::shared_of<W, S>> shared(std::in_place, request.params);
+    detail::add_counts(lifetime, detail::counts_between(mark, this_thread_alloc_counts()));
+
     auto work = [&](unsigned index) {
         try {
             detail::worker_report& report = reports[index];
-            std::optional<dirty_heap> dirt;  // lives until the worker is torn down
-            if (request.dirty_heap_bytes > 0) {
-                dirt.emplace(request.dirty_heap_bytes, thread_seed(~request.params.seed, index));
-            }
-            auto owned_worker = detail::make_worker<W, S>(request.params, index, shared);
-            auto& worker = *owned_worker;
-            for (std::uint64_t i = 0; i < scale.warmup_ops; ++i) {
-                worker.operation(i);
-            }
-            thread_perf_counters counters;
-            sync.arrive_and_wait();  // everyone built and warm: the clock starts
+            const alloc_counts born = this_thread_alloc_counts();
+            {  // the worker and its dirt are gone before the leak accounting ends
+                std::optional<dirty_heap> dirt;  // lives until the worker is torn down
+                if (request.dirty_heap_bytes > 0) {
+                    dirt.emplace(request.dirty_heap_bytes, thread_seed(~request.params.seed, index));
+                }
+                auto owned_worker = detail::make_worker<W, S>(request.params, index, *shared);
+                auto& worker = *owned_worker;
+                for (std::uint64_t i = 0; i < scale.warmup_ops; ++i) {
+                    worker.operation(i);
+                }
+                thread_perf_counters counters;
+                sync.arrive_and_wait();  // everyone built and warm: the clock starts
 
-            const std::uint64_t cpu_before = thread_cpu_ns();
-            const alloc_counts counts_before = this_thread_alloc_counts();
-            counters.start();
-            const std::uint64_t first = scale.warmup_ops;
-            const auto measure_start = clock::now();
-            for (std::uint64_t chunk = 0; chunk < chunks; ++chunk) {
-                const std::uint64_t end = scale.ops_per_thread * (chunk + 1) / chunks;
-                for (std::uint64_t i = scale.ops_per_thread * chunk / chunks; i < end; ++i) {
-                    if ((i & sample_mask) == 0) [[unlikely]] {
-                        const auto t0 = clock::now();
-                        worker.operation(first + i);
-                        const auto t1 = clock::now();
-                        report.latency.record(static_cast<std::uint64_t>(
-                            std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
-                    } else {
-                        worker.operation(first + i);
+                const std::uint64_t cpu_before = thread_cpu_ns();
+                const alloc_counts counts_before = this_thread_alloc_counts();
+                counters.start();
+                const std::uint64_t first = scale.warmup_ops;
+                const auto measure_start = clock::now();
+                for (std::uint64_t chunk = 0; chunk < chunks; ++chunk) {
+                    const std::uint64_t end = scale.ops_per_thread * (chunk + 1) / chunks;
+                    for (std::uint64_t i = scale.ops_per_thread * chunk / chunks; i < end; ++i) {
+                        if ((i & sample_mask) == 0) [[unlikely]] {
+                            const auto t0 = clock::now();
+                            worker.operation(first + i);
+                            const auto t1 = clock::now();
+                            report.latency.record(static_cast<std::uint64_t>(
+                                std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+                        } else {
+                            worker.operation(first + i);
+                        }
+                    }
+                    if constexpr (detail::reports_live_bytes<decltype(worker)>) {
+                        report.live_bytes.push_back(worker.live_bytes());
+                    }
+                    if (index == 0) {
+                        report.rss_bytes.push_back(resident_bytes());
+                        report.elapsed_ns.push_back(static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - measure_start)
+                                .count()));
                     }
                 }
-                if constexpr (detail::reports_live_bytes<decltype(worker)>) {
-                    report.live_bytes.push_back(worker.live_bytes());
-                }
-                if (index == 0) {
-                    report.rss_bytes.push_back(resident_bytes());
-                    report.elapsed_ns.push_back(static_cast<std::uint64_t>(
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - measure_start)
-                            .count()));
-                }
-            }
-            counters.stop();
-            report.counted = detail::counts_between(counts_before, this_thread_alloc_counts());
-            report.cpu_ns = thread_cpu_ns() - cpu_before;
-            report.instructions = counters.instructions();
-            report.cycles = counters.cycles();
-            sync.arrive_and_wait();  // everyone done: the clock stops
+                counters.stop();
+                report.counted = detail::counts_between(counts_before, this_thread_alloc_counts());
+                report.cpu_ns = thread_cpu_ns() - cpu_before;
+                report.instructions = counters.instructions();
+                report.cycles = counters.cycles();
+                sync.arrive_and_wait();  // everyone done: the clock stops
 
-            report.live_bytes_peak = worker.live_bytes_peak();
-            report.digest = worker.finish();
+                report.live_bytes_peak = worker.live_bytes_peak();
+                report.digest = worker.finish();
+            }
+            workers_done.count_down();
+            shared_gone.wait();
+            report.lifetime = detail::counts_between(born, this_thread_alloc_counts());
+        } catch (const std::bad_alloc& error) {
+            detail::worker_failed(error.what(), detail::exit_out_of_memory);
         } catch (const std::exception& error) {
             detail::worker_failed(error.what());
         } catch (...) {
@@ -196,6 +235,11 @@ cell_measurement run_cell(const cell_request& request) {
         for (unsigned t = 0; t < threads; ++t) {
             pool.emplace_back(work, t);
         }
+        workers_done.wait();
+        mark = this_thread_alloc_counts();
+        shared.reset();
+        detail::add_counts(lifetime, detail::counts_between(mark, this_thread_alloc_counts()));
+        shared_gone.count_down();
         for (auto& thread : pool) {
             thread.join();
         }
@@ -232,6 +276,7 @@ cell_measurement run_cell(const cell_request& request) {
         result.free_calls += report.counted.deallocations;
         result.bytes_requested += report.counted.bytes_requested;
         result.cpu_ns += report.cpu_ns;
+        detail::add_counts(lifetime, report.lifetime);
         result.live_bytes_peak += report.live_bytes_peak;
         // Per-thread digests combine in thread order, whatever order the threads finished in.
         result.digest = digest_fold(result.digest, report.digest);
@@ -240,6 +285,8 @@ cell_measurement run_cell(const cell_request& request) {
         instructions += report.instructions.value_or(0);
         cycles += report.cycles.value_or(0);
     }
+    result.leaked_blocks = static_cast<std::int64_t>(lifetime.allocations - lifetime.deallocations);
+    result.leaked_bytes = static_cast<std::int64_t>(lifetime.bytes_requested - lifetime.bytes_released);
     result.latency_buckets = latency.buckets();
     result.latency_max_ns = latency.max();
     if (have_instructions) result.instructions = instructions;

@@ -6,6 +6,8 @@
 // all four, so differences between them are differences of their malloc and free.
 #include "harness/alloc_counters.hpp"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -21,9 +23,10 @@ inline void count_allocation(std::size_t bytes) {
     }
 }
 
-inline void count_deallocation(void* block) {
+inline void count_deallocation(void* block, std::size_t bytes) {
     if (alloc_counting_enabled && block != nullptr) {
         ++thread_alloc_counts.deallocations;
+        thread_alloc_counts.bytes_released += bytes;
     }
 }
 
@@ -54,9 +57,14 @@ void* allocate_aligned_or_throw(std::size_t bytes, std::align_val_t alignment) {
     throw std::bad_alloc();
 }
 
-void release(void* block) noexcept {
-    count_deallocation(block);
+void release(void* block, std::size_t bytes) noexcept {
+    count_deallocation(block, bytes);
     std::free(block);
+}
+
+// An unsized delete: the allocator's usable size stands in for the size (see alloc_counts).
+void release(void* block) noexcept {
+    release(block, alloc_counting_enabled && block != nullptr ? malloc_usable_size(block) : 0);
 }
 
 }  // namespace
@@ -76,13 +84,13 @@ void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) n
 
 void operator delete(void* p) noexcept { release(p); }
 void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t n) noexcept { release(p, n); }
+void operator delete[](void* p, std::size_t n) noexcept { release(p, n); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
 void operator delete(void* p, std::align_val_t) noexcept { release(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t n, std::align_val_t) noexcept { release(p, n); }
+void operator delete[](void* p, std::size_t n, std::align_val_t) noexcept { release(p, n); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }

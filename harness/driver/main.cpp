@@ -179,6 +179,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     run->add_option("--timeout", options.timeout_seconds, "seconds one cell repetition may take")
         ->check(CLI::PositiveNumber)->capture_default_str();
+    run->add_option("--memory-limit-mib", options.memory_limit_mib,
+                    "address space each cell program may use (setrlimit RLIMIT_AS); a cell that runs out "
+                    "is recorded as failed and the run goes on; 0: no limit")
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
     run->add_option("--noise-threshold", options.noise_threshold,
                     "coefficient of variation of ns/op above which a cell is flagged noisy")
         ->check(CLI::Range(0.0, 10.0))->capture_default_str();

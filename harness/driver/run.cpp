@@ -179,6 +179,11 @@ void print_table(const json& cells) {
             ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()),
             ns.is_null() ? "-" : fmt::format("{:.1f}%", 100 * ns["cv"].get<double>()), ratio,
             cell["noisy"].get<bool>() ? "  (noisy)" : "");
+        if (cell.value("leaked", false)) {
+            const json& m = cell["metrics"];
+            std::cout << fmt::format("    left allocated at the end: {:.0f} blocks, at least {:.0f} bytes\n",
+                                     m["leaked_blocks"]["max"].get<double>(), m["leaked_bytes"]["max"].get<double>());
+        }
         if (!cell["reason"].is_null()) {
             std::cout << "    reason: " << cell["reason"].get<std::string>() << "\n";
         }
@@ -294,6 +299,7 @@ int run_matrix(const run_options& options) {
     if (options.resume) {
         const json& plan = stored["plan"];
         effective.timeout_seconds = plan.value("timeout_seconds", options.timeout_seconds);
+        effective.memory_limit_mib = plan.value("memory_limit_mib", options.memory_limit_mib);
         effective.noise_threshold = plan.value("noise_threshold", options.noise_threshold);
     }
     try {
@@ -351,6 +357,7 @@ int run_planned(const run_options& options, matrix_request request, const json& 
               {"cells", state.matrix.cells.size()},
               {"reps", state.matrix.reps},
               {"timeout_seconds", options.timeout_seconds},
+              {"memory_limit_mib", options.memory_limit_mib},
               {"noise_threshold", options.noise_threshold},
               {"skipped", state.matrix.skipped}}},
         };
@@ -401,6 +408,9 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                     "--sample-every", std::to_string(request.sample_every),
                     "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
                 for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
+                if (options.memory_limit_mib > 0) {
+                    argv.insert(argv.end(), {"--memory-limit-bytes", std::to_string(options.memory_limit_mib << 20)});
+                }
                 child_outcome outcome = run_child(argv, limit, stop_requested);
                 if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
                 state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));

@@ -43,6 +43,11 @@ struct cell_measurement {
     std::uint64_t rss_end_of_measure_bytes = 0;
     std::uint64_t rss_final_bytes = 0;  // after the workload tore down its state
     std::uint64_t live_bytes_peak = 0;  // the workload's own count, summed over threads
+    // What was left allocated from the global allocator when the cell ended: operator new calls
+    // minus delete calls, and bytes (a lower bound: see alloc_counts), from before the workload's
+    // state was built to after it was torn down, over all threads. Non-zero blocks: a leak.
+    std::int64_t leaked_blocks = 0;
+    std::int64_t leaked_bytes = 0;
     std::optional<std::uint64_t> instructions;  // user-space, summed over threads
     std::optional<std::uint64_t> cycles;
     std::vector<timeline_point> timeline;

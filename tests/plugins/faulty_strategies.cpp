@@ -1,0 +1,176 @@
+// Strategies that misbehave on purpose, as a plugin: the tests run them through the driver
+// (tests/test_plugins.cpp) and check that each fault is recorded with its reason while every
+// other cell is kept. Each serves node_churn only, whose digest covers every node's contents.
+//
+// The faults start at the trigger_at-th allocation of the process, past the setup of the cell,
+// so that the cell is measuring when it goes wrong.
+#include "allocproof/plugin.hpp"
+#include "workloads/node_churn.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace faulty {
+
+using allocproof::block_spec;
+using allocproof::strategy_traits;
+
+constexpr std::uint64_t trigger_at = 2000;
+
+// Counts allocations over the process; true from the trigger_at-th on.
+inline bool triggered() {
+    static std::atomic<std::uint64_t> allocations{0};
+    return allocations.fetch_add(1, std::memory_order_relaxed) + 1 >= trigger_at;
+}
+
+constexpr strategy_traits traits_named(std::string_view name, std::string_view summary) {
+    return {.name = name, .summary = summary, .origin = "tests/plugins/faulty_strategies.cpp"};
+}
+
+// The global heap, with a hook that runs before each allocation.
+template <class Fault>
+class heap_with {
+public:
+    explicit heap_with(const block_spec&) {}
+    void* allocate(std::size_t bytes) {
+        if (triggered()) Fault::act();
+        return ::operator new(bytes);
+    }
+    void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes); }
+};
+
+struct segfault {
+    static void act() {
+        volatile int* volatile nowhere = nullptr;
+        *nowhere = 1;
+    }
+};
+struct hang {
+    [[noreturn]] static void act() {
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+};
+struct abort_now {
+    [[noreturn]] static void act() { std::abort(); }
+};
+struct throw_error {
+    [[noreturn]] static void act() { throw std::runtime_error("the throwing strategy gave up"); }
+};
+
+struct crashes : heap_with<segfault> {
+    using heap_with::heap_with;
+    static constexpr strategy_traits traits = traits_named("crashes", "dereferences null (SIGSEGV)");
+};
+struct hangs : heap_with<hang> {
+    using heap_with::heap_with;
+    static constexpr strategy_traits traits = traits_named("hangs", "never returns from allocate");
+};
+struct aborts : heap_with<abort_now> {
+    using heap_with::heap_with;
+    static constexpr strategy_traits traits = traits_named("aborts", "calls std::abort");
+};
+struct throws : heap_with<throw_error> {
+    using heap_with::heap_with;
+    static constexpr strategy_traits traits = traits_named("throws", "throws std::runtime_error");
+};
+
+// Hands out blocks of a ring of 64 slots round-robin, live or not: overlapping memory.
+class overlaps {
+public:
+    static constexpr strategy_traits traits = traits_named("overlaps", "reuses blocks that are still live");
+    static constexpr std::size_t slots = 64, slot_bytes = 4096;
+    explicit overlaps(const block_spec&) : ring_(slots * slot_bytes) {}
+    void* allocate(std::size_t) {
+        next_ = (next_ + 1) % slots;
+        return ring_.data() + next_ * slot_bytes;
+    }
+    void deallocate(void*, std::size_t) {}
+
+private:
+    std::vector<std::byte> ring_;
+    std::size_t next_ = 0;
+};
+
+// A bump allocator whose free writes a word one block too far: into its neighbour, often live.
+class scribbles {
+public:
+    static constexpr strategy_traits traits = traits_named("scribbles", "a free overwrites the next block");
+    explicit scribbles(const block_spec& spec) : block_bytes_((spec.size + 15) / 16 * 16) {}
+    ~scribbles() {
+        for (void* slab : slabs_) ::operator delete(slab, slab_bytes);
+    }
+    scribbles(const scribbles&) = delete;
+    scribbles& operator=(const scribbles&) = delete;
+    void* allocate(std::size_t bytes) {
+        if (bytes > block_bytes_) throw std::length_error("scribbles: block too large");
+        if (slabs_.empty() || used_ + 2 * block_bytes_ > slab_bytes) {
+            slabs_.push_back(::operator new(slab_bytes));
+            used_ = 0;
+        }
+        void* block = static_cast<std::byte*>(slabs_.back()) + used_;
+        used_ += block_bytes_;
+        return block;
+    }
+    void deallocate(void* block, std::size_t) {
+        const std::uint64_t poison = 0xDEADBEEFDEADBEEFULL;
+        std::memcpy(static_cast<std::byte*>(block) + block_bytes_, &poison, sizeof poison);
+    }
+
+private:
+    static constexpr std::size_t slab_bytes = 1 << 20;
+    std::size_t block_bytes_;
+    std::vector<void*> slabs_;
+    std::size_t used_ = 0;
+};
+
+// Never gives a block back.
+class leaks {
+public:
+    static constexpr strategy_traits traits = traits_named("leaks", "deallocate forgets the block");
+    explicit leaks(const block_spec&) {}
+    void* allocate(std::size_t bytes) { return ::operator new(bytes); }
+    void deallocate(void*, std::size_t) {}
+};
+
+// Takes 64 MiB of address space more on every allocation past the trigger, without touching it:
+// only a memory limit (run --memory-limit-mib) stops it. Gives up after 64 GiB, so that a run
+// without a limit does not take the machine.
+class hogs {
+public:
+    static constexpr strategy_traits traits = traits_named("hogs", "takes memory until refused");
+    explicit hogs(const block_spec&) {}
+    ~hogs() {
+        for (void* block : hoard_) ::operator delete(block, hoard_bytes);
+    }
+    hogs(const hogs&) = delete;
+    hogs& operator=(const hogs&) = delete;
+    void* allocate(std::size_t bytes) {
+        if (triggered()) {
+            if (hoard_.size() >= 1024) std::abort();
+            hoard_.push_back(::operator new(hoard_bytes));
+        }
+        return ::operator new(bytes);
+    }
+    void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes); }
+
+private:
+    static constexpr std::size_t hoard_bytes = std::size_t{64} << 20;
+    std::vector<void*> hoard_;
+};
+
+template <class... S>
+void register_with_node_churn() {
+    (allocproof::register_strategy_cells<S>(allocproof::type_list<allocproof::workloads::node_churn>{}), ...);
+}
+
+void register_all() { register_with_node_churn<crashes, hangs, aborts, throws, overlaps, scribbles, leaks, hogs>(); }
+
+}  // namespace faulty
+
+ALLOCPROOF_PLUGIN_REGISTERING("faulty strategies", faulty::register_all)

@@ -1,0 +1,187 @@
+// Strategy plugins through the driver: strategies that misbehave on purpose
+// (tests/plugins/faulty_strategies.cpp) are recorded with their reasons while every other cell is
+// kept; plugins that are not plugins, or not for this build, are refused with one line.
+#include "tests/driver_support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using allocproof::testing::driver;
+using allocproof::testing::expect_one_error_line;
+using allocproof::testing::Scratch;
+using allocproof::testing::with;
+
+namespace {
+
+const std::vector<std::string> tiny = {"--workloads", "node_churn", "--allocators", "glibc", "--ops", "20000",
+                                       "--working-set", "500", "--warmup-ops", "1000", "--reps", "2",
+                                       "--threads", "1"};
+
+std::string reason_of(const json& cell) {
+    return cell.at("reason").is_null() ? std::string() : cell.at("reason").get<std::string>();
+}
+
+}  // namespace
+
+// One run of every faulty strategy beside the baseline, shared by the tests below.
+class FaultyPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        folder_ = fs::temp_directory_path() / ("allocproof-faulty-" + std::to_string(::getpid()));
+        fs::remove_all(folder_);
+        // Under AddressSanitizer a SIGSEGV would become its report and an abort.
+        ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);
+        outcome_ = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies",
+                                "std,crashes,hangs,aborts,throws,overlaps,scribbles,leaks", "--timeout", "3",
+                                "--out", (folder_ / "run").string()},
+                               tiny));
+        std::ifstream in(folder_ / "run" / "results.json");
+        results_ = json::parse(in, nullptr, false);
+        for (const auto& cell : results_.value("cells", json::array())) cells_[cell.at("strategy")] = cell;
+    }
+    static void TearDownTestSuite() { fs::remove_all(folder_); }
+
+    static const json& cell(const std::string& strategy) {
+        auto found = cells_.find(strategy);
+        if (found == cells_.end()) throw std::runtime_error("no cell for " + strategy + "\n" + outcome_.err);
+        return found->second;
+    }
+
+    static inline fs::path folder_;
+    static inline allocproof::driver::child_outcome outcome_;
+    static inline json results_;
+    static inline std::map<std::string, json> cells_;
+};
+
+TEST_F(FaultyPlugin, TheRunFinishesAndItsExitCodeSaysCellsFailed) {
+    EXPECT_EQ(outcome_.exit_code, 3) << outcome_.err;
+    ASSERT_FALSE(results_.is_discarded());
+    EXPECT_EQ(results_.at("status"), "complete");
+    EXPECT_EQ(cells_.size(), 8u);
+    EXPECT_EQ(results_.at("plan").at("request").at("plugins"), json::array({ALLOCPROOF_FAULTY_PLUGIN}));
+    EXPECT_EQ(results_.at("plugins").at(0).at("name"), "faulty strategies");
+}
+
+TEST_F(FaultyPlugin, TheBaselineBesideThemIsKeptWhole) {
+    const json& healthy = cell("std");
+    EXPECT_EQ(healthy.at("status"), "ok");
+    EXPECT_EQ(healthy.at("reps_ok"), 2);
+    EXPECT_FALSE(healthy.at("leaked").get<bool>()) << healthy.at("metrics").at("leaked_blocks");
+}
+
+TEST_F(FaultyPlugin, ACrashIsRecordedWithItsSignal) {
+    EXPECT_EQ(cell("crashes").at("status"), "failed");
+    EXPECT_NE(reason_of(cell("crashes")).find("SIGSEGV"), std::string::npos) << cell("crashes");
+    EXPECT_EQ(cell("crashes").at("reps_done"), 2);
+}
+
+TEST_F(FaultyPlugin, AHangIsKilledAtTheTimeLimit) {
+    EXPECT_EQ(cell("hangs").at("status"), "failed");
+    EXPECT_NE(reason_of(cell("hangs")).find("timed out"), std::string::npos) << cell("hangs");
+}
+
+TEST_F(FaultyPlugin, AnAbortIsRecorded) {
+    EXPECT_EQ(cell("aborts").at("status"), "failed");
+    EXPECT_NE(reason_of(cell("aborts")).find("SIGABRT"), std::string::npos) << cell("aborts");
+}
+
+TEST_F(FaultyPlugin, AnExceptionIsRecordedWithItsMessage) {
+    EXPECT_EQ(cell("throws").at("status"), "failed");
+    EXPECT_NE(reason_of(cell("throws")).find("the throwing strategy gave up"), std::string::npos) << cell("throws");
+}
+
+TEST_F(FaultyPlugin, OverlappingBlocksMakeTheCellInvalid) {
+    const json& c = cell("overlaps");
+    EXPECT_EQ(c.at("status"), "invalid");
+    EXPECT_NE(c.at("digest"), c.at("reference_digest"));
+    EXPECT_EQ(c.at("ratio_to_std"), nullptr) << "no figures for a wrong cell";
+}
+
+TEST_F(FaultyPlugin, ACorruptedNeighbourMakesTheCellInvalid) {
+    const json& c = cell("scribbles");
+    EXPECT_EQ(c.at("status"), "invalid");
+    EXPECT_NE(c.at("digest"), c.at("reference_digest"));
+}
+
+TEST_F(FaultyPlugin, ALeakIsReportedWithTheMemoryLeftAllocated) {
+    const json& c = cell("leaks");
+    EXPECT_EQ(c.at("status"), "ok") << "a leak leaves the figures right: reported, not failed";
+    EXPECT_TRUE(c.at("leaked").get<bool>());
+    // node_churn frees about one node per operation: thousands of blocks, each at least 64 bytes.
+    EXPECT_GT(c.at("metrics").at("leaked_blocks").at("median").get<double>(), 1000);
+    EXPECT_GT(c.at("metrics").at("leaked_bytes").at("median").get<double>(), 64 * 1000);
+}
+
+TEST(Plugins, ACellOutOfMemoryUnderTheLimitIsRecordedAndTheRunGoesOn) {
+    if (std::string(ALLOCPROOF_SANITIZE).size() > 0) {
+        GTEST_SKIP() << "sanitizers reserve terabytes of address space: RLIMIT_AS cannot apply";
+    }
+    Scratch s;
+    auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,hogs",
+                          "--memory-limit-mib", "1024", "--out", s.out()},
+                         tiny));
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    json results = s.results();
+    EXPECT_EQ(results.at("plan").at("memory_limit_mib"), 1024);
+    for (const auto& c : results.at("cells")) {
+        if (c.at("strategy") == "std") {
+            EXPECT_EQ(c.at("status"), "ok") << c;
+        } else {
+            EXPECT_EQ(c.at("status"), "failed");
+            EXPECT_NE(reason_of(c).find("out of memory"), std::string::npos) << c;
+        }
+    }
+}
+
+TEST(Plugins, APluginThatIsNotOneOrNotForThisBuildIsRefusedAndNothingIsWritten) {
+    Scratch s;
+    fs::create_directories(s.path());
+    const std::string text_file = (s.path() / "libnot.so").string();
+    std::ofstream(text_file) << "not an ELF file\n";
+    const std::map<std::string, std::string> expected = {
+        {text_file, "not a shared library"},
+        {(s.path() / "missing.so").string(), "no such file"},
+        {ALLOCPROOF_NO_ENTRY_PLUGIN, "no entry point allocproof_plugin_entry_v1"},
+        {ALLOCPROOF_WRONG_ABI_PLUGIN, "built for 'allocproof 0.0.1"},
+        {ALLOCPROOF_CRASHING_PLUGIN, "crashed while loading (SIGSEGV)"},
+    };
+    ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);
+    for (const auto& [plugin, message] : expected) {
+        SCOPED_TRACE(plugin);
+        expect_one_error_line(driver(with({"run", "--plugin", plugin, "--out", s.out()}, tiny)), message);
+        expect_one_error_line(driver({"list", "--plugin", plugin}), message);
+        EXPECT_FALSE(fs::exists(s.out())) << "refused before anything was written";
+    }
+    // The same plugin twice: its strategies would be registered twice.
+    expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--plugin",
+                                       ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()},
+                                      tiny)),
+                          "already registered");
+}
+
+TEST(Plugins, TheirStrategiesAreListedLikeBuiltInOnes) {
+    auto r = driver({"list", "--json", "--plugin", ALLOCPROOF_FAULTY_PLUGIN});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json listed = json::parse(r.out);
+    bool found = false;
+    for (const auto& s : listed.at("strategies")) {
+        if (s.at("name") == "leaks") {
+            found = true;
+            EXPECT_EQ(s.at("origin"), "tests/plugins/faulty_strategies.cpp");
+        }
+    }
+    EXPECT_TRUE(found);
+    for (const auto& w : listed.at("workloads")) {
+        const auto strategies = w.at("strategies").get<std::vector<std::string>>();
+        const bool has_leaks = std::ranges::find(strategies, "leaks") != strategies.end();
+        EXPECT_EQ(has_leaks, w.at("name") == "node_churn") << w.at("name") << ": the plugin made node_churn cells only";
+    }
+}
