@@ -100,6 +100,8 @@ TEST(Cli, UnknownNamesAreRefused) {
     expect_one_error_line(driver({"run", "--workloads", "no_such", "--out", s.out()}), "unknown workload 'no_such'");
     expect_one_error_line(driver({"run", "--strategies", "std,nope*", "--out", s.out()}), "unknown strategy 'nope*'");
     expect_one_error_line(driver({"run", "--allocators", "hoard", "--out", s.out()}), "unknown allocator 'hoard'");
+    expect_one_error_line(driver({"run", "--strategies", "[abc", "--out", s.out()}), "bad strategy pattern '[abc'");
+    expect_one_error_line(driver({"run", "--workloads", "node_*,*[", "--out", s.out()}), "bad workload pattern '*['");
     EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
 }
 
@@ -120,6 +122,8 @@ TEST(Cli, BadNumbersAreRefused) {
     expect_one_error_line(driver({"run", "--reps", "-3", "--out", s.out()}), "");
     expect_one_error_line(driver({"run", "--sample-every", "100", "--out", s.out()}), "power of two");
     expect_one_error_line(driver({"run", "--timeout", "0", "--out", s.out()}), "");
+    expect_one_error_line(driver({"run", "--memory-limit-mib", "-1", "--out", s.out()}), "memory-limit-mib");
+    expect_one_error_line(driver({"run", "--memory-limit-mib", "lots", "--out", s.out()}), "memory-limit-mib");
     expect_one_error_line(driver({"run", "--ops", "0", "--out", s.out()}), "positive");
 }
 
@@ -375,6 +379,36 @@ TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
     }
     EXPECT_EQ(kept, journalled.size()) << "a repetition measured before the kill was run again or lost";
     EXPECT_FALSE(fs::exists(journal)) << "a complete run folds its journal into results.json";
+}
+
+TEST(RealRun, AFullDiskStopsTheRunWithOneLineAndLosesNothingWritten) {
+    Scratch s;
+    // A file size limit of 20 KiB stands in for a full disk: the same failed write (EFBIG rather
+    // than ENOSPC), with no need for a filesystem of our own. The first results.json fits; the
+    // journal outgrows it a few repetitions later.
+    std::vector<std::string> args = {"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"",
+                                     ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
+                                     "std,fixed_pool", "--allocators", "glibc", "--out", s.out()};
+    args = with(args, tiny);
+    args.insert(args.end(), {"--reps", "6"});
+    std::atomic<bool> never{false};
+    auto full = allocproof::driver::run_child(args, std::chrono::seconds(300), never);
+    EXPECT_EQ(full.exit_code, 4) << full.err;
+    EXPECT_NE(full.err.find("allocproof: error: cannot"), std::string::npos) << full.err;
+    EXPECT_NE(full.err.find("File too large"), std::string::npos) << full.err;
+    EXPECT_EQ(std::count(full.err.begin(), full.err.end(), '\n'), 1) << full.err;
+    // results.json is whole (the last one written: writes are atomic), and no temporary is left.
+    json partial = s.results();
+    EXPECT_EQ(partial.at("status"), "running");
+    for (const auto& entry : fs::directory_iterator(s.out())) {
+        EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+    }
+    // With room again, --resume finishes the run from what was kept.
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    json complete = s.results();
+    EXPECT_EQ(complete.at("status"), "complete");
+    for (const auto& cell : complete.at("cells")) EXPECT_EQ(cell.at("reps_ok"), 6) << cell.at("id");
 }
 
 TEST(RealRun, DirtyHeapStaysResidentThroughTheMeasuredPhase) {

@@ -115,6 +115,12 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
         if (pattern.empty()) {
             throw usage_error(fmt::format("an empty {} name was given", kind));
         }
+        // fnmatch takes an unclosed '[' literally, so the pattern would only "match nothing";
+        // saying what is wrong with it is kinder.
+        if (const auto open = pattern.find('['); open != std::string::npos &&
+                                                 pattern.find(']', open + 2) == std::string::npos) {
+            throw usage_error(fmt::format("bad {} pattern '{}': '[' without a closing ']'", kind, pattern));
+        }
         bool matched = false;
         for (std::size_t i = 0; i < known.size(); ++i) {
             // A workload's base name selects all its variants: "string_pool" matches

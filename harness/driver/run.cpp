@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -227,7 +229,9 @@ void append_to_journal(const fs::path& out, const std::string& cell_id, const js
     journal << json{{"cell", cell_id}, {"record", record}}.dump() << "\n";
     journal.flush();
     if (!journal) {
-        throw std::runtime_error("cannot append to " + (out / journal_name).string());
+        // errno is what the failed write left: ENOSPC on a full disk, EFBIG past a file size limit.
+        throw std::runtime_error(fmt::format("cannot append to {}: {}", (out / journal_name).string(),
+                                             std::strerror(errno)));
     }
 }
 
