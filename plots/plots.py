@@ -41,13 +41,14 @@ class Figures:
         self.index: list[dict] = []
         out.mkdir(parents=True, exist_ok=True)
 
-    def save(self, fig, ident: str, section: str, title: str, caption: str) -> None:
+    def save(self, fig, ident: str, section: str, title: str, caption: str, strategies=()) -> None:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ident)
         fig.savefig(self.out / f"{safe}.png", dpi=110, bbox_inches="tight")
         fig.savefig(self.out / f"{safe}.svg", bbox_inches="tight")
         plt.close(fig)
+        # The strategies a figure shows, so that a reader (or a test) can find one without the picture.
         self.index.append({"id": safe, "section": section, "title": title, "caption": caption,
-                           "png": f"{safe}.png", "svg": f"{safe}.svg"})
+                           "png": f"{safe}.png", "svg": f"{safe}.svg", "strategies": sorted(strategies)})
 
 
 def median(cell: dict, metric: str):
@@ -170,7 +171,8 @@ def heat_map(fig_set: Figures, cells: list[dict], allocators: list[str]) -> None
     fig_set.save(fig, "overview-heatmap", "overview", "Every strategy on every allocator",
                  "Geometric mean over the workload forms a strategy serves of ratio_to_std.ns_per_op.estimate "
                  "(median ns/op of the strategy / median ns/op of std, same workload, allocator and 1 thread), "
-                 "from results.json; in brackets the number of workload forms. Strategies sorted by their mean.")
+                 "from results.json; in brackets the number of workload forms. Strategies sorted by their mean.",
+                 strategies)
 
 
 # ---- per workload --------------------------------------------------------------------------------
@@ -238,7 +240,7 @@ def workload_figure(fig_set: Figures, form: str, cells: list[dict], allocators: 
                  "raw.rss_before_setup_bytes"
                  + (" (not available: this results file has no raw records)" if no_raw else "")
                  + ", the workload's live_bytes_peak, and alloc_calls_per_op (dots). Ok cells of results.json."
-                 + note)
+                 + note, strategies)
 
 
 def fragmentation_timeline(fig_set: Figures, cells: list[dict], allocators: list[str], colours: dict) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +276,54 @@ def external_blocks(cells: list[dict]) -> list:
                    "Throughput / glibc", "Peak RSS / glibc"], rows)]
 
 
+def plugin_blocks(results: dict, cells: list[dict], allocators: list[str]) -> list:
+    """The strategies of plugins (run --plugin): where they came from, and how they fared against std."""
+    plugins = results.get("plugins") or []
+    if not plugins:
+        return []
+    blocks = [Heading(2, "Strategies from plugins", anchor="plugins"),
+              Para("Loaded with `allocproof run --plugin`: built out of the tree against the installed package, "
+                   "measured in the same cells as the built-in strategies and judged by the same digests. "
+                   "Ratio: geometric mean over the strategy's ok cells of its median ns/op to `std`'s on the "
+                   "same workload, allocator and threads (below 1 is faster).")]
+    rows = []
+    for plugin in plugins:
+        for strategy in plugin.get("strategies", []):
+            for allocator in allocators:
+                mine = [c for c in cells if c["strategy"] == strategy and c["allocator"] == allocator]
+                if not mine:
+                    continue
+                ratios = [c["ratio_to_std"]["ns_per_op"]["estimate"] for c in mine
+                          if c["status"] == "ok" and (c.get("ratio_to_std") or {}).get("ns_per_op")]
+                geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
+                ok = sum(c["status"] == "ok" for c in mine)
+                rows.append([f"`{strategy}`", plugin.get("name", ""), plugin.get("path", ""), allocator,
+                             f"{ok} of {len(mine)}", "-" if geomean is None else f"{geomean:.2f} ({len(ratios)} cells)"])
+    blocks.append(Table(["Strategy", "Plugin", "Library", "Allocator", "Cells ok", "Ratio to std"], rows))
+    return blocks
+
+
+def leak_blocks(cells: list[dict]) -> list:
+    """Cells that left memory allocated when they ended: a leak, or memory kept for the process's lifetime."""
+    leaked = [c for c in cells if c.get("leaked")]
+    if not leaked:
+        return []
+    by_strategy: dict[str, list[dict]] = {}
+    for c in leaked:
+        by_strategy.setdefault(c["strategy"], []).append(c)
+    rows = []
+    for strategy, mine in sorted(by_strategy.items()):
+        blocks_left = max(c["metrics"]["leaked_blocks"]["max"] for c in mine)
+        bytes_left = max(c["metrics"]["leaked_bytes"]["max"] for c in mine)
+        rows.append([f"`{strategy}`", str(len(mine)), f"{blocks_left:.0f}", f"{bytes_left:,.0f}"])
+    return [Heading(2, "Memory left allocated when a cell ended", anchor="leaks"),
+            Para("Global operator new calls minus delete calls, and bytes (a lower bound), from before a cell "
+                 "built its state to after it tore it down. Not zero means a leak, or memory a strategy keeps "
+                 "for the whole process (boost's singleton pools never give theirs back). The cell's figures "
+                 "stand; its memory figures understate what a long-running process would hold."),
+            Table(["Strategy", "Cells", "Most blocks left", "Most bytes left"], rows)]
+
+
 def environment_blocks(results: dict) -> list:
     envs = results.get("machines") or [results.get("environment", {})]
     keys = ["cpu_model", "logical_cpus", "memory_total", "virtualized", "kernel", "os", "hostname", "compiler",
@@ -336,6 +385,8 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
     for b in winners_blocks(cells, verdicts["allocators"]):
         blocks.extend(plot_blocks(index, b[1], run) if isinstance(b, tuple) else [b])
     blocks += external_blocks(cells)
+    blocks += plugin_blocks(results, cells, verdicts["allocators"])
+    blocks += leak_blocks(cells)
     micro = run / "micro" / "summary.md"
     if micro.is_file():
         blocks.append(Para("The micro suite (each strategy operation in isolation) is in `micro/summary.md`."))
