@@ -7,6 +7,8 @@
 #   ./run_all.sh              the default matrix
 #   ./run_all.sh --quick      the small matrix (a couple of minutes)
 #   ./run_all.sh --out DIR    write to DIR instead of results/<run-id>
+#   ./run_all.sh --no-example-plugin   leave out examples/plugin (built out of the tree against
+#                             `cmake --install` of this build, and measured like a built-in strategy)
 # Any other option is passed to `allocproof run` (see build/allocproof run --help).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,8 +18,10 @@ out=""
 # and 8 threads, some 3,300 cells) then fits in half an hour on 2 cores. A later --reps wins.
 args=(--reps 3)
 micro_args=()
+example_plugin=true
 while [ $# -gt 0 ]; do
   case "$1" in
+    --no-example-plugin) example_plugin=false; shift ;;
     --quick) args+=("$1"); micro_args+=("--quick"); shift ;;
     --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
            out="$2"; shift 2 ;;
@@ -29,6 +33,14 @@ done
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
+if $example_plugin; then
+  # What a user outside the tree does: install the package, build the plugin against it alone.
+  cmake --install build --prefix build/install >/dev/null
+  cmake -S examples/plugin -B build/example-plugin -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$(pwd)/build/install" >/dev/null
+  cmake --build build/example-plugin -j"$(nproc)"
+  args+=(--plugin build/example-plugin/libsize_class_pool.so)
+fi
 
 link_latest=false
 if [ -z "$out" ]; then
