@@ -82,7 +82,7 @@ probe_cost measure_probe_cost() {
     std::vector<double> timer, counted, uncounted;
     auto new_delete_pair = [] {
         void* volatile block = ::operator new(64);
-        ::operator delete(block);
+        ::operator delete(block, 64);  // sized, as containers and delete-expressions free
     };
     for (int t = 0; t < trials; ++t) {
         timer.push_back(ns_per_iteration(iterations, [&] {
