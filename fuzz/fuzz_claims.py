@@ -11,7 +11,8 @@ unicode, deep nesting, truncation, random bytes, gzip. Each mutant is judged by 
 together with an intact document of the other kind. The documented outcome of bad input is exit
 code 2 with one line on stderr (verdicts' ClaimsError and the loaders' ValueError end there); any
 other exception escaping is a finding: the mutant is saved, printed, and the exit code is 1.
-Seeds: claims/claims.json, fuzz/corpus/fuzz_claims/ and the results files of fuzz/corpus/fuzz_results/.
+Seeds, each judged as it is before any mutation: claims/claims.json, fuzz/corpus/fuzz_claims/ and
+the results files of fuzz/corpus/fuzz_results/.
 """
 from __future__ import annotations
 
@@ -134,17 +135,21 @@ def judge(results_file: Path, claims_file: Path, out: Path) -> None:
         raise AssertionError("exit 2 without a word of explanation")
 
 
-def seeds():
-    """Claims and results documents to mutate; the first of each is the intact partner of the other."""
-    claims = [json.loads((REPO / "claims" / "claims.json").read_text())]
-    claims += [json.loads(p.read_text()) for p in sorted((CORPUS / "fuzz_claims").glob("*.json"))]
-    results = [verdicts.load_json(CORPUS / "fuzz_results" / "run.json")]
-    for path in sorted((CORPUS / "fuzz_results").glob("*.json*")):
+def corpus(kind: str) -> list[Path]:
+    """The seed files of a kind; for claims, the real claims/claims.json too."""
+    own = sorted(p for p in (CORPUS / f"fuzz_{kind}").glob("*.json*"))
+    return ([REPO / "claims" / "claims.json"] if kind == "claims" else []) + own
+
+
+def parsed(paths: list[Path]) -> list:
+    """The seeds that parse, to mutate; the others (truncated, nested too deep) are only replayed."""
+    docs = []
+    for path in paths:
         try:
-            results.append(verdicts.load_json(path))
+            docs.append(verdicts.load_json(path))
         except ValueError:
-            continue  # a seed that is bad on purpose (truncated): the byte mutations cover those
-    return claims, results
+            continue
+    return docs
 
 
 def report_finding(kind: str, data: bytes, name: str) -> None:
@@ -162,15 +167,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, help="random seed (default: from the clock, printed)")
     parser.add_argument("--replay", nargs=2, metavar=("KIND", "FILE"), help="judge one saved input")
     args = parser.parse_args(argv)
-    claims_seeds, results_seeds = seeds()
+    # Each mutant is judged with an intact file of the other kind: the real claims, and a real run
+    # of some of their cells.
+    intact_claims, intact_results = REPO / "claims" / "claims.json", CORPUS / "fuzz_results" / "run.json"
     seed = args.seed if args.seed is not None else time.time_ns() % 2**32
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="fuzz_claims-") as folder:
         folder = Path(folder)
-        intact_claims = folder / "intact_claims.json"
-        intact_claims.write_text(json.dumps(claims_seeds[0]))
-        intact_results = folder / "intact_results.json"
-        intact_results.write_text(json.dumps(results_seeds[0]))
         out = folder / "verdicts.json"
 
         def check(kind: str, path: Path) -> bool:
@@ -188,6 +191,11 @@ def main(argv=None) -> int:
             kind, file = args.replay
             return 0 if check(kind, Path(file)) else 1
 
+        # The corpus first, as libFuzzer does: the inputs of past findings stay fixed.
+        for kind in ("claims", "results"):
+            if not all(check(kind, path) for path in corpus(kind)):
+                return 1
+        claims_seeds, results_seeds = parsed(corpus("claims")), parsed(corpus("results"))
         runs = {"claims": 0, "results": 0}
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
