@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <fnmatch.h>
 
@@ -45,32 +46,51 @@ std::pair<unsigned, unsigned> parse_shard(const std::string& text) {
     return {index, count};
 }
 
+namespace {
+
+// get<T>() converts any number without complaint: a negative or too large integer wraps, and a
+// float beyond T's range is undefined behaviour. A stored request is a file anyone can edit.
+template <class T>
+T whole_number(const nlohmann::json& v, const char* key) {
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
+        throw usage_error(fmt::format("the stored run request is malformed: {} {} is not a whole number in 0..{}",
+                                      key, v.dump(), std::numeric_limits<T>::max()));
+    }
+    return static_cast<T>(v.get<std::uint64_t>());
+}
+
+}  // namespace
+
 matrix_request matrix_request_from_json(const nlohmann::json& j) {
     try {
         matrix_request r;
         r.workloads = j.at("workloads").get<std::vector<std::string>>();
         r.strategies = j.at("strategies").get<std::vector<std::string>>();
         r.allocators = j.at("allocators").get<std::vector<std::string>>();
-        r.threads = j.at("threads").get<std::vector<unsigned>>();
-        r.reps = j.at("reps").get<unsigned>();
+        r.threads.clear();
+        for (const auto& t : j.at("threads").get<std::vector<nlohmann::json>>()) {
+            r.threads.push_back(whole_number<unsigned>(t, "threads"));
+        }
+        r.reps = whole_number<unsigned>(j.at("reps"), "reps");
         r.scale = j.contains("scale") ? j.at("scale").get<std::string>()
                                       : (j.at("quick").get<bool>() ? "quick" : "default");
-        r.dirty_heap_bytes = j.value("dirty_heap_bytes", std::uint64_t{0});
+        r.dirty_heap_bytes =
+            j.contains("dirty_heap_bytes") ? whole_number<std::uint64_t>(j.at("dirty_heap_bytes"), "dirty_heap_bytes") : 0;
         r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});
         r.external_commands = j.value("external_commands", std::vector<std::string>{});
         r.plugins = j.value("plugins", std::vector<std::string>{});
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
-            return v.is_null() ? std::nullopt : std::optional(v.get<std::uint64_t>());
+            return v.is_null() ? std::nullopt : std::optional(whole_number<std::uint64_t>(v, key));
         };
         r.ops = optional("ops");
         r.working_set = optional("working_set");
         r.warmup_ops = optional("warmup_ops");
-        r.seed = j.at("seed").get<std::uint64_t>();
-        r.sample_every = j.at("sample_every").get<std::uint64_t>();
+        r.seed = whole_number<std::uint64_t>(j.at("seed"), "seed");
+        r.sample_every = whole_number<std::uint64_t>(j.at("sample_every"), "sample_every");
         if (j.contains("shard")) {
-            r.shard_index = j.at("shard").at("index").get<unsigned>();
-            r.shard_count = j.at("shard").at("count").get<unsigned>();
+            r.shard_index = whole_number<unsigned>(j.at("shard").at("index"), "shard.index");
+            r.shard_count = whole_number<unsigned>(j.at("shard").at("count"), "shard.count");
         }
         return r;
     } catch (const nlohmann::json::exception& error) {

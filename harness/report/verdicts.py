@@ -45,7 +45,7 @@ def load_json(path: Path):
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             return json.load(f)
-    except (ValueError, EOFError, gzip.BadGzipFile) as error:
+    except (ValueError, EOFError, gzip.BadGzipFile, RecursionError) as error:  # RecursionError: nested too deep
         raise ValueError(f"{path} is not valid JSON ({error})") from None
 
 
@@ -54,7 +54,32 @@ def load_results(path: Path) -> dict:
     if not isinstance(results, dict) or results.get("tool") != "allocproof" or \
             results.get("schema_version") != 1 or not isinstance(results.get("cells"), list):
         raise ValueError(f"{path} is not an allocproof results file of schema_version 1 with a cells array")
+    problem = shape_problem(results)
+    if problem:
+        raise ValueError(f"{path} is malformed: {problem}")
     return results
+
+
+def shape_problem(results: dict) -> str | None:
+    """The first part of a results document that is not of the shape Run and rows_for read, or None."""
+    def objects(items) -> bool:
+        return isinstance(items, list) and all(isinstance(item, dict) for item in items)
+    if not objects(results.get("machines") or [results.get("environment", {})]):
+        return "its machines (or environment) are not objects"
+    plan = results.get("plan") or {}
+    if not isinstance(plan, dict) or not isinstance(plan.get("request") or {}, dict):
+        return "its plan (or the plan's request) is not an object"
+    if not isinstance((plan.get("request") or {}).get("seed", 42), int):
+        return "the request's seed is not a whole number"
+    for i, cell in enumerate(results["cells"]):
+        if not isinstance(cell, dict) or not objects(cell.get("repetitions", [])):
+            return f"cells[{i}] is not an object with an array of repetition objects"
+        for rep in cell.get("repetitions", []):
+            raw = rep.get("raw") or {}
+            if not isinstance(rep.get("metrics") or {}, dict) or not isinstance(raw, dict) or \
+                    not isinstance(raw.get("timeline") or {}, dict):
+                return f"cells[{i}] has a repetition whose metrics or raw record is not an object"
+    return None
 
 
 def find_results(run: Path) -> Path:
@@ -67,6 +92,14 @@ def find_results(run: Path) -> Path:
 
 
 # ---- values of one cell ----------------------------------------------------------------------
+
+def is_number(value) -> bool:
+    """A finite number: not a bool, not NaN or infinity, not an integer beyond a float's range."""
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:
+        return False
+
 
 def rep_value(rep: dict, metric: str):
     """One repetition's value of a metric, or None. Derived metrics come from the raw record."""
@@ -95,7 +128,7 @@ def cell_values(cell: dict, metric: str) -> list[float]:
         if rep.get("status") != "ok":
             continue
         v = rep_value(rep, metric)
-        if isinstance(v, (int, float)) and math.isfinite(v):
+        if is_number(v):
             values.append(float(v))
     return values
 
@@ -283,28 +316,56 @@ def judge(estimate: float, low_ci: float, high_ci: float, spec: dict) -> tuple[s
 # ---- claims ----------------------------------------------------------------------------------
 
 def check_claims(doc: dict) -> None:
-    if doc.get("schema") != "allocproof-claims/1":
+    """Every shape evaluate() relies on, so that a malformed file ends as one ClaimsError line."""
+    if not isinstance(doc, dict) or doc.get("schema") != "allocproof-claims/1":
         raise ClaimsError("claims file: schema is not allocproof-claims/1")
+    sources, claims = doc.get("sources", {}), doc.get("claims", [])
+    if not isinstance(sources, dict) or not isinstance(claims, list):
+        raise ClaimsError("claims file: 'sources' must be an object and 'claims' an array")
     seen = set()
-    for claim in doc.get("claims", []):
+    for claim in claims:
+        if not isinstance(claim, dict):
+            raise ClaimsError(f"claims file: a claim is not an object: {json.dumps(claim)[:60]}")
         key = (claim.get("id"), claim.get("part"))
-        if not claim.get("id") or key in seen:
+        if not isinstance(key[0], str) or not key[0] or not isinstance(key[1], (str, type(None))) or key in seen:
             raise ClaimsError(f"claims file: missing or repeated id/part {key}")
         seen.add(key)
-        if claim.get("source") not in doc.get("sources", {}):
+        if not isinstance(claim.get("source"), str) or claim["source"] not in sources:
             raise ClaimsError(f"claim {key}: unknown source {claim.get('source')!r}")
         if "not_measured" in claim:
             continue
         for field in ("metric", "effect", "claimed", "comparisons"):
             if field not in claim:
                 raise ClaimsError(f"claim {key}: no '{field}'")
+        if not isinstance(claim["metric"], str) or not isinstance(claim["effect"], str):
+            raise ClaimsError(f"claim {key}: 'metric' and 'effect' must be strings")
+        if not isinstance(claim["claimed"], dict) or not all(
+                claim["claimed"].get(bound) is None or is_number(claim["claimed"][bound]) for bound in ("low", "high")):
+            raise ClaimsError(f"claim {key}: 'claimed' must be an object with numbers 'low' and 'high'")
         if claim["claimed"].get("low") is None and claim["claimed"].get("high") is None:
             raise ClaimsError(f"claim {key}: the claimed range has no bound")
+        if not isinstance(claim["comparisons"], list) or not claim["comparisons"]:
+            raise ClaimsError(f"claim {key}: 'comparisons' must be a non-empty array")
         for comparison in claim["comparisons"]:
-            if "candidate" not in comparison or (claim["effect"] != "absolute" and "baseline" not in comparison):
-                raise ClaimsError(f"claim {key}: comparison {comparison.get('label')} lacks a side")
-        if claim["effect"] == "saving_per_object" and not claim.get("object_bytes"):
+            sides = ("candidate",) if claim["effect"] == "absolute" else ("candidate", "baseline")
+            if not isinstance(comparison, dict) or not all(is_side(comparison.get(side)) for side in sides):
+                raise ClaimsError(f"claim {key}: a comparison lacks a side {{workload, strategy, threads}}: "
+                                  f"{json.dumps(comparison)[:60]}")
+        if claim.get("compare") == "allocators" and not (
+                isinstance(claim.get("allocators"), dict) and
+                all(isinstance(claim["allocators"].get(side), str) for side in ("candidate", "baseline"))):
+            raise ClaimsError(f"claim {key}: compare 'allocators' needs allocators {{candidate, baseline}}")
+        if not isinstance(claim.get("requires") or {}, dict):
+            raise ClaimsError(f"claim {key}: 'requires' must be an object")
+        if claim["effect"] == "saving_per_object" and not (is_number(claim.get("object_bytes")) and
+                                                            claim["object_bytes"] > 0):
             raise ClaimsError(f"claim {key}: saving_per_object needs object_bytes")
+
+
+def is_side(side) -> bool:
+    """A cell by its coordinates: workload and strategy, and threads unless an external program."""
+    return (isinstance(side, dict) and isinstance(side.get("workload"), str) and
+            isinstance(side.get("strategy"), str) and (side.get("threads") is None or is_number(side["threads"])))
 
 
 def rows_for(claim: dict, spec: dict, run: Run, resamples: int, seed: int) -> list[dict]:
