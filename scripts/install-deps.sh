@@ -12,6 +12,8 @@ packages=(
   python3 python3-matplotlib python3-yaml valgrind
   # The report's browser test opens report.html in headless Chromium.
   chromium
+  # scripts/fuzz.sh: libFuzzer comes with clang's runtime.
+  clang libclang-rt-14-dev
   # The real databases measured under each allocator (workloads/external/); optional at run
   # time: a workload whose program is missing is skipped, and the run says so.
   rocksdb-tools redis-server redis-tools sqlite3
