@@ -21,7 +21,7 @@ struct loaded_plugin {
     std::string path;
     std::string name;
     std::string abi_tag;
-    std::vector<std::string> strategies;  // as registered by the plugin, in its order
+    std::vector<std::string> strategies;  // those the plugin registered, by name
 };
 
 // Checks that `path` is a shared library with the entry point, that its tag is this build's,

@@ -185,3 +185,26 @@ TEST(Plugins, TheirStrategiesAreListedLikeBuiltInOnes) {
         EXPECT_EQ(has_leaks, w.at("name") == "node_churn") << w.at("name") << ": the plugin made node_churn cells only";
     }
 }
+
+TEST(Plugins, ShardsRunWithThePluginKeptInDifferentPlacesMerge) {
+    Scratch s;
+    fs::create_directories(s.path());
+    const fs::path first = s.path() / "a" / "libfaulty.so", second = s.path() / "b" / "libfaulty.so";
+    for (const auto& copy : {first, second}) {
+        fs::create_directories(copy.parent_path());
+        fs::copy_file(ALLOCPROOF_FAULTY_PLUGIN, copy);
+    }
+    auto shard = [&](const fs::path& plugin, const std::string& part) {
+        return driver(with({"run", "--plugin", plugin.string(), "--strategies", "std,leaks", "--shard", part, "--out",
+                            (s.path() / part.substr(0, 1)).string()},
+                           with(tiny, {"--threads", "1,2"})));
+    };
+    ASSERT_EQ(shard(first, "1/2").exit_code, 0);
+    ASSERT_EQ(shard(second, "2/2").exit_code, 0);
+    auto merged = driver({"merge", (s.path() / "1").string(), (s.path() / "2").string(), "--out", s.out()});
+    ASSERT_EQ(merged.exit_code, 0) << merged.err;
+    json results = s.results();
+    EXPECT_EQ(results.at("cells").size(), 4u);
+    EXPECT_EQ(results.at("plugins").at(0).at("strategies"), json::array({"aborts", "crashes", "hangs", "hogs", "leaks",
+                                                                          "overlaps", "scribbles", "throws"}));
+}

@@ -35,9 +35,17 @@ std::string machine_signature(const json& env) {
     return key.dump();
 }
 
+// What must be equal for two runs to be parts of one plan: the request but its shard, and the
+// plugins by what they are (name, tag, strategies), not by where each machine keeps them.
 json request_without_shard(const json& document) {
     json request = document.value("plan", json::object()).value("request", json::object());
     request.erase("shard");
+    request.erase("plugins");
+    json plugins = document.value("plugins", json::array());
+    for (auto& plugin : plugins) {
+        if (plugin.is_object()) plugin.erase("path");
+    }
+    request["plugins"] = plugins;
     return request;
 }
 
