@@ -160,6 +160,11 @@ TEST(Plugins, APluginThatIsNotOneOrNotForThisBuildIsRefusedAndNothingIsWritten) 
         expect_one_error_line(driver({"list", "--plugin", plugin}), message);
         EXPECT_FALSE(fs::exists(s.out())) << "refused before anything was written";
     }
+    // One that never finishes loading is given up at --timeout.
+    expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_HANGING_PLUGIN, "--timeout", "2", "--out", s.out()},
+                                      tiny)),
+                          "still loading after 2.0 s; it hangs");
+    EXPECT_FALSE(fs::exists(s.out()));
     // The same plugin twice: its strategies would be registered twice.
     expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--plugin",
                                        ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()},

@@ -17,8 +17,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr auto load_time_limit = std::chrono::seconds(60);
-
 // The strings of registered plugin strategies: the registry holds views into them.
 std::deque<std::string>& plugin_strings() {
     static std::deque<std::string> strings;
@@ -31,16 +29,17 @@ std::string first_line(const std::string& text) {
     return line.starts_with(prefix) ? line.substr(prefix.size()) : line;
 }
 
-json describe(const std::vector<std::string>& paths) {
+json describe(const std::vector<std::string>& paths, std::chrono::milliseconds load_limit) {
     const auto allocators = available_allocators();
     if (allocators.empty()) throw usage_error("no cell program beside the driver to load the plugins");
     std::vector<std::string> argv = {cell_program(allocators.front()).string(), "--describe-plugins"};
     for (const auto& path : paths) argv.insert(argv.end(), {"--plugin", path});
     std::atomic<bool> never{false};
-    const child_outcome outcome = run_child(argv, load_time_limit, never);
+    const child_outcome outcome = run_child(argv, load_limit, never);
     const std::string which = paths.size() == 1 ? "plugin " + paths.front() : "the plugins";
     if (outcome.timed_out) {
-        throw usage_error(fmt::format("{}: still loading after {} s; it hangs", which, load_time_limit.count()));
+        throw usage_error(fmt::format("{}: still loading after {:.1f} s; it hangs", which,
+                                      std::chrono::duration<double>(load_limit).count()));
     }
     if (outcome.signal != 0) {
         throw usage_error(fmt::format("{}: crashed while loading ({})", which, signal_name(outcome.signal)));
@@ -59,11 +58,11 @@ json describe(const std::vector<std::string>& paths) {
 
 }  // namespace
 
-json register_plugins(std::vector<std::string>& paths) {
+json register_plugins(std::vector<std::string>& paths, std::chrono::milliseconds load_limit) {
     json registered = json::array();
     if (paths.empty()) return registered;
     for (auto& path : paths) path = std::filesystem::absolute(path).lexically_normal().string();
-    const json described = describe(paths);
+    const json described = describe(paths, load_limit);
     registry& reg = registry::instance();
     try {
         for (const auto& plugin : described.at("plugins")) {

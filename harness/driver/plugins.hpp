@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,9 @@ namespace allocproof::driver {
 
 // Checks and registers the plugins at `paths` (made absolute), in order. Throws usage_error with
 // one line naming the plugin: not a shared library, no entry point, another build's tag, a
-// clash of names, a crash or a hang while loading.
+// clash of names, a crash, or loading that takes longer than `load_limit` (a hang).
 // Returns what each holds (path, name, abi_tag, strategies), for the results file.
-nlohmann::json register_plugins(std::vector<std::string>& paths);
+nlohmann::json register_plugins(std::vector<std::string>& paths,
+                                std::chrono::milliseconds load_limit = std::chrono::seconds(60));
 
 }  // namespace allocproof::driver

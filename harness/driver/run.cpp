@@ -320,7 +320,11 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     const fs::path& out = options.out;
     run_state state;
 
-    const json plugins = register_plugins(request.plugins);
+    // Loading the plugins is bounded like a cell repetition: --timeout, at most a minute.
+    const json plugins = register_plugins(
+        request.plugins, std::min<std::chrono::milliseconds>(
+                             std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000)),
+                             std::chrono::minutes(1)));
     state.matrix = make_plan(request, available_allocators());
     state.records.resize(state.matrix.cells.size());
     for (const auto& line : state.matrix.skipped) std::cout << "allocproof: " << line << "\n";
