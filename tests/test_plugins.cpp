@@ -215,3 +215,30 @@ TEST(Plugins, ShardsRunWithThePluginKeptInDifferentPlacesMerge) {
     EXPECT_EQ(results.at("plugins").at(0).at("strategies"), json::array({"aborts", "crashes", "hangs", "hogs", "leaks",
                                                                           "overlaps", "scribbles", "throws"}));
 }
+
+TEST(Plugins, AResumedRunLoadsThePluginsItWasStartedWith) {
+    Scratch s;
+    ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // `leaks` leaks on purpose
+    // A run cut short, resumed with no --plugin on the command line: the stored plan must bring
+    // the plugin back, or the plugin's cells could not run.
+    auto first = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,leaks", "--out",
+                              s.out()},
+                             tiny));
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    json results = s.results();
+    // Forget the second repetition of every cell, as a run killed half way would have.
+    for (auto& cell : results["cells"]) {
+        auto& reps = cell["repetitions"];
+        reps.erase(reps.begin() + 1, reps.end());
+    }
+    results["status"] = "interrupted";
+    std::ofstream(s.out() + "/results.json") << results.dump();
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    json complete = s.results();
+    EXPECT_EQ(complete.at("status"), "complete");
+    for (const auto& cell : complete.at("cells")) {
+        EXPECT_EQ(cell.at("reps_ok"), 2) << cell.at("id");
+        EXPECT_EQ(cell.at("status"), "ok") << cell.at("id");
+    }
+}
