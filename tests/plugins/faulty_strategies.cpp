@@ -35,10 +35,12 @@ constexpr strategy_traits traits_named(std::string_view name, std::string_view s
     return {.name = name, .summary = summary, .origin = "tests/plugins/faulty_strategies.cpp"};
 }
 
-// The global heap, with a hook that runs before each allocation.
+// The global heap, with a fault that strikes before each allocation past the trigger. The fault
+// names the strategy.
 template <class Fault>
 class heap_with {
 public:
+    static constexpr strategy_traits traits = traits_named(Fault::name, Fault::summary);
     explicit heap_with(const block_spec&) {}
     void* allocate(std::size_t bytes) {
         if (triggered()) Fault::act();
@@ -50,39 +52,31 @@ public:
 // A write to a page mapped without access: a real SIGSEGV, which no sanitizer check intercepts
 // first (a null store would be UndefinedBehaviorSanitizer's report instead).
 struct segfault {
+    static constexpr std::string_view name = "crashes", summary = "writes to an inaccessible page (SIGSEGV)";
     static void act() {
         void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         *static_cast<volatile int*>(page) = 1;
     }
 };
 struct hang {
+    static constexpr std::string_view name = "hangs", summary = "never returns from allocate";
     [[noreturn]] static void act() {
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     }
 };
 struct abort_now {
+    static constexpr std::string_view name = "aborts", summary = "calls std::abort";
     [[noreturn]] static void act() { std::abort(); }
 };
 struct throw_error {
+    static constexpr std::string_view name = "throws", summary = "throws std::runtime_error";
     [[noreturn]] static void act() { throw std::runtime_error("the throwing strategy gave up"); }
 };
 
-struct crashes : heap_with<segfault> {
-    using heap_with::heap_with;
-    static constexpr strategy_traits traits = traits_named("crashes", "dereferences null (SIGSEGV)");
-};
-struct hangs : heap_with<hang> {
-    using heap_with::heap_with;
-    static constexpr strategy_traits traits = traits_named("hangs", "never returns from allocate");
-};
-struct aborts : heap_with<abort_now> {
-    using heap_with::heap_with;
-    static constexpr strategy_traits traits = traits_named("aborts", "calls std::abort");
-};
-struct throws : heap_with<throw_error> {
-    using heap_with::heap_with;
-    static constexpr strategy_traits traits = traits_named("throws", "throws std::runtime_error");
-};
+using crashes = heap_with<segfault>;
+using hangs = heap_with<hang>;
+using aborts = heap_with<abort_now>;
+using throws = heap_with<throw_error>;
 
 // Hands out blocks of a ring of 64 slots round-robin, live or not: overlapping memory.
 class overlaps {
