@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cerrno>
 #include <cstdlib>
@@ -164,38 +163,6 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
     };
 }
 
-// ---- harness self-test faults --------------------------------------------------------------
-// ALLOCPROOF_CELL_FAULT=<kind>:<strategy> makes cells of that strategy misbehave, so the tests
-// can show that the driver records a crash, a hang or garbage output and carries on. Kinds:
-// crash (SIGSEGV), abort, hang, garbage (non-JSON output), digest (a wrong digest).
-std::string planted_fault(const std::string& strategy) {
-    const char* spec = std::getenv("ALLOCPROOF_CELL_FAULT");
-    if (spec == nullptr) {
-        return {};
-    }
-    std::string text(spec);
-    auto colon = text.find(':');
-    if (colon == std::string::npos || text.substr(colon + 1) != strategy) {
-        return {};
-    }
-    return text.substr(0, colon);
-}
-
-void act_out(const std::string& fault) {
-    if (fault == "crash") {
-        std::raise(SIGSEGV);
-    } else if (fault == "abort") {
-        std::abort();
-    } else if (fault == "hang") {
-        for (;;) {
-            pause();
-        }
-    } else if (fault == "garbage") {
-        std::cout << "this is not JSON {\n";
-        std::exit(0);
-    }
-}
-
 // What the loaded plugins add to this build: their strategies and cells, for the driver.
 json plugins_json(const std::vector<loaded_plugin>& plugins) {
     const registry& reg = registry::instance();
@@ -304,14 +271,8 @@ int main(int argc, char** argv) {
                   << "' and strategy '" << request.strategy << "'\n";
         return 2;
     }
-    const std::string fault = planted_fault(request.strategy);
-    act_out(fault);
-
     const auto cost = measure_probe_cost();
-    cell_measurement measurement = cell->measure(request);
-    if (fault == "digest") {
-        measurement.digest ^= 1;
-    }
+    const cell_measurement measurement = cell->measure(request);
     nlohmann::json out = {{"schema", "allocproof-cell/1"},
                           {"allocator", identity_json(identity)},
                           {"measurement", measurement_json(measurement, cost, request.sample_every)}};

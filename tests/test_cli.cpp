@@ -40,20 +40,6 @@ namespace {
 const std::vector<std::string> tiny = {"--ops", "20000", "--working-set", "500", "--warmup-ops",
                                        "1000", "--reps", "2", "--threads", "1"};
 
-// A fault planted into the cells of one strategy (see harness/cell_main.cpp), for one test.
-class PlantedFault {
-public:
-    explicit PlantedFault(const std::string& spec) { ::setenv("ALLOCPROOF_CELL_FAULT", spec.c_str(), 1); }
-    ~PlantedFault() { ::unsetenv("ALLOCPROOF_CELL_FAULT"); }
-};
-
-const json& cell_of(const json& results, const std::string& strategy) {
-    for (const auto& cell : results.at("cells")) {
-        if (cell.at("strategy") == strategy) return cell;
-    }
-    throw std::runtime_error("no cell for " + strategy);
-}
-
 }  // namespace
 
 // ---- list ---------------------------------------------------------------------------------------
@@ -151,69 +137,7 @@ TEST(Cli, ResumeOfSomethingElseIsRefused) {
     expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), "not an allocproof results file");
 }
 
-// ---- isolation: a faulty cell is recorded, the run goes on ------------------------------------
-
-namespace {
-
-json run_with_fault(const Scratch& s, const std::string& fault, std::vector<std::string> extra = {}) {
-    PlantedFault planted(fault);
-    auto r = driver(with(with({"run", "--workloads", "node_churn", "--strategies", "std,fixed_pool",
-                               "--allocators", "glibc", "--out", s.out()},
-                              tiny),
-                         extra));
-    EXPECT_EQ(r.exit_code, 3) << "cells failed, the run went on: exit code 3\n" << r.err;
-    json results = s.results();
-    EXPECT_EQ(results.at("status"), "complete");
-    const json& healthy = cell_of(results, "std");
-    EXPECT_EQ(healthy.at("status"), "ok");
-    EXPECT_EQ(healthy.at("reps_ok"), 2);
-    return results;
-}
-
-}  // namespace
-
-TEST(Isolation, CrashingCellIsRecordedNotFatal) {
-    Scratch s;
-    ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);  // let the signal through
-    json results = run_with_fault(s, "crash:fixed_pool");
-    const json& crashed = cell_of(results, "fixed_pool");
-    EXPECT_EQ(crashed.at("status"), "failed");
-    EXPECT_NE(crashed.at("reason").get<std::string>().find("SIGSEGV"), std::string::npos) << crashed.at("reason");
-    EXPECT_EQ(crashed.at("reps_done"), 2);
-    EXPECT_EQ(crashed.at("reps_ok"), 0);
-}
-
-TEST(Isolation, AbortingCellIsRecorded) {
-    Scratch s;
-    json results = run_with_fault(s, "abort:fixed_pool");
-    EXPECT_NE(cell_of(results, "fixed_pool").at("reason").get<std::string>().find("SIGABRT"), std::string::npos);
-}
-
-TEST(Isolation, HangingCellIsKilledAtItsTimeLimit) {
-    Scratch s;
-    auto start = std::chrono::steady_clock::now();
-    json results = run_with_fault(s, "hang:fixed_pool", {"--timeout", "1"});
-    const json& hung = cell_of(results, "fixed_pool");
-    EXPECT_EQ(hung.at("status"), "failed");
-    EXPECT_NE(hung.at("reason").get<std::string>().find("timed out"), std::string::npos) << hung.at("reason");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
-}
-
-TEST(Isolation, GarbageOutputIsRecorded) {
-    Scratch s;
-    json results = run_with_fault(s, "garbage:fixed_pool");
-    EXPECT_NE(cell_of(results, "fixed_pool").at("reason").get<std::string>().find("malformed output"),
-              std::string::npos);
-}
-
-TEST(Isolation, WrongDigestMakesTheCellInvalid) {
-    Scratch s;
-    json results = run_with_fault(s, "digest:fixed_pool");
-    const json& wrong = cell_of(results, "fixed_pool");
-    EXPECT_EQ(wrong.at("status"), "invalid");
-    EXPECT_NE(wrong.at("digest"), wrong.at("reference_digest"));
-    EXPECT_EQ(wrong.at("ratio_to_std"), nullptr) << "no ratio for an invalid cell";
-}
+// ---- isolation: faulty cells are planted by a plugin of faulty strategies (test_plugins.cpp) -----
 
 // ---- a real run, end to end --------------------------------------------------------------------
 
@@ -275,12 +199,10 @@ TEST(RealRun, ResultsFollowTheSchema) {
 
 // ---- interruption and resume --------------------------------------------------------------------
 
-// Starts the driver in the background (stdout to /dev/null), with a planted cell fault if given;
-// the caller signals and reaps it.
-static pid_t start_driver(std::vector<std::string> args, const char* fault = nullptr) {
+// Starts the driver in the background (stdout to /dev/null); the caller signals and reaps it.
+static pid_t start_driver(std::vector<std::string> args) {
     pid_t pid = ::fork();
     if (pid == 0) {
-        if (fault != nullptr) ::setenv("ALLOCPROOF_CELL_FAULT", fault, 1);
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -298,16 +220,16 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
     std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
                                           "std,fixed_pool", "--allocators", "glibc", "--out", s.out()},
                                          tiny);
-    // The fixed_pool cells hang, so the driver is certainly mid-run when Ctrl-C arrives.
-    pid_t pid = start_driver(args, "hang:fixed_pool");
+    args.insert(args.end(), {"--reps", "20"});  // long enough to be interrupted mid-run
+    pid_t pid = start_driver(args);
     ASSERT_GE(pid, 0);
-    // Wait until the driver is stuck in a hanging cell: the results file exists and the run is
-    // still going; then interrupt it.
+    // Wait for a finished repetition in the journal, then Ctrl-C: most likely mid-cell, which must
+    // not be recorded as the cell's failure.
+    const std::string journal = s.out() + "/journal.jsonl";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!fs::exists(s.out() + "/results.json") && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while ((!fs::exists(journal) || fs::file_size(journal) == 0) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     ::kill(pid, SIGINT);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -321,7 +243,8 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
         done_before += cell.at("reps_done").get<std::size_t>();
         for (const auto& rep : cell.at("repetitions")) EXPECT_EQ(rep.at("status"), "ok");
     }
-    EXPECT_LT(done_before, 4u) << "the hanging cell was not recorded as a result";
+    EXPECT_GE(done_before, 1u);
+    EXPECT_LT(done_before, 40u) << "the run was not stopped";
 
     auto resumed = driver({"run", "--resume", "--out", s.out()});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -329,7 +252,7 @@ TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
     EXPECT_EQ(complete.at("status"), "complete");
     for (const auto& cell : complete.at("cells")) {
         EXPECT_EQ(cell.at("status"), "ok");
-        EXPECT_EQ(cell.at("reps_done"), 2);
+        EXPECT_EQ(cell.at("reps_done"), 20);
     }
     EXPECT_EQ(complete.at("environment").at("resumed").size(), 1u);
 }

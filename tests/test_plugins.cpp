@@ -40,7 +40,7 @@ protected:
         // Under AddressSanitizer a SIGSEGV would become its report and an abort.
         ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);
         outcome_ = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies",
-                                "std,crashes,hangs,aborts,throws,overlaps,scribbles,leaks", "--timeout", "3",
+                                "std,crashes,hangs,aborts,throws,babbles,overlaps,scribbles,leaks", "--timeout", "3",
                                 "--out", (folder_ / "run").string()},
                                tiny));
         std::ifstream in(folder_ / "run" / "results.json");
@@ -65,7 +65,7 @@ TEST_F(FaultyPlugin, TheRunFinishesAndItsExitCodeSaysCellsFailed) {
     EXPECT_EQ(outcome_.exit_code, 3) << outcome_.err;
     ASSERT_FALSE(results_.is_discarded());
     EXPECT_EQ(results_.at("status"), "complete");
-    EXPECT_EQ(cells_.size(), 8u);
+    EXPECT_EQ(cells_.size(), 9u);
     EXPECT_EQ(results_.at("plan").at("request").at("plugins"), json::array({ALLOCPROOF_FAULTY_PLUGIN}));
     EXPECT_EQ(results_.at("plugins").at(0).at("name"), "faulty strategies");
 }
@@ -96,6 +96,11 @@ TEST_F(FaultyPlugin, AnAbortIsRecorded) {
 TEST_F(FaultyPlugin, AnExceptionIsRecordedWithItsMessage) {
     EXPECT_EQ(cell("throws").at("status"), "failed");
     EXPECT_NE(reason_of(cell("throws")).find("the throwing strategy gave up"), std::string::npos) << cell("throws");
+}
+
+TEST_F(FaultyPlugin, OutputThatIsNotACellRecordIsRecorded) {
+    EXPECT_EQ(cell("babbles").at("status"), "failed");
+    EXPECT_NE(reason_of(cell("babbles")).find("malformed output"), std::string::npos) << cell("babbles");
 }
 
 TEST_F(FaultyPlugin, OverlappingBlocksMakeTheCellInvalid) {
@@ -212,8 +217,8 @@ TEST(Plugins, ShardsRunWithThePluginKeptInDifferentPlacesMerge) {
     ASSERT_EQ(merged.exit_code, 0) << merged.err;
     json results = s.results();
     EXPECT_EQ(results.at("cells").size(), 4u);
-    EXPECT_EQ(results.at("plugins").at(0).at("strategies"), json::array({"aborts", "crashes", "hangs", "hogs", "leaks",
-                                                                          "overlaps", "scribbles", "throws"}));
+    EXPECT_EQ(results.at("plugins").at(0).at("strategies"), json::array({"aborts", "babbles", "crashes", "hangs", "hogs",
+                                                                          "leaks", "overlaps", "scribbles", "throws"}));
 }
 
 TEST(Plugins, AResumedRunLoadsThePluginsItWasStartedWith) {

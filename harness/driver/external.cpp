@@ -111,8 +111,7 @@ pid_t spawn(const spawn_request& request, std::string& error) {
     std::vector<std::string> environment;
     for (char** e = environ; *e != nullptr; ++e) {
         std::string_view entry(*e);
-        if (entry.starts_with("LD_PRELOAD=") || entry.starts_with("LD_DEBUG") ||
-            entry.starts_with("ALLOCPROOF_CELL_FAULT=")) {
+        if (entry.starts_with("LD_PRELOAD=") || entry.starts_with("LD_DEBUG")) {
             continue;
         }
         environment.emplace_back(entry);

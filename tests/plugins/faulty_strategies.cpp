@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -73,10 +74,21 @@ struct throw_error {
     [[noreturn]] static void act() { throw std::runtime_error("the throwing strategy gave up"); }
 };
 
+// Ends the cell program with something on its standard output that is not a cell record.
+struct babble {
+    static constexpr std::string_view name = "babbles", summary = "prints garbage and exits 0";
+    [[noreturn]] static void act() {
+        std::fputs("this is not JSON {\n", stdout);
+        std::fflush(stdout);
+        std::_Exit(0);
+    }
+};
+
 using crashes = heap_with<segfault>;
 using hangs = heap_with<hang>;
 using aborts = heap_with<abort_now>;
 using throws = heap_with<throw_error>;
+using babbles = heap_with<babble>;
 
 // Hands out blocks of a ring of 64 slots round-robin, live or not: overlapping memory.
 class overlaps {
@@ -167,7 +179,7 @@ void register_with_node_churn() {
     (allocproof::register_strategy_cells<S>(allocproof::type_list<allocproof::workloads::node_churn>{}), ...);
 }
 
-void register_all() { register_with_node_churn<crashes, hangs, aborts, throws, overlaps, scribbles, leaks, hogs>(); }
+void register_all() { register_with_node_churn<crashes, hangs, aborts, throws, babbles, overlaps, scribbles, leaks, hogs>(); }
 
 }  // namespace faulty
 
