@@ -1,9 +1,11 @@
 #include "harness/stats.hpp"
 
-#include "allocproof/workload.hpp"  // split_mix
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -58,36 +60,79 @@ summary summarize(std::span<const double> values) {
     return s;
 }
 
-interval bootstrap_ratio_of_medians(std::span<const double> candidate,
-                                    std::span<const double> baseline, std::uint64_t seed,
-                                    int resamples, double confidence) {
-    if (candidate.empty() || baseline.empty()) {
-        throw std::invalid_argument("bootstrap needs values on both sides");
+trimmed_sample trim_sample(std::span<const double> values, double trim) {
+    const std::size_t n = values.size();
+    if (n < 2) throw std::invalid_argument("a trimmed mean's standard error needs 2 or more values");
+    auto sorted = sorted_copy(values);
+    const auto g = static_cast<std::size_t>(std::floor(trim * static_cast<double>(n)));
+    const std::size_t h = n - 2 * g;
+    trimmed_sample s;
+    s.n = n;
+    s.mean = std::accumulate(sorted.begin() + static_cast<std::ptrdiff_t>(g),
+                             sorted.end() - static_cast<std::ptrdiff_t>(g), 0.0) / static_cast<double>(h);
+    // Winsorized: the g lowest values become the lowest kept one, the g highest the highest kept.
+    for (std::size_t i = 0; i < g; ++i) {
+        sorted[i] = sorted[g];
+        sorted[n - 1 - i] = sorted[n - 1 - g];
     }
-    double base = median(baseline);
-    if (base == 0) {
-        throw std::invalid_argument("bootstrap ratio with a zero baseline median");
-    }
-    interval result;
-    result.estimate = median(candidate) / base;
+    const double winsorized_mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(n);
+    double squares = 0;
+    for (double v : sorted) squares += (v - winsorized_mean) * (v - winsorized_mean);
+    const double winsorized_variance = squares / static_cast<double>(n - 1);
+    const auto dh = static_cast<double>(h);
+    s.variance = static_cast<double>(n - 1) * winsorized_variance / (dh * (dh - 1));
+    s.df = dh - 1;
+    return s;
+}
 
-    split_mix random(seed);
-    std::vector<double> ratios;
-    ratios.reserve(static_cast<std::size_t>(resamples));
-    std::vector<double> draw_c(candidate.size()), draw_b(baseline.size());
-    for (int r = 0; r < resamples; ++r) {
-        for (auto& v : draw_c) v = candidate[random.below(candidate.size())];
-        for (auto& v : draw_b) v = baseline[random.below(baseline.size())];
-        double b = median(draw_b);
-        if (b != 0) {
-            ratios.push_back(median(draw_c) / b);
-        }
+double t_critical(double df, double confidence) {
+    const double tail = (1 - confidence) / 2;
+    if (!std::isfinite(df) || df > 1e7) {
+        return boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
     }
-    std::ranges::sort(ratios);
-    double tail = (1 - confidence) / 2;
-    result.low = quantile_of_sorted(ratios, tail);
-    result.high = quantile_of_sorted(ratios, 1 - tail);
+    return boost::math::quantile(boost::math::complement(boost::math::students_t(df), tail));
+}
+
+interval trimmed_contrast(std::span<const term> terms, double confidence) {
+    if (terms.empty()) throw std::invalid_argument("a contrast needs at least one sample");
+    interval result;
+    double variance = 0, df_denominator = 0;
+    for (const auto& t : terms) {
+        const auto s = trim_sample(t.values);
+        const double part = t.weight * t.weight * s.variance;
+        result.estimate += t.weight * s.mean;
+        variance += part;
+        if (part > 0) df_denominator += part * part / s.df;
+    }
+    result.std_error = std::sqrt(variance);
+    if (variance == 0) {  // constant samples (counts fixed by construction): the value is exact
+        result.low = result.high = result.estimate;
+        result.df = std::numeric_limits<double>::infinity();
+        return result;
+    }
+    result.df = variance * variance / df_denominator;
+    const double half = t_critical(result.df, confidence) * result.std_error;
+    result.low = result.estimate - half;
+    result.high = result.estimate + half;
     return result;
+}
+
+interval ratio_interval(std::span<const double> candidate, std::span<const double> baseline,
+                        double confidence) {
+    auto logs = [](std::span<const double> values) {
+        std::vector<double> out;
+        out.reserve(values.size());
+        for (double v : values) {
+            if (!(v > 0)) throw std::invalid_argument("a ratio interval needs positive values");
+            out.push_back(std::log(v));
+        }
+        return out;
+    };
+    const auto c = logs(candidate), b = logs(baseline);
+    const term terms[] = {{c, 1}, {b, -1}};
+    interval log_scale = trimmed_contrast(terms, confidence);
+    return {std::exp(log_scale.estimate), std::exp(log_scale.low), std::exp(log_scale.high),
+            log_scale.std_error, log_scale.df};
 }
 
 namespace {

@@ -29,7 +29,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness" / "report"))
 from verdicts import ALLOCATOR_ORDER, find_results, load_json, load_results  # noqa: E402
 
-VERDICT_COLOURS = {"holds": "#2e8b3a", "partly": "#d99a00", "refuted": "#c62828", "inconclusive": "#7a7a7a"}
+VERDICT_COLOURS = {"holds": "#2e8b3a", "exceeds": "#1f6fb2", "partly": "#d99a00", "refuted": "#c62828", "inconclusive": "#7a7a7a"}
 PERCENTILES = [("latency_p50_ns", "p50"), ("latency_p90_ns", "p90"), ("latency_p99_ns", "p99"),
                ("latency_p999_ns", "p99.9")]
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.titlesize": 12, "svg.fonttype": "none"})
@@ -133,9 +133,10 @@ def forest(fig_set: Figures, verdicts: dict) -> None:
                      x=0.01, ha="left")
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / sum(heights)))
         fig_set.save(fig, f"claims-{number}", "claims", f"Claims of {group}",
-                     "Each row: the effect measured on one allocator (marker: point estimate from the medians of the "
-                     "ok repetitions; bar: bootstrap 95% interval), coloured by verdict (green holds, amber partly, "
-                     "red refuted, grey inconclusive). Blue band: the claimed range; dashed line: no effect. "
+                     "Each row: the effect measured on one allocator ('all': a count fixed by construction, the same "
+                     "on every allocator) (marker: estimate from the 20%-trimmed means of the ok repetitions; bar: "
+                     "Yuen 95% interval), coloured by verdict (green holds, blue exceeds, amber partly, red refuted, "
+                     "grey inconclusive). Blue band: the claimed range; dashed line: no effect. "
                      "From verdicts.json, whose rows name the cells of results.json they use.")
 
 

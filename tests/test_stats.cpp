@@ -1,7 +1,11 @@
 // Statistics against values worked out by hand (and checked with R's quantile(type = 7)).
 #include "harness/stats.hpp"
 
+#include <boost/math/distributions/students_t.hpp>
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
 
 #include <vector>
 
@@ -41,48 +45,88 @@ TEST(Stats, SummaryOfOneValueHasNoSpread) {
     EXPECT_DOUBLE_EQ(s.cv, 0);
 }
 
-TEST(Stats, BootstrapOfConstantSamplesIsExact) {
+// ---- Yuen's trimmed-mean intervals ----------------------------------------------------------------
+// Reference figures from SciPy 1.10: scipy.stats.ttest_ind(x, y, equal_var=False, trim=0.2) gives
+// Yuen's statistic (estimate / standard error) and two-sided p, which fixes the degrees of freedom.
+
+namespace {
+double two_sided_p(const interval& ci) {
+    const double t = std::fabs(ci.estimate / ci.std_error);
+    return 2 * boost::math::cdf(boost::math::complement(boost::math::students_t(ci.df), t));
+}
+}  // namespace
+
+TEST(Stats, TrimmedContrastMatchesScipyYuen) {
+    std::vector<double> x{9, 10, 11, 10, 10.5, 30, 9.7}, y{19, 20, 21, 20, 20.5, 19.5};
+    const term terms[] = {{x, 1}, {y, -1}};
+    auto ci = trimmed_contrast(terms);
+    EXPECT_NEAR(ci.estimate, 10.24 - 20.0, 1e-12);  // scipy.stats.trim_mean(., 0.2) of each
+    EXPECT_NEAR(ci.estimate / ci.std_error, -23.065641759709045, 1e-9);
+    EXPECT_NEAR(two_sided_p(ci), 7.809424846894287e-08, 1e-12);
+    const double half = t_critical(ci.df, 0.95) * ci.std_error;
+    EXPECT_NEAR(ci.low, ci.estimate - half, 1e-12);
+    EXPECT_NEAR(ci.high, ci.estimate + half, 1e-12);
+}
+
+TEST(Stats, RatioIntervalIsTheLogContrastBackOnTheRatioScale) {
+    std::vector<double> fast{50, 51, 49, 50.5, 49.5, 50.2, 49.8}, slow{100, 102, 98, 101, 99, 100.4, 99.6};
+    auto ci = ratio_interval(fast, slow);
+    EXPECT_NEAR(ci.estimate, 0.5, 1e-12);
+    EXPECT_NEAR(std::log(ci.estimate) / ci.std_error, -105.4552657868303, 1e-7);
+    EXPECT_LT(ci.low, 0.5);
+    EXPECT_GT(ci.high, 0.5);
+    EXPECT_LT(ci.high, 0.52);  // 1-2% noise on 7 values: a narrow interval
+    EXPECT_NEAR(std::log(ci.high) - std::log(ci.estimate), std::log(ci.estimate) - std::log(ci.low), 1e-12);
+}
+
+TEST(Stats, OneOutlierMovesNeitherEstimateNorInterval) {
+    // The 20% trim drops one value at each end of 5..9 values: a slow repetition is not averaged in.
+    std::vector<double> base{100, 101, 99, 100.5, 99.5, 100.2, 99.8};
+    std::vector<double> quiet{80, 81, 79, 80.5, 79.5, 80.2, 79.8}, one_slow{80, 81, 79, 80.5, 79.5, 80.2, 160};
+    auto a = ratio_interval(quiet, base), b = ratio_interval(one_slow, base);
+    EXPECT_NEAR(a.estimate, b.estimate, 0.005);
+    EXPECT_LT(b.high, 0.85);
+}
+
+TEST(Stats, ConstantSamplesGiveAnExactValue) {
     std::vector<double> candidate(5, 30.0), baseline(5, 60.0);
-    auto ci = bootstrap_ratio_of_medians(candidate, baseline, 1);
+    auto ci = ratio_interval(candidate, baseline);
     EXPECT_DOUBLE_EQ(ci.estimate, 0.5);
     EXPECT_DOUBLE_EQ(ci.low, 0.5);
     EXPECT_DOUBLE_EQ(ci.high, 0.5);
+    EXPECT_EQ(ci.std_error, 0);
 }
 
-TEST(Stats, BootstrapIntervalBracketsTheEstimateAndStaysInsideTheData) {
-    std::vector<double> candidate{9, 10, 11, 10, 10.5}, baseline{19, 20, 21, 20, 20.5};
-    auto ci = bootstrap_ratio_of_medians(candidate, baseline, 7);
-    EXPECT_DOUBLE_EQ(ci.estimate, 0.5);
-    EXPECT_LE(ci.low, ci.estimate);
-    EXPECT_GE(ci.high, ci.estimate);
-    EXPECT_LT(ci.low, ci.high);
-    // No resample's median can leave [min, max] of its sample.
-    EXPECT_GE(ci.low, 9.0 / 21.0);
-    EXPECT_LE(ci.high, 11.0 / 19.0);
+TEST(Stats, FewValuesFallBackToWelch) {
+    // Below 5 values nothing is trimmed: the trimmed mean is the mean, the variance the usual one.
+    std::vector<double> v{1, 2, 6};
+    auto s = trim_sample(v);
+    EXPECT_DOUBLE_EQ(s.mean, 3);
+    EXPECT_NEAR(s.variance, 7.0 / 3, 1e-12);  // sample variance 7, over n = 3
+    EXPECT_DOUBLE_EQ(s.df, 2);
 }
 
-TEST(Stats, BootstrapIsDeterministicForASeed) {
+TEST(Stats, WeightsCombineSeveralPairs) {
+    // The mean of two log-ratios (a geometric mean of two ratios): weights 1/2, variances add.
     std::vector<double> a{1, 2, 3, 4, 5}, b{2, 3, 4, 5, 6};
-    auto first = bootstrap_ratio_of_medians(a, b, 99);
-    auto second = bootstrap_ratio_of_medians(a, b, 99);
-    EXPECT_EQ(first.low, second.low);
-    EXPECT_EQ(first.high, second.high);
+    const term one[] = {{a, 1}, {b, -1}};
+    const term two[] = {{a, 0.5}, {b, -0.5}, {a, 0.5}, {b, -0.5}};
+    auto single = trimmed_contrast(one), doubled = trimmed_contrast(two);
+    EXPECT_NEAR(single.estimate, doubled.estimate, 1e-12);
+    EXPECT_NEAR(doubled.std_error, single.std_error / std::sqrt(2.0), 1e-12);
 }
 
-TEST(Stats, BootstrapSeparatesClearlyDifferentSamples) {
-    // Two samples 2x apart with 2% noise: the interval must exclude 1 and include the truth.
-    std::vector<double> fast{50, 51, 49, 50.5, 49.5, 50.2, 49.8}, slow{100, 102, 98, 101, 99, 100.4, 99.6};
-    auto ci = bootstrap_ratio_of_medians(fast, slow, 3);
-    EXPECT_LT(ci.high, 1.0);
-    EXPECT_LE(ci.low, 0.5);
-    EXPECT_GE(ci.high, 0.5);
+TEST(Stats, TCriticalMatchesTables) {
+    EXPECT_NEAR(t_critical(7.5, 0.95), 2.333039626555376, 1e-9);  // scipy.stats.t.ppf(0.975, 7.5)
+    EXPECT_NEAR(t_critical(std::numeric_limits<double>::infinity(), 0.95), 1.959963984540054, 1e-9);
 }
 
-TEST(Stats, BootstrapRejectsEmptyOrZeroBaseline) {
-    std::vector<double> some{1, 2}, none, zeros{0, 0};
-    EXPECT_THROW(bootstrap_ratio_of_medians(some, none, 1), std::invalid_argument);
-    EXPECT_THROW(bootstrap_ratio_of_medians(none, some, 1), std::invalid_argument);
-    EXPECT_THROW(bootstrap_ratio_of_medians(some, zeros, 1), std::invalid_argument);
+TEST(Stats, IntervalsRejectTooFewOrNonPositiveValues) {
+    std::vector<double> some{1, 2}, one{1}, none, zeros{0, 1};
+    EXPECT_THROW(ratio_interval(some, none), std::invalid_argument);
+    EXPECT_THROW(ratio_interval(one, some), std::invalid_argument);
+    EXPECT_THROW(ratio_interval(some, zeros), std::invalid_argument);
+    EXPECT_THROW(trimmed_contrast(std::span<const term>{}), std::invalid_argument);
 }
 
 // ---- Mann-Whitney U ------------------------------------------------------------------------------

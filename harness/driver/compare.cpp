@@ -193,6 +193,9 @@ struct comparison {
     double worsening = 0;          // the change turned so that positive is worse; +-inf from a zero median
     std::optional<double> p;       // none without values on both sides
     double min_p = 1;
+    // The change's 95% interval, B / A - 1 of the typical values (stats::ratio_interval, the
+    // method of every interval the project prints); none below 2 values a side or at values <= 0.
+    std::optional<std::pair<double, double>> change_ci;
     verdict outcome = verdict::no_values;
 };
 
@@ -217,6 +220,11 @@ comparison compare_cell(const cell_key& key, const std::string& metric, const js
         c.worsening = sign * (c.median_b > 0 ? 1 : -1) * std::numeric_limits<double>::infinity();
     }
     c.p = stats::mann_whitney(values_a, values_b).p;
+    const auto positive = [](const std::vector<double>& v) { return std::ranges::all_of(v, [](double x) { return x > 0; }); };
+    if (c.n_a >= 2 && c.n_b >= 2 && positive(values_a) && positive(values_b)) {
+        const auto ci = stats::ratio_interval(values_b, values_a);
+        c.change_ci = std::pair{ci.low - 1, ci.high - 1};
+    }
     c.min_p = stats::mann_whitney_min_p(c.n_a, c.n_b);
     const bool beyond = std::fabs(c.worsening) > options.threshold;
     if (c.min_p >= options.alpha) {
@@ -316,6 +324,7 @@ json to_json(const comparison& c) {
               {"median_a", values ? json(c.median_a) : json(nullptr)},
               {"median_b", values ? json(c.median_b) : json(nullptr)},
               {"change", c.change ? json(*c.change) : json(nullptr)},
+              {"change_ci", c.change_ci ? json::array({c.change_ci->first, c.change_ci->second}) : json(nullptr)},
               {"worsening", values ? finite_or_null(c.worsening) : json(nullptr)},
               {"p", c.p ? json(*c.p) : json(nullptr)},
               {"min_p", c.min_p}});

@@ -1,11 +1,13 @@
 // allocproof — the driver. `allocproof list` shows what this build can measure; `allocproof run`
 // measures a matrix of workload x strategy x global allocator x threads; `allocproof compare`
-// tells whether one run regressed against another; `allocproof merge` joins runs of several machines.
+// tells whether one run regressed against another; `allocproof merge` joins runs of several machines;
+// `allocproof interval` serves the confidence intervals to the report.
 #include "allocproof/registry.hpp"
 #include "harness/driver/compare.hpp"
 #include "harness/driver/merge.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
+#include "harness/driver/interval.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/plugins.hpp"
 #include "harness/driver/run.hpp"
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
     auto* compare = add_compare_command(app, compare_settings);
     merge_options merge_settings;
     auto* merge = add_merge_command(app, merge_settings);
+    auto* interval = add_interval_command(app);
 
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
     // Given twice, an option's last value wins, as in most command lines (and scripts that add
@@ -217,6 +220,7 @@ int main(int argc, char** argv) {
 
     if (compare->parsed()) return compare_command(compare_settings);
     if (merge->parsed()) return merge_command(merge_settings);
+    if (interval->parsed()) return interval_command();
 
     const auto& conflicts = allocproof::registry::instance().conflicts();
     if (!conflicts.empty()) {

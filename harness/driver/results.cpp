@@ -215,6 +215,19 @@ const std::vector<std::string> summarised_metrics = {
 const std::vector<std::string> ratio_metrics = {"ns_per_op", "alloc_calls", "rss_peak_bytes",
                                                 "latency_p99_ns"};
 
+// A ratio to the baseline cell with its 95% interval (stats::ratio_interval). With one repetition
+// on a side, or a value that is not positive, there is no interval: the ratio of medians alone.
+json ratio_json(std::span<const double> candidate, std::span<const double> baseline) {
+    const bool positive = std::ranges::all_of(candidate, [](double v) { return v > 0; }) &&
+                          std::ranges::all_of(baseline, [](double v) { return v > 0; });
+    if (candidate.size() < 2 || baseline.size() < 2 || !positive) {
+        return {{"estimate", stats::median(candidate) / stats::median(baseline)},
+                {"ci_low", nullptr}, {"ci_high", nullptr}};
+    }
+    const auto ci = stats::ratio_interval(candidate, baseline);
+    return {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
+}
+
 }  // namespace
 
 const std::vector<std::string>& model_metric_names() { return summarised_metrics; }
@@ -339,15 +352,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                     ratios[name] = nullptr;
                     continue;
                 }
-                if (settings.bootstrap_resamples <= 0) {  // a checkpoint: no interval yet
-                    ratios[name] = {{"estimate", stats::median(candidate) / stats::median(baseline)},
-                                    {"ci_low", nullptr}, {"ci_high", nullptr}};
-                    continue;
-                }
-                auto ci = stats::bootstrap_ratio_of_medians(
-                    candidate, baseline, settings.seed ^ std::hash<std::string>{}(c.id() + name),
-                    settings.bootstrap_resamples);
-                ratios[name] = {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
+                ratios[name] = ratio_json(candidate, baseline);
             }
         }
         cell[c.external ? "ratio_to_glibc" : "ratio_to_std"] = ratios;

@@ -22,8 +22,6 @@ nlohmann::json repetition_record(const planned_cell& cell, const run_slot& slot,
 
 struct aggregation_settings {
     double noise_threshold = 0.05;  // coefficient of variation of ns_per_op above which a cell is noisy
-    int bootstrap_resamples = 10000;  // 0: ratios without intervals (cheap, for checkpoints)
-    std::uint64_t seed = 42;
     std::string scale = "default";  // the run's scale, shown in the params of external cells
 };
 

@@ -88,9 +88,7 @@ void write_results(const fs::path& out, run_state& state, const run_options& opt
                    const std::string& status, bool final_statistics) {
     aggregation_settings settings;
     settings.noise_threshold = options.noise_threshold;
-    settings.seed = options.request.seed;
     settings.scale = options.request.scale;
-    settings.bootstrap_resamples = final_statistics ? 10000 : 0;
     json cells = aggregate_cells(state.matrix, state.records, settings);
     state.document["status"] = status;
     state.document["cells"] = cells;

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from verdicts import ALLOCATOR_ORDER, fmt, find_results, load_json, load_results  # noqa: E402
+from verdicts import ALLOCATOR_ORDER, VERDICT_WORDS, fmt, find_results, load_json, load_results  # noqa: E402
 
-VERDICT_WORDS = ("holds", "partly", "refuted", "inconclusive", "no_verdict")
 
 
 # ---- the document model ----------------------------------------------------------------------
@@ -139,7 +138,7 @@ h1{font-size:1.7em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:1em 0;font-size:.88em}th,td{border:1px solid #ccc;padding:.25em .5em;
 vertical-align:top}th{background:#f2f2f2;text-align:left}tbody tr:nth-child(even){background:#fafafa}
 code{background:#f2f2f2;padding:0 .2em;border-radius:3px}
-.v-holds{background:#d8f0d8}.v-partly{background:#fbecc8}.v-refuted{background:#f6d3d3}
+.v-holds{background:#d8f0d8}.v-exceeds{background:#cfe6f7}.v-partly{background:#fbecc8}.v-refuted{background:#f6d3d3}
 .v-inconclusive{background:#e6e6e6}.v-no_verdict{background:#fff;color:#777}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85em;color:#444}
 details{margin:.5em 0}summary{cursor:pointer;font-weight:600}
@@ -195,6 +194,9 @@ def verdict_blocks(verdicts: dict) -> list:
         for (machine, label), per_allocator in by_label.items():
             where = label + (f" — machine {machine}" if several_machines else "")
             cells = [row_text(per_allocator[a], unit) if a in per_allocator else "-" for a in allocators]
+            if "all" in per_allocator:  # a count fixed by construction: one figure for every allocator
+                cells = [row_text(per_allocator["all"], unit) + " (by construction, every allocator)"] + \
+                        [""] * (len(allocators) - 1)
             if claim.get("effect") is None:
                 where, cells = "not an effect size", ["no verdict"] * len(allocators)
             rows.append([claim_name(claim), source, claimed, where] + cells)
@@ -271,7 +273,7 @@ def external_blocks(cells: list[dict]) -> list:
         return []
     return [Heading(2, "Real programs under each allocator", anchor="external"),
             Para("Each program as its Debian package built it, with the allocator preloaded (glibc: none). "
-                 "Ratios are to the same program under glibc, with a bootstrap 95% interval."),
+                 "Ratios are to the same program under glibc, with a 95% interval."),
             Table(["Program", "Allocator", "Status", "Wall s", "Throughput", "Peak RSS MiB",
                    "Throughput / glibc", "Peak RSS / glibc"], rows)]
 
@@ -366,12 +368,15 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
              + f". Cells: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
              + f"; run `{results.get('status')}`, commit `{(env.get('git_commit') or 'unknown')[:12]}`, "
                f"started {env.get('time', '?')}."),
-        Para("A verdict compares the 95% bootstrap interval of the measured effect with the claimed range: "
-             "**holds** (a real effect reaching the range), **partly** (real, short of it), **refuted** "
-             "(the opposite, or no effect beyond noise with the range excluded), **inconclusive** (the "
-             "interval holds both no effect and the range: more repetitions would settle it). How each claim "
-             "is measured is in `claims/claims.json`; every figure below comes from the cells named in "
-             "`verdicts.json` and `results.json`."),
+        Para("A verdict places the 95% interval of the measured effect (Yuen's trimmed-mean interval, "
+             "ratios on the log scale) against the claimed range, in the words of CLAIMS.md: **holds** (within "
+             "the range), **exceeds** (a real effect wholly above it), **partly** (real, wholly short of it), "
+             "**refuted** (the opposite; no effect with the claimed size ruled out; above an 'up to' limit), "
+             "**inconclusive** (any other position: the row says between which two words it lies and how many "
+             "repetitions would settle it, or that the bound is within this machine's noise). A count that is "
+             "the same on every allocator is shown once, 'by construction'. How each claim is measured is in "
+             "`claims/claims.json`; every figure below comes from the cells named in `verdicts.json` and "
+             "`results.json`."),
         Heading(2, "Verdicts on the claims", anchor="verdicts"),
         *verdict_blocks(verdicts),
         *plot_blocks(index, "claims", run),
@@ -379,7 +384,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
         *plot_blocks(index, "overview", run),
         Heading(2, "Per workload: the winners", anchor="workloads"),
         Para("Median ns per operation per thread over the ok repetitions; in brackets the ratio to `std` on the "
-             "same allocator with its bootstrap 95% interval (below 1 is faster). `noisy`: the repetitions' CV "
+             "same allocator with its 95% interval (below 1 is faster). `noisy`: the repetitions' CV "
              "exceeds the run's noise threshold."),
     ]
     for b in winners_blocks(cells, verdicts["allocators"]):

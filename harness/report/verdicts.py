@@ -5,15 +5,19 @@
 
 Writes RUN_DIR/verdicts.json (schema allocproof-verdicts/1, see claims/README.md) and prints the
 verdict table. For each claim, machine and global allocator it computes the measured effect from
-the repetitions of the cells the claim names, a percentile-bootstrap 95% interval, and a verdict:
+the repetitions of the cells the claim names, its 95% interval (Yuen's trimmed-mean interval,
+from `allocproof interval`: harness/stats.hpp says why), and a verdict in the words of CLAIMS.md:
 
-  holds         the interval shows a real effect and reaches the claimed range
-                (for an "at most" claim: the whole interval is within the bound)
-  partly        a real effect in the claimed direction, short of the claimed range
-  refuted       the opposite effect, or no effect beyond noise with the claimed range excluded
-                (for an "at most" claim: the whole interval is beyond the bound)
-  inconclusive  the interval holds both "no effect" and the claimed range (or straddles the bound)
+  holds         the interval lies within the claimed range (for an "at most" claim: under the bound)
+  exceeds       wholly above a range whose top is not a limit: a real effect larger than claimed
+  partly        a real effect, wholly short of the claimed range
+  refuted       the opposite effect; no effect with the claimed size ruled out; wholly above an
+                "up to" limit; for an "at most" claim, wholly above the bound
+  inconclusive  any other position: the row says between which two words, and what would settle it
   no_verdict    a cell the claim needs is missing or not ok, or the claim is not an effect size
+
+A figure that is the same in every repetition and on every global allocator (a count fixed by the
+workload's construction) is one row, labelled "by construction", not one per allocator.
 
 Only results files are read, so every figure is traceable to the repetitions of named cells.
 """
@@ -29,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA = "allocproof-verdicts/1"
-RESAMPLES = 10_000
+from intervals import IntervalError, IntervalService
+
+SCHEMA = "allocproof-verdicts/2"
 ALLOCATOR_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 HIGHER_IS_BETTER = {"ops_per_sec", "program_throughput"}
 REPO = Path(__file__).resolve().parents[2]
@@ -217,56 +222,92 @@ def effect_spec(claim: dict) -> dict:
             "range_is_limit": bool(claimed.get("up_to")), "scale": scale}
 
 
-def bootstrap_medians(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
-    index = rng.integers(0, len(values), size=(resamples, len(values)))
-    return np.median(values[index], axis=1)
+class Effect:
+    """How one claim's effect maps from its contrast (what `allocproof interval` estimates) to the
+    figure the report shows. Ratio effects are contrasts of log values (log of the typical
+    candidate / baseline, averaged over the claim's pairs: a geometric mean); the others are
+    contrasts of the values themselves. `show` is monotonic, so an interval maps end to end."""
+
+    def __init__(self, claim: dict, spec: dict):
+        self.kind, self.metric = claim["effect"], claim["metric"]
+        self.log = self.kind in ("speedup", "reduction", "ratio")
+        self.scale = spec["scale"]
+        self.higher_better = self.metric in HIGHER_IS_BETTER
+
+    def show(self, contrast: float) -> float:
+        if not self.log:
+            return contrast * self.scale
+        ratio = math.exp(contrast) if contrast > -700 else 0.0
+        if self.kind == "speedup":
+            return ratio if self.higher_better else (1 / ratio if ratio > 0 else math.inf)
+        if self.kind == "reduction":
+            return 100.0 * (1 - ratio)
+        return ratio
+
+    def contrast_of(self, shown: float):
+        """The inverse of show, or None where a shown value has no contrast (a 100% reduction)."""
+        if not self.log:
+            return shown / self.scale
+        ratio = {"speedup": (shown if self.higher_better else (1 / shown if shown > 0 else None))
+                 if shown > 0 else None,
+                 "reduction": 1 - shown / 100.0, "ratio": shown}[self.kind]
+        return math.log(ratio) if ratio is not None and ratio > 0 else None
+
+    def interval(self, low: float, high: float) -> tuple[float, float]:
+        a, b = self.show(low), self.show(high)
+        return (a, b) if a <= b else (b, a)
 
 
-def measure(claim: dict, spec: dict, pairs: list[dict], rng: np.random.Generator, resamples: int):
-    """Point estimate and bootstrap draws of the effect over one or more (candidate, baseline) pairs.
-    Returns (estimate, draws) in display units, or raises ValueError with the reason."""
-    kind, metric = claim["effect"], claim["metric"]
-    point_ratios, draw_ratios = [], []
+def exact_ratio(pairs: list[dict]) -> float:
+    """The geometric mean of candidate / baseline where every value is the same in every repetition."""
+    ratios = [pair["candidate"][0] / pair["baseline"][0] for pair in pairs]
+    return 0.0 if min(ratios) <= 0 else float(np.exp(np.mean(np.log(ratios))))
+
+
+def constant(values: list[float]) -> bool:
+    return max(values) == min(values)
+
+
+def measure(claim: dict, effect: Effect, pairs: list[dict], service: IntervalService, repetitions: dict) -> dict:
+    """The effect over one or more (candidate, baseline) pairs: its estimate and intervals at the
+    verdict's and the decision's confidence, in display units, and the figures that say how many
+    repetitions a decision would take. Raises ValueError with the reason when there is no effect."""
+    kind = claim["effect"]
+    weight = 1.0 / len(pairs)
+    terms = []
     for pair in pairs:
-        c = np.asarray(pair["candidate"], dtype=float)
-        c_med = float(np.median(c))
-        c_draws = bootstrap_medians(c, rng, resamples)
         if kind == "absolute":
-            point_ratios.append(c_med)
-            draw_ratios.append(c_draws)
+            terms.append((pair["candidate"], weight))
             continue
-        b = np.asarray(pair["baseline"], dtype=float)
-        b_med = float(np.median(b))
-        b_draws = bootstrap_medians(b, rng, resamples)
+        if pair["baseline"] and kind != "saving_per_object" and float(np.median(pair["baseline"])) == 0:
+            raise ValueError(f"the baseline's median {claim['metric']} is 0 ({pair['label']}): no ratio")
+        per_object = 1.0
         if kind == "saving_per_object":
             objects = float(np.median(pair["live"])) / claim["object_bytes"]
             if objects <= 0:
                 raise ValueError("the candidate reports no live bytes")
-            point_ratios.append((b_med - c_med) / objects)
-            draw_ratios.append((b_draws - c_draws) / objects)
+            per_object = 1.0 / objects
+            terms += [(pair["baseline"], weight * per_object), (pair["candidate"], -weight * per_object)]
             continue
-        if b_med == 0:
-            raise ValueError(f"the baseline's median {metric} is 0 ({pair['label']}): no ratio")
-        point_ratios.append(c_med / b_med)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            draw_ratios.append(c_draws / b_draws)
-    if kind in ("absolute", "saving_per_object"):
-        point = float(np.mean(point_ratios)) * spec["scale"]
-        draws = np.mean(np.vstack(draw_ratios), axis=0) * spec["scale"]
-        return point, draws[np.isfinite(draws)]
-    # Ratios combine by geometric mean (one pair: the ratio itself).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        point = float(np.exp(np.mean(np.log(point_ratios)))) if min(point_ratios) > 0 else 0.0
-        stacked = np.vstack(draw_ratios)
-        draws = np.exp(np.mean(np.log(stacked), axis=0))
-    draws = draws[np.isfinite(draws)]
-    higher_better = metric in HIGHER_IS_BETTER
-    if kind == "speedup":
-        return (point if higher_better else (1 / point if point > 0 else math.inf)), (
-            draws if higher_better else 1 / draws[draws > 0])
-    if kind == "reduction":
-        return 100.0 * (1 - point), 100.0 * (1 - draws)
-    return point, draws  # ratio
+        terms += [(pair["candidate"], weight), (pair["baseline"], -weight)]
+    n = min(len(values) for values, _ in terms)
+    exact = all(constant(values) for values, _ in terms)
+    if exact and effect.log:
+        # Counts fixed by construction may be 0 (a pool that never calls the allocator): their
+        # ratio is exact, and a log would not have it.
+        ratio = exact_ratio(pairs)
+        shown = effect.show(math.log(ratio)) if ratio > 0 else effect.show(-1e9)
+        return {"estimate": shown, "ci": (shown, shown), "decide_ci": (shown, shown), "exact": True, "n": n,
+                "contrast": None}
+    if n < 2:
+        raise ValueError("a cell has fewer than 2 ok repetitions: no interval")
+    if effect.log and any(min(values) <= 0 for values, _ in terms):
+        raise ValueError(f"some repetitions measure {claim['metric']} as 0 or less: no ratio interval")
+    answer = service.contrast(terms, effect.log, [repetitions["confidence"], repetitions["decide_confidence"]])
+    (low, high), (decide_low, decide_high) = answer["intervals"]
+    return {"estimate": effect.show(answer["estimate"]), "ci": effect.interval(low, high),
+            "decide_ci": effect.interval(decide_low, decide_high), "exact": answer["std_error"] == 0, "n": n,
+            "contrast": {"estimate": answer["estimate"], "decide_half_width": (decide_high - decide_low) / 2}}
 
 
 def fmt(value: float, unit: str) -> str:
@@ -283,34 +324,86 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.3g}"
 
 
-def judge(estimate: float, low_ci: float, high_ci: float, spec: dict) -> tuple[str, str]:
+def thresholds(spec: dict) -> list[float]:
+    """The points where the verdict word changes: no effect and the claimed bounds."""
+    points = [spec["claimed_high"]] if spec["claimed_low"] is None else \
+        [spec["null"], spec["claimed_low"]] + ([spec["claimed_high"]] if spec["claimed_high"] is not None else [])
+    return [p for p in points if p is not None]
+
+
+def word_at(x: float, spec: dict) -> str:
+    """The verdict of an interval shrunk to the point x."""
+    a, b, null = spec["claimed_low"], spec["claimed_high"], spec["null"]
+    if a is None:
+        return "holds" if x <= b else "refuted"
+    if b is not None and x > b:
+        return "refuted" if spec.get("range_is_limit") else "exceeds"
+    if x >= a:
+        return "holds"
+    return "partly" if x > null else "refuted"
+
+
+def judge(low_ci: float, high_ci: float, spec: dict) -> tuple[str, str]:
     """The verdict words of CLAIMS.md applied to a 95% interval [low_ci, high_ci]."""
     unit, null = spec["unit"], spec["null"]
     a, b = spec["claimed_low"], spec["claimed_high"]
     interval = f"95% CI [{fmt(low_ci, unit)}, {fmt(high_ci, unit)}]"
-    if a is None:  # an "at most" claim
+    if a is None:  # an "at most b" claim
         if high_ci <= b:
             return "holds", f"the whole {interval} is within the claimed bound {fmt(b, unit)}"
         if low_ci > b:
             return "refuted", f"the whole {interval} is beyond the claimed bound {fmt(b, unit)}"
-        return "inconclusive", (f"the {interval} straddles the claimed bound {fmt(b, unit)}; "
-                                "more repetitions (--reps 10 or more) would narrow it")
+        return "inconclusive", f"the {interval} straddles the claimed bound {fmt(b, unit)}"
     claimed = f"[{fmt(a, unit)}, {fmt(b, unit) if b is not None else 'up'}]"
-    if low_ci > null:
-        if b is not None and low_ci > b and spec.get("range_is_limit"):
+    if a <= low_ci and (b is None or high_ci <= b):
+        return "holds", f"the {interval} lies within the claimed range {claimed}"
+    if b is not None and low_ci > b:
+        if spec.get("range_is_limit"):
             return "refuted", (f"the whole {interval} lies above the claimed range {claimed}, "
                                "whose upper end the claim gives as a limit ('up to')")
-        if high_ci >= a:
-            beyond = " (it lies above the range)" if b is not None and low_ci > b else ""
-            return "holds", f"the {interval} shows a real effect and reaches the claimed range {claimed}{beyond}"
-        return "partly", (f"a real effect, {interval}, but short of the claimed range {claimed}")
+        return "exceeds", f"a real effect larger than claimed: the {interval} lies above the claimed range {claimed}"
+    if null < low_ci and high_ci < a:
+        return "partly", f"a real effect, {interval}, but wholly short of the claimed range {claimed}"
     if high_ci < null:
         return "refuted", f"the {interval} lies on the opposite side of no effect ({fmt(null, unit)})"
     if high_ci < a:
         return "refuted", (f"no effect beyond noise: the {interval} holds no effect ({fmt(null, unit)}) "
-                           f"and excludes the claimed range {claimed}")
-    return "inconclusive", (f"the {interval} holds both no effect ({fmt(null, unit)}) and the claimed "
-                            f"range {claimed}; more repetitions (--reps 10 or more) would settle it")
+                           f"and rules out the claimed range {claimed}")
+    return "inconclusive", (f"the {interval} lies between {word_at(low_ci, spec)} and {word_at(high_ci, spec)} "
+                            f"(claimed {claimed}, no effect {fmt(null, unit)})")
+
+
+# Beyond this many repetitions of a cell a decision is out of reach of a run: the bound is within
+# this machine's noise of the measured effect.
+PRACTICAL_REPETITIONS = 200
+
+
+def settling(measured: dict, effect: Effect, spec: dict, schedule: list[int]) -> dict:
+    """Whether a row is decided (no threshold inside its interval at the decision's confidence:
+    claims/README.md, Repetitions) and, if not, how many repetitions per cell would decide it.
+    The interval's half-width shrinks as 1/sqrt(n); it must become smaller than the distance from
+    the estimate to the nearest threshold inside it."""
+    low, high = measured["decide_ci"]
+    inside = [t for t in thresholds(spec) if low <= t <= high]
+    if not inside:
+        return {"decided": True, "reps_needed": None}
+    contrast = measured["contrast"]
+    if contrast is None:
+        return {"decided": False, "reps_needed": None}
+    distances = [abs(contrast["estimate"] - c) for c in map(effect.contrast_of, inside) if c is not None]
+    distance = min(distances) if distances else 0.0
+    if distance <= 0:
+        return {"decided": False, "reps_needed": None}
+    needed = math.ceil(measured["n"] * (contrast["decide_half_width"] / distance) ** 2)
+    return {"decided": False, "reps_needed": needed if needed <= PRACTICAL_REPETITIONS else None}
+
+
+def settle_text(state: dict, spec: dict, n: int, schedule: list[int]) -> str:
+    if state["reps_needed"] is None:
+        return (f"; with {n} repetitions per cell, the effect lies too close to a bound for this machine's "
+                f"noise: more than {PRACTICAL_REPETITIONS} repetitions per cell would be needed, or a "
+                "quieter measurement (longer phases, instruction counts)")
+    return f"; about {state['reps_needed']} repetitions per cell (this run has {n}) would settle it"
 
 
 # ---- claims ----------------------------------------------------------------------------------
@@ -322,6 +415,16 @@ def check_claims(doc: dict) -> None:
     sources, claims = doc.get("sources", {}), doc.get("claims", [])
     if not isinstance(sources, dict) or not isinstance(claims, list):
         raise ClaimsError("claims file: 'sources' must be an object and 'claims' an array")
+    repetitions = doc.get("repetitions", {})
+    if not isinstance(repetitions, dict) or not all(
+            is_number(repetitions.get(k, 0.5)) and 0 < repetitions.get(k, 0.5) < 1
+            for k in ("confidence", "decide_confidence")):
+        raise ClaimsError("claims file: 'repetitions' must be an object whose confidences lie between 0 and 1")
+    schedule = repetitions.get("schedule", [2])
+    if not isinstance(schedule, list) or not schedule or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 2 <= n <= 10_000 for n in schedule) or \
+            sorted(set(schedule)) != schedule:
+        raise ClaimsError("claims file: the repetitions' schedule must be increasing whole numbers from 2")
     seen = set()
     for claim in claims:
         if not isinstance(claim, dict):
@@ -368,7 +471,8 @@ def is_side(side) -> bool:
             isinstance(side.get("strategy"), str) and (side.get("threads") is None or is_number(side["threads"])))
 
 
-def rows_for(claim: dict, spec: dict, run: Run, resamples: int, seed: int) -> list[dict]:
+def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repetitions: dict) -> list[dict]:
+    effect = Effect(claim, spec)
     rows = []
     comparing_allocators = claim.get("compare") == "allocators"
     allocator_pairs = ([(claim["allocators"]["candidate"], claim["allocators"]["baseline"])]
@@ -417,31 +521,63 @@ def rows_for(claim: dict, spec: dict, run: Run, resamples: int, seed: int) -> li
                     row["why"] = "not judged: " + "; ".join(problems)
                     rows.append(row)
                     continue
-                rng = np.random.default_rng([seed, zlib.crc32(f"{claim['id']}|{claim.get('part')}|{label}|{machine}".encode())])
                 try:
-                    estimate, draws = measure(claim, spec, pairs, rng, resamples)
+                    measured = measure(claim, effect, pairs, service, repetitions)
                 except ValueError as why:
                     row["why"] = f"not judged: {why}"
                     rows.append(row)
                     continue
-                if len(draws) == 0 or not math.isfinite(estimate):
+                low_ci, high_ci = measured["ci"]
+                if not all(math.isfinite(x) for x in (measured["estimate"], low_ci, high_ci)):
                     row["why"] = "not judged: the effect is undefined on these values"
                     rows.append(row)
                     continue
-                low_ci, high_ci = (float(x) for x in np.percentile(draws, [2.5, 97.5]))
-                row.update(estimate=estimate, ci_low=low_ci, ci_high=high_ci)
-                row["verdict"], row["why"] = judge(estimate, low_ci, high_ci, spec)
+                state = settling(measured, effect, spec, repetitions["schedule"])
+                row.update(estimate=measured["estimate"], ci_low=low_ci, ci_high=high_ci, reps=measured["n"],
+                           exact=measured["exact"], decided=state["decided"], reps_needed=state["reps_needed"])
+                row["verdict"], row["why"] = judge(low_ci, high_ci, spec)
+                if row["verdict"] == "inconclusive":
+                    row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
                 rows.append(row)
+    return by_construction(rows, claim)
+
+
+def by_construction(rows: list[dict], claim: dict) -> list[dict]:
+    """Rows that hold the same exact figure on every allocator are one fact of the workload's
+    construction (a count, not a timing): one row, allocator "all", instead of one per allocator."""
+    if claim.get("compare") == "allocators":
+        return rows
+    out, groups = [], {}
+    for row in rows:
+        groups.setdefault((row["machine"], row["label"]), []).append(row)
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1 and all(r.get("exact") and r["verdict"] == first["verdict"] and
+                                  r["estimate"] == first["estimate"] for r in group):
+            merged = dict(first, allocator="all", by_construction=True,
+                          cells=[c for r in group for c in r["cells"]])
+            merged["why"] = (f"by construction: the same in every repetition on every allocator "
+                             f"({', '.join(r['allocator'] for r in group)}); " + first["why"])
+            out.append(merged)
+        else:
+            out.extend(group)
+    return out
     return rows
 
 
+DEFAULT_REPETITIONS = {"confidence": 0.95, "decide_confidence": 0.99, "schedule": [8, 12, 16, 24, 32]}
+VERDICT_WORDS = ("holds", "exceeds", "partly", "refuted", "inconclusive", "no_verdict")
+_service = IntervalService()
+
+
 def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json",
-             resamples: int = RESAMPLES) -> dict:
+             service: IntervalService | None = None) -> dict:
     check_claims(claims_doc)
     run = Run(results)
-    seed = int(((results.get("plan") or {}).get("request") or {}).get("seed", 42))
+    service = service or _service
+    repetitions = dict(DEFAULT_REPETITIONS, **claims_doc.get("repetitions", {}))
     out_claims = []
-    counts = {k: 0 for k in ("holds", "partly", "refuted", "inconclusive", "no_verdict")}
+    counts = {k: 0 for k in VERDICT_WORDS}
     for claim in claims_doc["claims"]:
         entry = {
             "id": claim["id"], "part": claim.get("part"), "group": claim.get("group", "seed"),
@@ -459,7 +595,7 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
             entry["effect"] = {k: spec[k] for k in ("label", "unit", "null", "claimed_low", "claimed_high",
                                                    "direction", "range_is_limit")}
             entry["claimed_text"] = claim["claimed"].get("text")
-            entry["rows"] = rows_for(claim, spec, run, resamples, seed)
+            entry["rows"] = rows_for(claim, spec, run, service, repetitions)
         for row in entry["rows"]:
             counts[row["verdict"]] += 1
         out_claims.append(entry)
@@ -497,15 +633,14 @@ def main(argv=None) -> int:
     parser.add_argument("run", type=Path, help="a run folder (or its results.json)")
     parser.add_argument("--claims", type=Path, default=REPO / "claims" / "claims.json")
     parser.add_argument("--out", type=Path, help="where to write (default RUN/verdicts.json)")
-    parser.add_argument("--resamples", type=int, default=RESAMPLES)
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
     args = parser.parse_args(argv)
     try:
         results_path = find_results(args.run)
         results = load_results(results_path)
         claims_doc = load_json(args.claims)
-        verdicts = evaluate(results, claims_doc, results_path.name, args.resamples)
-    except (OSError, ValueError, KeyError, TypeError, ClaimsError) as error:
+        verdicts = evaluate(results, claims_doc, results_path.name)
+    except (OSError, ValueError, KeyError, TypeError, ClaimsError, IntervalError) as error:
         print(f"verdicts: {error}", file=sys.stderr)
         return 2
     out = args.out or results_path.parent / "verdicts.json"
