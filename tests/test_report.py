@@ -60,6 +60,10 @@ class Report(unittest.TestCase):
         self.assertLess(self.md.index("## Per workload"), self.md.index("## Environment"))
         self.assertIn("is an estimate", self.md)  # A2-8: the seed computed its figure
 
+    def test_a_small_scale_run_says_its_verdicts_are_indicative_only(self):
+        self.assertIn("**Indicative only.** This run used the `test` scale", self.md)
+        self.assertLess(self.md.index("Indicative only"), self.md.index("## Verdicts on the claims"))
+
     def test_the_html_is_self_contained_and_embeds_every_plot(self):
         index = json.loads((self.run_dir / "plots" / "index.json").read_text())
         self.assertGreater(len(index), 5)

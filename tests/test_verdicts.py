@@ -327,6 +327,25 @@ class TheClaimsFile(unittest.TestCase):
                     self.assertIn(strategy, serves[workload], f"{claim['id']}: {strategy} does not serve {workload}")
 
 
+class Reference(unittest.TestCase):
+    def test_the_committed_reference_reproduces_its_verdicts(self):
+        """results/reference/verdicts.json is what the evaluator makes of the committed results,
+        row by row: nothing in the report depends on anything that was not committed."""
+        reference = SOURCE / "results" / "reference"
+        committed = json.loads((reference / "verdicts.json").read_text())
+        again = verdicts.evaluate(verdicts.load_results(reference / "results.json.gz"), CLAIMS, "results.json.gz")
+        self.assertEqual(again["counts"], committed["counts"])
+        for claim_again, claim_committed in zip(again["claims"], committed["claims"]):
+            for row_again, row_committed in zip(claim_again["rows"], claim_committed["rows"]):
+                for key in ("label", "allocator", "verdict", "why", "cells"):
+                    self.assertEqual(row_again[key], row_committed[key], (claim_again["id"], key))
+                for key in ("estimate", "ci_low", "ci_high"):
+                    if row_committed[key] is None:
+                        self.assertIsNone(row_again[key])
+                    else:
+                        self.assertAlmostEqual(row_again[key], row_committed[key], places=9)
+
+
 class OnARealRun(unittest.TestCase):
     """Every claim judged on a real run at the test scale: only the reasons below may leave a row
     without a verdict (the real databases are left out of this run to keep it short)."""

@@ -351,6 +351,16 @@ def plot_blocks(index: list[dict], section: str, run: Path) -> list:
             for p in index if p.get("section") == section and p.get("png") and (run / "plots" / p["png"]).is_file()]
 
 
+def scale_warning(results: dict) -> list:
+    """A run at a small scale is a smoke test of the whole pipeline, not a measurement to quote."""
+    scale = ((results.get("plan") or {}).get("request") or {}).get("scale", "default")
+    if scale == "default":
+        return []
+    return [Para(f"**Indicative only.** This run used the `{scale}` scale: short measured phases and few "
+                 "repetitions, so its verdicts show that every claim can be judged, not what the judgement is. "
+                 "Quote the verdicts of a default run (`./run_all.sh`).")]
+
+
 def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
     env = results.get("environment", {})
     cells = results.get("cells", [])
@@ -377,6 +387,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
              "the same on every allocator is shown once, 'by construction'. How each claim is measured is in "
              "`claims/claims.json`; every figure below comes from the cells named in `verdicts.json` and "
              "`results.json`."),
+        *scale_warning(results),
         Heading(2, "Verdicts on the claims", anchor="verdicts"),
         *verdict_blocks(verdicts),
         *plot_blocks(index, "claims", run),
