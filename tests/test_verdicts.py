@@ -327,6 +327,43 @@ class TheClaimsFile(unittest.TestCase):
                     self.assertIn(strategy, serves[workload], f"{claim['id']}: {strategy} does not serve {workload}")
 
 
+class Agreement(unittest.TestCase):
+    """harness/report/agreement.py: two runs' verdicts, row by row."""
+
+    @staticmethod
+    def doc(*words):
+        rows = [{"label": f"row {i}", "allocator": "glibc", "machine": 0, "verdict": w, "estimate": 1.0}
+                for i, w in enumerate(words)]
+        return {"schema": "allocproof-verdicts/2", "claims": [{"id": "T-1", "part": None, "rows": rows}]}
+
+    def test_counts_agreement_among_rows_decided_in_both_and_flags_flips(self):
+        import agreement
+        a = self.doc("holds", "holds", "refuted", "inconclusive", "partly", "exceeds")
+        b = self.doc("holds", "refuted", "refuted", "holds", "holds", "exceeds")
+        result = agreement.compare(a, b)
+        self.assertEqual(result["rows_in_both"], 6)
+        self.assertEqual(result["decided_in_both"], 5)  # row 3 was inconclusive in A
+        self.assertEqual(result["agree"], 3)
+        self.assertEqual([c["label"] for c in result["changed"]], ["row 1", "row 3", "row 4"])
+        self.assertEqual([c["label"] for c in result["flips"]], ["row 1"])  # holds -> refuted
+
+    def test_the_command_line(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            a, b = Path(scratch) / "a.json", Path(scratch) / "b.json"
+            a.write_text(json.dumps(self.doc("holds", "refuted")))
+            b.write_text(json.dumps(self.doc("refuted", "refuted")))
+            script = str(SOURCE / "harness" / "report" / "agreement.py")
+            run = subprocess.run(["/usr/bin/python3", script, str(a), str(b), "--fail-on-flip"],
+                                 capture_output=True, text=True)
+            self.assertEqual(run.returncode, 1)
+            self.assertIn("decided in both: 2; the same word: 1 (50.0%)", run.stdout)
+            self.assertIn("FLIP", run.stdout)
+            bad = subprocess.run(["/usr/bin/python3", script, str(a), str(Path(scratch) / "none.json")],
+                                 capture_output=True, text=True)
+            self.assertEqual(bad.returncode, 2)
+            self.assertIn("not a readable verdicts file", bad.stderr)
+
+
 class Reference(unittest.TestCase):
     def test_the_committed_reference_reproduces_its_verdicts(self):
         """results/reference/verdicts.json is what the evaluator makes of the committed results,
