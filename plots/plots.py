@@ -56,12 +56,6 @@ def median(cell: dict, metric: str):
     return None if m is None else m.get("median")
 
 
-def raw_median(cell: dict, fn):
-    values = [fn(r["raw"]) for r in cell.get("repetitions", []) if r.get("status") == "ok" and r.get("raw")]
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None
-
-
 def strategy_colours(strategies: list[str]) -> dict:
     palette = plt.get_cmap("tab20").colors
     return {s: palette[i % len(palette)] for i, s in enumerate(sorted(strategies))}
@@ -210,8 +204,7 @@ def workload_figure(fig_set: Figures, form: str, cells: list[dict], allocators: 
         ax.set_ylabel("ns per sampled operation" if j == 0 else "")
         ax.grid(alpha=0.3)
         ax = axes[2, j]
-        held = [raw_median(one[s], lambda raw: raw["rss_end_of_measure_bytes"] - raw["rss_before_setup_bytes"])
-                if s in one else None for s in strategies]
+        held = [median(one[s], "memory_held_bytes") if s in one else None for s in strategies]
         live = [median(one[s], "live_bytes_peak") if s in one else None for s in strategies]
         calls = [median(one[s], "alloc_calls_per_op") if s in one else None for s in strategies]
         x = np.arange(len(strategies))
@@ -233,13 +226,13 @@ def workload_figure(fig_set: Figures, form: str, cells: list[dict], allocators: 
     fig.suptitle(f"{form}", y=1.03, fontsize=13, fontweight="bold")
     fig.tight_layout()
     note = f" {skipped} cell(s) not ok were left out." if skipped else ""
-    no_raw = all(held_v is None for held_v in held)
+    no_held = all(held_v is None for held_v in held)
     fig_set.save(fig, f"workload-{form}", f"workload:{form}", f"{form}: throughput, latency, memory",
                  "Top: metrics.ops_per_sec.median (all threads) per thread count, one line per strategy (std dashed). "
                  "Middle: metrics.latency_p50/p90/p99/p999_ns medians at the smallest thread count (a sampled "
-                 "operation, clock reads included). Bottom: memory held = median of raw.rss_end_of_measure_bytes − "
-                 "raw.rss_before_setup_bytes"
-                 + (" (not available: this results file has no raw records)" if no_raw else "")
+                 "operation, clock reads included). Bottom: memory held = metrics.memory_held_bytes.median "
+                 "(results/metrics.json)"
+                 + (" (not in this results file, which predates it)" if no_held else "")
                  + ", the workload's live_bytes_peak, and alloc_calls_per_op (dots). Ok cells of results.json."
                  + note, strategies)
 

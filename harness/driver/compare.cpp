@@ -1,5 +1,7 @@
 #include "harness/driver/compare.hpp"
 
+#include "harness/driver/metric_catalogue.hpp"
+
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix.hpp"  // usage_error
 #include "harness/driver/results.hpp"
@@ -155,13 +157,9 @@ std::vector<double> repetition_values(const json& cell, const std::string& metri
     return values;
 }
 
-bool higher_is_better(const std::string& metric) {
-    return metric == "ops_per_sec" || metric == "program_throughput" || metric.starts_with("throughput_");
-}
-
 void check_metric_name(const std::string& metric) {
-    const auto& model = model_metric_names();
-    const auto& external = external_metric_names();
+    const auto& model = metric_names("model");
+    const auto& external = metric_names("external");
     if (std::ranges::find(model, metric) != model.end() || std::ranges::find(external, metric) != external.end() ||
         (metric.starts_with("throughput_") && metric.size() > std::string_view("throughput_").size())) {
         return;

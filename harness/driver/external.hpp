@@ -100,10 +100,6 @@ std::optional<nlohmann::json> run_external_repetition(const planned_cell& cell, 
                                                       const external_run_settings& settings,
                                                       const std::atomic<bool>& stop);
 
-// The metrics of external cells, summarised like the model cells' (plus any throughput_<label>).
-const std::vector<std::string>& external_metric_names();
-// Metrics compared with the glibc cell of the same workload (`ratio_to_glibc`).
-const std::vector<std::string>& external_ratio_metrics();
 // The `external` block of a cell in results.json: program, package, threads, throughput unit.
 nlohmann::json external_cell_info(const external_spec& spec);
 

@@ -414,19 +414,6 @@ json external_list_json(const std::vector<std::shared_ptr<const external_spec>>&
     return list;
 }
 
-const std::vector<std::string>& external_metric_names() {
-    static const std::vector<std::string> names = {
-        "wall_seconds", "cpu_seconds",  "user_seconds",  "system_seconds",     "rss_peak_bytes",
-        "minor_faults", "major_faults", "context_switches", "program_throughput"};
-    return names;
-}
-
-const std::vector<std::string>& external_ratio_metrics() {
-    static const std::vector<std::string> names = {"wall_seconds", "cpu_seconds", "rss_peak_bytes",
-                                                   "program_throughput"};
-    return names;
-}
-
 json external_cell_info(const external_spec& spec) {
     return {{"program", spec.program()},
             {"package", spec.package},

@@ -1,5 +1,7 @@
 #include "harness/driver/results.hpp"
 
+#include "harness/driver/metric_catalogue.hpp"
+
 #include "allocproof/registry.hpp"
 #include "harness/driver/external.hpp"
 
@@ -80,7 +82,9 @@ json derive_metrics(const json& m) {
     const double live = static_cast<double>(field(m, "live_bytes_peak"));
     const double rss_growth = static_cast<double>(field(m, "rss_peak_bytes")) -
                               static_cast<double>(field(m, "rss_before_setup_bytes"));
-    return {
+    const json& rss_timeline = m.contains("timeline") ? m["timeline"].value("rss_bytes", json::array()) : json::array();
+    const bool has_growth = live > 0 && rss_timeline.is_array() && rss_timeline.size() >= 2;
+    json metrics = {
         {"ns_per_op", wall_ns / ops_per_thread},
         {"ops_per_sec", ops / (wall_ns / 1e9)},
         {"cpu_ns_per_op", static_cast<double>(field(m, "cpu_ns")) / ops},
@@ -103,7 +107,18 @@ json derive_metrics(const json& m) {
         // Left allocated when the cell ended (cell.hpp); bytes are a lower bound, never below 0.
         {"leaked_blocks", m.value("leaked_blocks", std::int64_t{0})},
         {"leaked_bytes", std::max<std::int64_t>(0, m.value("leaked_bytes", std::int64_t{0}))},
+        {"memory_held_bytes", static_cast<double>(field(m, "rss_end_of_measure_bytes")) -
+                                  static_cast<double>(field(m, "rss_before_setup_bytes"))},
+        {"churn_growth", has_growth ? json((rss_timeline.back().get<double>() - rss_timeline.front().get<double>()) / live)
+                                    : json(nullptr)},
+        {"measure_seconds", wall_ns / 1e9},
     };
+    // Derived here and nowhere else, under exactly the names the catalogue lists.
+    if (metrics.size() != metric_names("model").size() ||
+        !std::ranges::all_of(metric_names("model"), [&](const std::string& n) { return metrics.contains(n); })) {
+        throw std::logic_error("the metrics derived for a cell differ from results/metrics.json");
+    }
+    return metrics;
 }
 
 }  // namespace
@@ -203,18 +218,6 @@ std::map<std::string, std::string> reference_digests(
     return reference;
 }
 
-const std::vector<std::string> summarised_metrics = {
-    "ns_per_op",        "ops_per_sec",       "cpu_ns_per_op",   "latency_p50_ns",
-    "latency_p90_ns",   "latency_p99_ns",    "latency_p999_ns", "latency_max_ns",
-    "alloc_calls",      "free_calls",        "alloc_calls_per_op", "bytes_requested",
-    "rss_peak_bytes",   "rss_final_bytes",   "live_bytes_peak", "memory_held_ratio",
-    "instructions_per_op", "cycles_per_op",  "probe_fraction", "leaked_blocks",
-    "leaked_bytes"};
-
-// Ratios to the baseline strategy: time, allocator calls, memory, tail latency.
-const std::vector<std::string> ratio_metrics = {"ns_per_op", "alloc_calls", "rss_peak_bytes",
-                                                "latency_p99_ns"};
-
 // A ratio to the baseline cell with its 95% interval (stats::ratio_interval). With one repetition
 // on a side, or a value that is not positive, there is no interval: the ratio of medians alone.
 json ratio_json(std::span<const double> candidate, std::span<const double> baseline) {
@@ -229,8 +232,6 @@ json ratio_json(std::span<const double> candidate, std::span<const double> basel
 }
 
 }  // namespace
-
-const std::vector<std::string>& model_metric_names() { return summarised_metrics; }
 
 json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& records,
                      const aggregation_settings& settings) {
@@ -300,13 +301,12 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         }
         cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
 
-        std::vector<std::string> metric_names = summarised_metrics;
+        std::vector<std::string> names = metric_names(c.external ? "external" : "model");
         if (c.external) {
             // A program's own figures, e.g. throughput_fillrandom, besides the common ones.
-            metric_names = external_metric_names();
             for (const json* r : ok) {
                 for (const auto& [name, value] : r->at("metrics").items()) {
-                    if (std::ranges::find(metric_names, name) == metric_names.end()) metric_names.push_back(name);
+                    if (std::ranges::find(names, name) == names.end()) names.push_back(name);
                 }
             }
             cell["external"] = external_cell_info(*c.external);
@@ -317,7 +317,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                               {"seed", c.params.seed}};
         }
         json metrics = json::object();
-        for (const auto& name : metric_names) {
+        for (const auto& name : names) {
             auto values = metric_values(ok, name);
             if (values.empty()) {
                 metrics[name] = nullptr;
@@ -345,7 +345,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
             status[i] == "ok" && status[base->second] == "ok") {
             const auto base_ok = ok_records(records[base->second]);
             ratios = json::object();
-            for (const auto& name : c.external ? external_ratio_metrics() : ratio_metrics) {
+            for (const auto& name : ratio_metric_names(c.external ? "external" : "model")) {
                 auto candidate = metric_values(ok, name);
                 auto baseline = metric_values(base_ok, name);
                 if (candidate.empty() || baseline.empty() || stats::median(baseline) == 0) {

@@ -29,8 +29,6 @@ struct aggregation_settings {
 nlohmann::json aggregate_cells(const plan& p, const std::vector<std::vector<nlohmann::json>>& records,
                                const aggregation_settings& settings);
 
-// The metrics of a model cell (SCHEMA.md §6), in the order its `metrics` object lists them.
-const std::vector<std::string>& model_metric_names();
 
 // summary.csv: one line per cell, the figures a spreadsheet wants.
 std::string summary_csv(const nlohmann::json& cells);

@@ -37,8 +37,18 @@ from intervals import IntervalError, IntervalService
 
 SCHEMA = "allocproof-verdicts/2"
 ALLOCATOR_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
-HIGHER_IS_BETTER = {"ops_per_sec", "program_throughput"}
 REPO = Path(__file__).resolve().parents[2]
+# The one catalogue of metrics (results/metrics.json), which the driver compiles in: directions
+# come from there, and every value from a repetition's `metrics`, derived once by the driver.
+CATALOGUE = json.loads((REPO / "results" / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+
+
+def higher_is_better(metric: str) -> bool:
+    for entry in CATALOGUE:
+        name = entry["name"]
+        if (metric.startswith(name[:-1]) if name.endswith("*") else metric == name):
+            return entry["better"] == "higher"
+    return False
 
 
 class ClaimsError(Exception):
@@ -107,24 +117,8 @@ def is_number(value) -> bool:
 
 
 def rep_value(rep: dict, metric: str):
-    """One repetition's value of a metric, or None. Derived metrics come from the raw record."""
-    metrics = rep.get("metrics") or {}
-    if metric in metrics:
-        return metrics[metric]
-    raw = rep.get("raw")
-    if not raw:
-        return None
-    if metric == "memory_held_bytes":
-        # Resident memory the cell gained from before setup to the end of the measured phase:
-        # what the workload's state and its allocator hold, without the process's fixed costs.
-        return raw["rss_end_of_measure_bytes"] - raw["rss_before_setup_bytes"]
-    if metric == "churn_growth":
-        rss = (raw.get("timeline") or {}).get("rss_bytes") or []
-        live = raw.get("live_bytes_peak") or 0
-        if len(rss) < 2 or live <= 0:
-            return None
-        return (rss[-1] - rss[0]) / live
-    return None
+    """One repetition's value of a metric, or None: what the driver derived when it wrote the record."""
+    return (rep.get("metrics") or {}).get(metric)
 
 
 def cell_values(cell: dict, metric: str) -> list[float]:
@@ -202,7 +196,7 @@ def effect_spec(claim: dict) -> dict:
         cand_name, base_name = cand["strategy"], (base or {}).get("strategy")
     if kind == "speedup":
         label, unit, null = f"speed-up ({base_name} time / {cand_name} time)", "x", 1.0
-        if metric in HIGHER_IS_BETTER:
+        if higher_is_better(metric):
             label = f"speed-up ({cand_name} {metric} / {base_name} {metric})"
     elif kind == "reduction":
         label, unit, null = f"reduction of {metric} ({cand_name} vs {base_name})", "%", 0.0
@@ -232,7 +226,7 @@ class Effect:
         self.kind, self.metric = claim["effect"], claim["metric"]
         self.log = self.kind in ("speedup", "reduction", "ratio")
         self.scale = spec["scale"]
-        self.higher_better = self.metric in HIGHER_IS_BETTER
+        self.higher_better = higher_is_better(self.metric)
 
     def show(self, contrast: float) -> float:
         if not self.log:
@@ -505,9 +499,7 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                             continue
                         values = cell_values(cell, claim["metric"])
                         if not values:
-                            problems.append(f"{cell['id']} has no value of {claim['metric']}"
-                                            + (" (its raw records were dropped)" if claim["metric"] in
-                                               ("memory_held_bytes", "churn_growth") else ""))
+                            problems.append(f"{cell['id']} has no value of {claim['metric']}")
                             continue
                         pair[side] = values
                         if side == "candidate" and claim["effect"] == "saving_per_object":
