@@ -602,6 +602,28 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
     }
 
 
+def plan_round(verdicts: dict, claims_doc: dict) -> dict:
+    """The next round of the default run's adaptive schedule (claims/README.md, Repetitions): for
+    every row still undecided that more repetitions could decide within the schedule, its cells get
+    the schedule's next count above the repetitions they have. Returns {cells: {id: reps}, ...}."""
+    schedule = dict(DEFAULT_REPETITIONS, **claims_doc.get("repetitions", {}))["schedule"]
+    targets: dict[str, int] = {}
+    undecided = in_reach = 0
+    for claim in verdicts["claims"]:
+        for row in claim["rows"]:
+            if row["verdict"] == "no_verdict" or row.get("decided", True):
+                continue
+            undecided += 1
+            needed, have = row.get("reps_needed"), row.get("reps") or 0
+            if needed is None or needed > schedule[-1] or have >= schedule[-1]:
+                continue  # out of reach of this run: the row says what would settle it
+            in_reach += 1
+            target = next(n for n in schedule if n > have)
+            for cell in row["cells"]:
+                targets[cell] = max(targets.get(cell, 0), target)
+    return {"cells": targets, "rows_undecided": undecided, "rows_in_reach": in_reach}
+
+
 def table(verdicts: dict) -> str:
     lines = []
     for claim in verdicts["claims"]:
@@ -626,6 +648,8 @@ def main(argv=None) -> int:
     parser.add_argument("--claims", type=Path, default=REPO / "claims" / "claims.json")
     parser.add_argument("--out", type=Path, help="where to write (default RUN/verdicts.json)")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    parser.add_argument("--plan-round", action="store_true",
+                        help="print, as JSON, the repetitions the next adaptive round gives each cell; write nothing")
     args = parser.parse_args(argv)
     try:
         results_path = find_results(args.run)
@@ -635,6 +659,9 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError, TypeError, ClaimsError, IntervalError) as error:
         print(f"verdicts: {error}", file=sys.stderr)
         return 2
+    if args.plan_round:
+        print(json.dumps(plan_round(verdicts, claims_doc), sort_keys=True))
+        return 0
     out = args.out or results_path.parent / "verdicts.json"
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n", encoding="utf-8")
