@@ -82,6 +82,7 @@ json derive_metrics(const json& m) {
                               static_cast<double>(field(m, "rss_before_setup_bytes"));
     return {
         {"ns_per_op", wall_ns / ops_per_thread},
+        {"phase_ms", wall_ns / 1e6},
         {"ops_per_sec", ops / (wall_ns / 1e9)},
         {"cpu_ns_per_op", static_cast<double>(field(m, "cpu_ns")) / ops},
         {"latency_p50_ns", percentile(0.50)},
@@ -204,7 +205,7 @@ std::map<std::string, std::string> reference_digests(
 }
 
 const std::vector<std::string> summarised_metrics = {
-    "ns_per_op",        "ops_per_sec",       "cpu_ns_per_op",   "latency_p50_ns",
+    "ns_per_op",        "phase_ms",          "ops_per_sec",       "cpu_ns_per_op",   "latency_p50_ns",
     "latency_p90_ns",   "latency_p99_ns",    "latency_p999_ns", "latency_max_ns",
     "alloc_calls",      "free_calls",        "alloc_calls_per_op", "bytes_requested",
     "rss_peak_bytes",   "rss_final_bytes",   "live_bytes_peak", "memory_held_ratio",
