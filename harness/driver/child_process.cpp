@@ -1,5 +1,7 @@
 #include "harness/driver/child_process.hpp"
 
+#include "harness/driver/cpu_affinity.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,7 +39,7 @@ std::string signal_name(int signal) {
 }
 
 child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
-                        const std::atomic<bool>& stop) {
+                        const std::atomic<bool>& stop, const std::vector<int>& cpus) {
     child_outcome outcome;
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0) {
@@ -73,7 +75,13 @@ child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milli
 
     const auto start = std::chrono::steady_clock::now();
     pid_t pid = -1;
-    int spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+    int spawn_error = 0;
+    {
+        scoped_cpus on(cpus);  // the child inherits the CPUs this thread has when it spawns
+        outcome.cpus = allowed_cpus();
+        outcome.cpus_error = on.error();
+        spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+    }
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     ::close(out_pipe[1]);

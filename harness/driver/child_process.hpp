@@ -17,12 +17,15 @@ struct child_outcome {
     std::string out;
     std::string err;
     double seconds = 0;
+    std::vector<int> cpus;   // the CPUs the child was allowed to run on
+    std::string cpus_error;  // why it did not get the CPUs asked for ("" when it did)
 };
 
 // Runs argv[0] with argv in its own process group (a Ctrl-C at the terminal reaches the driver,
 // which then stops the child), kills it with SIGKILL once `limit` has passed or `stop` is set.
+// The child runs on `cpus`, or on the caller's CPUs when `cpus` is empty or cannot be set.
 child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
-                        const std::atomic<bool>& stop);
+                        const std::atomic<bool>& stop, const std::vector<int>& cpus = {});
 
 // "SIGSEGV", "SIGKILL", ...
 std::string signal_name(int signal);

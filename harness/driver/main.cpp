@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
                     "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
         ->capture_default_str();
     run->add_option("--threads,-t", threads,
-                    "thread counts, comma-separated (default: 1,2,4,8; with --quick or --scale test: 1,2)");
+                    "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
+                    "with --quick or --scale test: 1,2)");
     run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
         ->capture_default_str();
     run->add_flag("--quick", quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
@@ -175,6 +176,17 @@ int main(int argc, char** argv) {
     run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)");
     run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)");
     run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)");
+    double min_phase_ms = 0;
+    run->add_option("--min-phase-ms", min_phase_ms,
+                    fmt::format("the shortest measured phase: each workload and thread count's operations are "
+                                "calibrated on its std cell to last this long (0: the scale's operations; default: "
+                                "{} ms, {} ms with --quick, 0 with --scale test; --ops turns it off)",
+                                default_min_phase_ms("default"), default_min_phase_ms("quick")))
+        ->check(CLI::Range(0.0, 60000.0));
+    bool no_pin = false;
+    run->add_flag("--no-pin", no_pin,
+                  "do not pin 1-thread cells to a CPU of their own (by default: the last CPU the driver may use, "
+                  "which the driver keeps off)");
     run->add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
         ->capture_default_str();
     run->add_option("--sample-every", request.sample_every,
@@ -252,6 +264,8 @@ int main(int argc, char** argv) {
         if (run->count("--ops")) request.ops = ops;
         if (run->count("--working-set")) request.working_set = working_set;
         if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;
+        if (run->count("--min-phase-ms")) request.min_phase_ms = min_phase_ms;
+        options.pin = !no_pin;
         if (run->count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(shard);
         if (options.resume && out.empty()) {
             throw usage_error("--resume needs --out, the folder of the run to finish");

@@ -32,6 +32,9 @@ struct matrix_request {
     std::optional<std::uint64_t> ops;          // overrides the workload's scale when set
     std::optional<std::uint64_t> working_set;
     std::optional<std::uint64_t> warmup_ops;
+    // The shortest measured phase, in ms, that the operation count is calibrated to (0: none);
+    // unset: the scale's default_min_phase_ms. An explicit `ops` turns calibration off.
+    std::optional<double> min_phase_ms;
     std::uint64_t seed = 42;
     std::uint64_t sample_every = 256;
     std::uint64_t dirty_heap_bytes = 0;  // per thread; 0: every cell starts on a fresh heap
@@ -48,9 +51,19 @@ struct matrix_request {
 // "2/4" -> {2, 4}; anything else (0/4, 5/4, 4, a/b, 1/0) is a usage_error.
 std::pair<unsigned, unsigned> parse_shard(const std::string& text);
 
-// The thread counts a scale runs when --threads is not given. The default matrix goes past this
-// machine's two cores on purpose: 4 and 8 threads measure oversubscription, and say so.
-std::vector<unsigned> default_threads(const std::string& scale);
+// The thread counts a scale runs when --threads is not given, on a driver that may use `cpus`
+// CPUs: 1, 2 and all of them at the default scale, 1 and 2 at the small ones. More threads than
+// CPUs measure the scheduler as much as the allocator, so only --threads asks for them.
+std::vector<unsigned> default_threads(const std::string& scale, unsigned cpus);
+// The measured-phase floor of a scale when --min-phase-ms is not given (matrix.cpp says how it
+// was chosen).
+double default_min_phase_ms(const std::string& scale);
+// The next operation count to try for a group whose baseline took `phase_ns` at `ops`
+// operations, aiming its measured phase at `target_ms`: rounded up to 2 significant digits, never
+// below `ops`, never above `max_ops`.
+std::uint64_t calibrated_ops(std::uint64_t ops, double phase_ns, double target_ms, std::uint64_t max_ops);
+// A group's calibrated count is at most this many times its scale's.
+inline constexpr std::uint64_t max_calibration_factor = 100;
 // A workload's scale by name; an unknown name is a usage_error.
 workload_scale scale_of(const workload_traits& traits, const std::string& scale);
 
@@ -65,6 +78,9 @@ struct planned_cell {
     workload_params params;
     std::shared_ptr<const external_spec> external;  // set for a real program (external.hpp)
     std::string id() const;  // workload/strategy/allocator/tN
+    // workload|threads: the cells that must do the same operations (SCHEMA.md §5), and the unit a
+    // shard keeps whole and the phase floor calibrates.
+    std::string group() const;
 };
 
 struct run_slot {
@@ -94,6 +110,10 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
                                          const std::vector<std::string>& known,
                                          const std::string& kind);
 
-plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators);
+// `cpus`: how many CPUs the driver may use, for the default thread counts.
+plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators, unsigned cpus);
+
+// Sets ops_per_thread of every cell of `group` (planned_cell::group) in `p`.
+void set_group_ops(plan& p, const std::string& group, std::uint64_t ops_per_thread);
 
 }  // namespace allocproof::driver

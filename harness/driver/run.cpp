@@ -1,6 +1,7 @@
 #include "harness/driver/run.hpp"
 
 #include "harness/driver/child_process.hpp"
+#include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/plugins.hpp"
@@ -19,6 +20,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <set>
 #include <sstream>
 
 namespace allocproof::driver {
@@ -255,6 +258,122 @@ void replay_journal(const fs::path& out, run_state& state) {
     }
 }
 
+// ---- a cell repetition --------------------------------------------------------------------------
+
+std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request,
+                                   const run_options& options) {
+    const auto& scale = cell.params.scale;
+    std::vector<std::string> argv = {
+        cell_program(cell.allocator).string(), "--allocator", cell.allocator,
+        "--workload", cell.workload, "--strategy", cell.strategy,
+        "--threads", std::to_string(cell.threads),
+        "--ops", std::to_string(scale.ops_per_thread),
+        "--working-set", std::to_string(scale.working_set),
+        "--warmup-ops", std::to_string(scale.warmup_ops),
+        "--seed", std::to_string(cell.params.seed),
+        "--sample-every", std::to_string(request.sample_every),
+        "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
+    for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
+    if (options.memory_limit_mib > 0) {
+        argv.insert(argv.end(), {"--memory-limit-bytes", std::to_string(options.memory_limit_mib << 20)});
+    }
+    return argv;
+}
+
+// Which CPUs a repetition ran on, and why a 1-thread cell did not get one of its own when
+// pinning is on (SCHEMA.md §5).
+void note_cpus(json& record, const cpu_plan& cpus, unsigned threads, const child_outcome& outcome) {
+    record["cpus"] = outcome.cpus;
+    const std::string why = !outcome.cpus_error.empty() ? outcome.cpus_error
+                            : threads == 1 && cpus.enabled ? cpus.note
+                                                           : std::string();
+    record["pin_note"] = why.empty() ? json(nullptr) : json(why);
+}
+
+json to_json(const cpu_plan& cpus) {
+    return {{"enabled", cpus.enabled},
+            {"allowed_cpus", cpus.allowed},
+            {"cell_cpu", cpus.cell_cpu >= 0 ? json(cpus.cell_cpu) : json(nullptr)},
+            {"driver_cpus", cpus.driver_cpus},
+            {"note", cpus.note.empty() ? json(nullptr) : json(cpus.note)}};
+}
+
+// ---- the measured-phase floor ---------------------------------------------------------------------
+// A measured phase of a few milliseconds is at the mercy of one timer interrupt, one burst of page
+// faults, one migration: the scales' own operation counts gave phases of 3-80 ms and 1-thread CVs
+// of 7-18%. So, as Google Benchmark calibrates its iteration count, the driver first runs each
+// group's baseline and raises the group's ops_per_thread until that phase lasts the floor. Per
+// group, not per cell: every strategy and allocator of a group must do the same operations, or
+// their digests could not be compared. A strategy faster than the baseline still runs shorter than
+// the floor, by its own ratio.
+//
+// Time per operation is not constant in the count: node_churn/std took 75-93 ns/op at 1M
+// operations and 63-71 at 2.5M (the first million still grows the heap). So a count extrapolated
+// from one run is run again, aiming a quarter past the floor, until a run reaches the floor.
+constexpr int calibration_runs = 3;
+constexpr double calibration_aim = 1.25;
+
+// Returns plan.calibration.groups; sets the calibrated counts in `p`. Empty when stopped.
+std::optional<json> calibrate(plan& p, const matrix_request& request, const run_options& options,
+                              const cpu_plan& cpus, double min_phase_ms) {
+    const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
+    std::vector<planned_cell> baselines;  // in plan order
+    std::set<std::string> seen;
+    for (const auto& cell : p.cells) {
+        // Cells are planned std first, then the run's allocators in order: a group's first cell
+        // is std on the first allocator, or, when the run has no std, the group's first strategy.
+        if (!cell.external && seen.insert(cell.group()).second) baselines.push_back(cell);
+    }
+    progress_line progress(baselines.size());
+    json groups = json::array();
+    for (planned_cell& base : baselines) {
+        progress.show(groups.size(), "calibrating " + base.id());
+        const std::uint64_t scale_ops = base.params.scale.ops_per_thread;
+        const std::uint64_t max_ops = scale_ops * max_calibration_factor;
+        std::uint64_t& ops = base.params.scale.ops_per_thread;
+        json runs = json::array(), note = nullptr;
+        double phase_ns = 0;
+        for (int run = 0; run < calibration_runs; ++run) {
+            const child_outcome outcome = run_child(cell_argv(base, request, options), limit, stop_requested,
+                                                    cpus.cpus_for(base.threads));
+            if (outcome.interrupted) {
+                progress.finish();
+                return std::nullopt;
+            }
+            const json record = repetition_record(base, {0, 0}, 0, outcome);
+            if (record["status"] != "ok") {
+                // The cell will fail again in the schedule and say why there.
+                note = "the baseline failed, the scale's operations kept: " + record["reason"].get<std::string>();
+                ops = scale_ops;
+                break;
+            }
+            phase_ns = record["raw"]["wall_ns"].get<double>();
+            runs.push_back({{"ops_per_thread", ops}, {"phase_ms", phase_ns / 1e6}});
+            if (phase_ns >= min_phase_ms * 1e6 || ops == max_ops) break;
+            ops = calibrated_ops(ops, phase_ns, min_phase_ms * calibration_aim, max_ops);
+        }
+        if (note.is_null() && ops == max_ops && phase_ns < min_phase_ms * 1e6) {
+            note = fmt::format("capped at {}x the scale's operations", max_calibration_factor);
+        }
+        set_group_ops(p, base.group(), ops);
+        groups.push_back({{"workload", base.workload}, {"threads", base.threads},
+                          {"baseline", base.id()}, {"scale_ops_per_thread", scale_ops},
+                          {"ops_per_thread", ops}, {"runs", runs}, {"note", note}});
+    }
+    progress.finish();
+    return groups;
+}
+
+// A resumed run does the operations it was calibrated to (plan.calibration), not a new count.
+void apply_stored_calibration(plan& p, const json& calibration) {
+    if (calibration.is_null()) return;
+    for (const auto& g : calibration.at("groups")) {
+        planned_cell key;
+        key.workload = g.at("workload").get<std::string>();
+        key.threads = g.at("threads").get<unsigned>();
+        set_group_ops(p, key.group(), g.at("ops_per_thread").get<std::uint64_t>());
+    }
+}
 
 int run_planned(const run_options& options, matrix_request request, const json& stored);
 
@@ -303,6 +422,7 @@ int run_matrix(const run_options& options) {
         effective.timeout_seconds = plan.value("timeout_seconds", options.timeout_seconds);
         effective.memory_limit_mib = plan.value("memory_limit_mib", options.memory_limit_mib);
         effective.noise_threshold = plan.value("noise_threshold", options.noise_threshold);
+        effective.pin = plan.value("pinning", json::object()).value("enabled", options.pin);
     }
     try {
         return run_planned(effective, request, stored);
@@ -323,7 +443,12 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         request.plugins, std::min<std::chrono::milliseconds>(
                              std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000)),
                              std::chrono::minutes(1)));
-    state.matrix = make_plan(request, available_allocators());
+    cpu_plan cpus = plan_cpus(options.pin);
+    const auto cpu_count = static_cast<unsigned>(std::max<std::size_t>(1, cpus.allowed.size()));
+    // A fresh run stores the thread counts it chose, so that --resume and the other shards of a
+    // run plan the same cells on a machine with another number of CPUs.
+    if (!options.resume && request.threads.empty()) request.threads = default_threads(request.scale, cpu_count);
+    state.matrix = make_plan(request, available_allocators(), cpu_count);
     state.records.resize(state.matrix.cells.size());
     for (const auto& line : state.matrix.skipped) std::cout << "allocproof: " << line << "\n";
 
@@ -338,7 +463,25 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                                       out.string()));
     }
 
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGHUP, &action, nullptr);
+
+    // The driver keeps off the CPU of the 1-thread cells while it runs cells, calibration included.
+    std::optional<scoped_cpus> driver_side;
+    if (cpus.cell_cpu >= 0) {
+        driver_side.emplace(cpus.driver_cpus);
+        if (!driver_side->error().empty()) {
+            cpus.note = "the driver could not keep off the cells' CPU: " + driver_side->error();
+            cpus.cell_cpu = -1;
+        }
+    }
+
     if (options.resume) {
+        apply_stored_calibration(state.matrix, stored["plan"].value("calibration", json(nullptr)));
         state.document = stored;
         state.document.erase("cells");
         restore_records(stored, state);
@@ -346,6 +489,17 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         state.document["environment"]["resumed"].push_back(
             {{"time", utc_timestamp()}, {"command_line", options.command_line}});
     } else {
+        // An explicit --ops is a count the user wants: no calibration.
+        const double min_phase_ms = request.ops ? 0 : request.min_phase_ms.value_or(default_min_phase_ms(request.scale));
+        json calibration = nullptr;
+        if (min_phase_ms > 0) {
+            const auto groups = calibrate(state.matrix, request, options, cpus, min_phase_ms);
+            if (!groups) {
+                std::cerr << "allocproof: stopped while calibrating, before any cell ran: nothing to resume\n";
+                return exit_interrupted;
+            }
+            calibration = {{"min_phase_ms", min_phase_ms}, {"groups", *groups}};
+        }
         std::vector<std::string> allocators;
         for (const auto& cell : state.matrix.cells) {
             if (std::find(allocators.begin(), allocators.end(), cell.allocator) == allocators.end())
@@ -365,6 +519,8 @@ int run_planned(const run_options& options, matrix_request request, const json& 
               {"timeout_seconds", options.timeout_seconds},
               {"memory_limit_mib", options.memory_limit_mib},
               {"noise_threshold", options.noise_threshold},
+              {"pinning", to_json(cpus)},
+              {"calibration", calibration},
               {"skipped", state.matrix.skipped}}},
         };
     }
@@ -373,13 +529,6 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     } catch (const std::runtime_error& e) {
         throw usage_error(e.what());
     }
-
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGHUP, &action, nullptr);
 
     std::size_t total = state.matrix.schedule.size(), done = 0;
     for (const auto& slot : state.matrix.schedule) {
@@ -397,29 +546,20 @@ int run_planned(const run_options& options, matrix_request request, const json& 
             if (is_done(state.records[slot.cell], slot.rep)) continue;
             progress.show(done, fmt::format("{} rep {}", cell.id(), slot.rep + 1));
             if (cell.external) {
+                // A real program and its servers run with their own threads: every CPU of the run.
+                scoped_cpus everywhere(cpus.allowed);
                 auto record = run_external_repetition(cell, slot, order, {request.scale, request.seed, limit},
                                                       stop_requested);
                 if (!record) break;  // stopped: it will run on --resume
+                (*record)["cpus"] = allowed_cpus();
                 state.records[slot.cell].push_back(std::move(*record));
             } else {
-                const auto& scale = cell.params.scale;
-                std::vector<std::string> argv = {
-                    cell_program(cell.allocator).string(), "--allocator", cell.allocator,
-                    "--workload", cell.workload, "--strategy", cell.strategy,
-                    "--threads", std::to_string(cell.threads),
-                    "--ops", std::to_string(scale.ops_per_thread),
-                    "--working-set", std::to_string(scale.working_set),
-                    "--warmup-ops", std::to_string(scale.warmup_ops),
-                    "--seed", std::to_string(cell.params.seed),
-                    "--sample-every", std::to_string(request.sample_every),
-                    "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
-                for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
-                if (options.memory_limit_mib > 0) {
-                    argv.insert(argv.end(), {"--memory-limit-bytes", std::to_string(options.memory_limit_mib << 20)});
-                }
-                child_outcome outcome = run_child(argv, limit, stop_requested);
+                child_outcome outcome = run_child(cell_argv(cell, request, options), limit, stop_requested,
+                                                  cpus.cpus_for(cell.threads));
                 if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
-                state.records[slot.cell].push_back(repetition_record(cell, slot, order, outcome));
+                json record = repetition_record(cell, slot, order, outcome);
+                note_cpus(record, cpus, cell.threads, outcome);
+                state.records[slot.cell].push_back(std::move(record));
             }
             append_to_journal(out, cell.id(), state.records[slot.cell].back());
             ++done;

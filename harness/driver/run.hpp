@@ -19,6 +19,7 @@ struct run_options {
     double timeout_seconds = 300;   // per cell repetition
     std::uint64_t memory_limit_mib = 0;  // address space of each cell program (RLIMIT_AS); 0: none
     double noise_threshold = 0.05;  // coefficient of variation of ns_per_op
+    bool pin = true;                // 1-thread cells on a CPU of their own (cpu_affinity.hpp)
     std::vector<std::string> command_line;
     nlohmann::json settings = nlohmann::json::array();  // the table of every option's value
 };
