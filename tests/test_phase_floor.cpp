@@ -216,3 +216,20 @@ TEST(DefaultThreads, OneTwoAndEveryCpuWithoutOversubscription) {
                   (std::vector<unsigned>{1, 2}));
     }
 }
+
+TEST(PhaseFloor, ShardsCalibrateTheirOwnGroupsAndMergeShowsThemAll) {
+    Scratch one;  // one folder per test: the parts and the merge go side by side in it
+    const auto args = with(small, {"--workloads", "node_churn,graph", "--threads", "1", "--reps", "1",
+                                   "--min-phase-ms", "5"});
+    const json first = run_ok(one, with(args, {"--shard", "1/2"}));
+    fs::rename(one.out(), one.path() / "part1");
+    const json second = run_ok(one, with(args, {"--shard", "2/2"}));
+    EXPECT_EQ(first.at("plan").at("calibration").at("groups").size(), 1u);
+    EXPECT_EQ(second.at("plan").at("calibration").at("groups").size(), 1u);
+
+    const fs::path out = one.path() / "merged";
+    auto merged = driver({"merge", (one.path() / "part1").string(), one.out(), "--out", out.string()});
+    ASSERT_EQ(merged.exit_code, 0) << merged.err;
+    std::ifstream in(out / "results.json");
+    check_calibration(json::parse(in), 2);
+}

@@ -95,6 +95,7 @@ int merge_command(const merge_options& options) {
         std::map<std::pair<long long, std::string>, std::string> cell_from;  // (machine, id) -> input
         std::map<std::string, std::string> group_from;
         json cells = json::array(), inputs = json::array(), first;
+        json calibrated = json::array();  // every input's calibrated groups, each on its machine
         std::string status = "complete";
         for (const auto& input : options.inputs) {
             fs::path file;
@@ -115,6 +116,12 @@ int merge_command(const merge_options& options) {
                 const auto [it, added] = machine_index.emplace(machine_signature(own[m]), machines.size());
                 if (added) machines.push_back(own[m]);
                 global[m] = it->second;
+            }
+            const json calibration = document.value("plan", json::object()).value("calibration", json(nullptr));
+            for (json group : calibration.is_object() ? calibration.value("groups", json::array()) : json::array()) {
+                const auto local = group.value("machine", 0LL);
+                if (local >= 0 && static_cast<std::size_t>(local) < global.size()) group["machine"] = global[local];
+                calibrated.push_back(std::move(group));
             }
             for (auto& cell : document["cells"]) {
                 const auto local = cell.value("machine", 0LL);
@@ -155,6 +162,14 @@ int merge_command(const merge_options& options) {
         merged["machines"] = machines;
         merged["cells"] = std::move(cells);
         merged["plan"]["cells"] = merged["cells"].size();
+        // Each shard calibrated its own groups: the merged plan shows them all.
+        if (!calibrated.empty()) {
+            const json first_calibration = first["plan"].value("calibration", json(nullptr));
+            merged["plan"]["calibration"] = {
+                {"min_phase_ms", first_calibration.is_object() ? first_calibration.value("min_phase_ms", json(nullptr))
+                                                               : json(nullptr)},
+                {"groups", calibrated}};
+        }
         merged["merge"] = {{"inputs", inputs}, {"allow_different_plans", options.allow_different_plans}};
         std::error_code error;
         fs::create_directories(out, error);
