@@ -14,19 +14,27 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 out=""
-# Three repetitions per cell: the default matrix (every workload x strategy x allocator at 1, 2, 4
-# and 8 threads, some 3,300 cells) then fits in half an hour on 2 cores. A later --reps wins.
-args=(--reps 3)
+# Claims first (claims/README.md, Repetitions): the cells the claims need get the claims' schedule
+# of repetitions, more while a row is undecided and the budget lasts; then the rest of the matrix
+# (every workload x strategy x allocator at 1, 2 and N threads) three times each. The budget keeps
+# the run, with the micro suite and the report, within half an hour on 2 cores. --quick measures
+# the claims' cells only, 3 times each at the small scale: a check that every claim can be judged,
+# in under two minutes. A later option wins.
+args=(--reps 3 --claims claims/claims.json)
+default_args=(--budget 1380)
+quick_args=(--claims-only --claims-reps 3)
+quick=false
+user_args=()
 micro_args=()
 example_plugin=true
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-example-plugin) example_plugin=false; shift ;;
-    --quick) args+=("$1"); micro_args+=("--quick"); shift ;;
+    --quick) user_args+=("$1"); micro_args+=("--quick"); quick=true; shift ;;
     --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
            out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
-    *) args+=("$1"); shift ;;
+    *) user_args+=("$1"); shift ;;
   esac
 done
 
@@ -48,6 +56,9 @@ if [ -z "$out" ]; then
   out="results/$run_id"
   link_latest=true
 fi
+
+if $quick; then args+=("${quick_args[@]}"); else args+=("${default_args[@]}"); fi
+args+=(${user_args[@]+"${user_args[@]}"})
 
 status=0
 build/allocproof run --out "$out" "${args[@]}" || status=$?

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 namespace allocproof::driver {
@@ -216,6 +217,20 @@ int main(int argc, char** argv) {
                     "a strategy plugin, a shared library built against the installed allocproof package "
                     "(examples/plugin); its strategies join the matrix; repeatable")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    std::string claims_file;
+    run->add_option("--claims", claims_file,
+                    "claims first: the cells this claims file needs run first, with its schedule of repetitions "
+                    "(claims/README.md), more while their rows are undecided; then the rest of the matrix at --reps")
+        ->check(CLI::ExistingFile);
+    run->add_flag("--claims-only", request.claims_only, "with --claims: leave out the cells no claim needs");
+    run->add_option("--claims-reps", request.claims_reps,
+                    "with --claims: this many repetitions of each claim cell instead of the claims' schedule, and no "
+                    "adaptive rounds (a quick look)")
+        ->check(CLI::Range(2u, 10000u));
+    run->add_option("--budget", request.budget_seconds,
+                    "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
+                    "rest of the matrix would not fit (0: no limit)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
 
@@ -267,6 +282,10 @@ int main(int argc, char** argv) {
         if (run->count("--min-phase-ms")) request.min_phase_ms = min_phase_ms;
         options.pin = !no_pin;
         if (run->count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(shard);
+        if (!claims_file.empty()) request.claims_file = std::filesystem::absolute(claims_file).string();
+        if ((request.claims_only || run->count("--budget") || run->count("--claims-reps")) && claims_file.empty()) {
+            throw usage_error("--claims-only, --claims-reps and --budget need --claims");
+        }
         if (options.resume && out.empty()) {
             throw usage_error("--resume needs --out, the folder of the run to finish");
         }

@@ -39,6 +39,9 @@ nlohmann::json to_json(const matrix_request& r) {
             {"external_descriptors", r.external_descriptors},
             {"external_commands", r.external_commands},
             {"plugins", r.plugins},
+            {"claims", {{"file", r.claims_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.claims_file)},
+                        {"only", r.claims_only}, {"budget_seconds", r.budget_seconds},
+                        {"reps", r.claims_reps}}},
             {"shard", {{"index", r.shard_index}, {"count", r.shard_count}}}};
 }
 
@@ -98,6 +101,13 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
                                   " is not a number >= 0");
             }
             r.min_phase_ms = floor->get<double>();
+        }
+        if (const auto claims = j.find("claims"); claims != j.end()) {
+            const auto& file = claims->at("file");
+            r.claims_file = file.is_null() ? std::string() : file.get<std::string>();
+            r.claims_only = claims->at("only").get<bool>();
+            r.budget_seconds = claims->at("budget_seconds").get<double>();
+            r.claims_reps = claims->at("reps").get<unsigned>();
         }
         r.seed = whole_number<std::uint64_t>(j.at("seed"), "seed");
         r.sample_every = whole_number<std::uint64_t>(j.at("sample_every"), "sample_every");
@@ -334,16 +344,27 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
 
     if (request.shard_count > 1) keep_shard(p, request.shard_index, request.shard_count);
 
-    split_mix random(request.seed ^ 0x5EEDF00DULL);
-    std::vector<std::size_t> order(p.cells.size());
-    for (unsigned rep = 0; rep < p.reps; ++rep) {
-        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    append_rounds(p, std::vector<unsigned>(p.cells.size(), 0), std::vector<unsigned>(p.cells.size(), p.reps),
+                  request.seed ^ 0x5EEDF00DULL);
+    return p;
+}
+
+void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to,
+                   std::uint64_t seed) {
+    split_mix random(seed);
+    unsigned last = 0;
+    for (std::size_t i = 0; i < p.cells.size(); ++i) last = std::max(last, to[i]);
+    std::vector<std::size_t> order;
+    for (unsigned rep = 0; rep < last; ++rep) {
+        order.clear();
+        for (std::size_t i = 0; i < p.cells.size(); ++i) {
+            if (from[i] <= rep && rep < to[i]) order.push_back(i);
+        }
         for (std::size_t i = order.size(); i > 1; --i) {  // Fisher-Yates
             std::swap(order[i - 1], order[random.below(i)]);
         }
         for (std::size_t cell : order) p.schedule.push_back({cell, rep});
     }
-    return p;
 }
 
 }  // namespace allocproof::driver

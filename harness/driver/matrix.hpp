@@ -43,6 +43,12 @@ struct matrix_request {
     std::vector<std::string> external_commands;
     // Strategy plugins (shared libraries) every cell program of the run loads; absolute paths.
     std::vector<std::string> plugins;
+    // Claims first (claims_plan.hpp): the cells a claims file needs run before the rest of the
+    // matrix, with its schedule of repetitions, while rows stay undecided and the budget lasts.
+    std::string claims_file;        // absolute path; empty: every cell gets `reps`, in one go
+    bool claims_only = false;       // leave out the cells no claim needs
+    double budget_seconds = 0;      // the whole run's; 0: no limit
+    unsigned claims_reps = 0;       // instead of the claims' schedule, this many each, no rounds; 0: the schedule
     // --shard i/n: this run measures part i (1-based) of n of the matrix; n = 1 is all of it.
     unsigned shard_index = 1;
     unsigned shard_count = 1;
@@ -97,6 +103,11 @@ struct plan {
     // Selected external workloads left out because their program is not installed, one line each.
     std::vector<std::string> skipped;
 };
+
+// Appends repetitions from[i] .. to[i] - 1 of every cell i, in rounds: each round runs every cell
+// that still needs one, in a shuffled order (the seed's), so drift spreads over all cells.
+void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to,
+                   std::uint64_t seed);
 
 // "a,b,c" -> {a, b, c}. An empty list or an empty item ("a,,b", "a,") is an error naming `flag`.
 std::vector<std::string> split_list(const std::string& text, const std::string& flag);

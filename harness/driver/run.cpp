@@ -1,6 +1,7 @@
 #include "harness/driver/run.hpp"
 
 #include "harness/driver/child_process.hpp"
+#include "harness/driver/claims_plan.hpp"
 #include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
@@ -71,6 +72,8 @@ public:
     void finish() {
         if (on_terminal_ && shown_ > 0) std::fprintf(stderr, "\r\033[K");
     }
+
+    void grow(std::size_t total) { total_ = total; }
 
 private:
     std::size_t total_;
@@ -451,6 +454,36 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     state.matrix = make_plan(request, available_allocators(), cpu_count);
     state.records.resize(state.matrix.cells.size());
     for (const auto& line : state.matrix.skipped) std::cout << "allocproof: " << line << "\n";
+    std::optional<claims_plan> claims;
+    if (!request.claims_file.empty()) {
+        claims = plan_claims(state.matrix, request.claims_file);
+        if (request.claims_reps > 0) claims->schedule = {request.claims_reps};  // one round, no more
+        if (request.claims_only) {
+            // The other cells leave the plan: none is calibrated or waits for repetitions. A plugin's
+            // strategies stay, beside their baseline: the user added them to see them measured.
+            std::set<std::string> plugin_strategies;
+            for (const auto& plugin : plugins) {
+                for (const auto& name : plugin.at("strategies")) plugin_strategies.insert(name.get<std::string>());
+            }
+            std::set<std::string> plugin_groups;
+            for (const auto& cell : state.matrix.cells) {
+                if (plugin_strategies.contains(cell.strategy)) plugin_groups.insert(cell.group() + "|" + cell.allocator);
+            }
+            std::vector<planned_cell> cells;
+            for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
+                const planned_cell& cell = state.matrix.cells[i];
+                const bool plugin_or_its_baseline =
+                    plugin_strategies.contains(cell.strategy) ||
+                    (cell.strategy == "std" && plugin_groups.contains(cell.group() + "|" + cell.allocator));
+                if (claims->needed[i] || plugin_or_its_baseline) cells.push_back(std::move(state.matrix.cells[i]));
+            }
+            state.matrix.cells = std::move(cells);
+            state.matrix.schedule.clear();
+            state.records.assign(state.matrix.cells.size(), {});
+            claims = plan_claims(state.matrix, request.claims_file);  // the indices changed
+            if (request.claims_reps > 0) claims->schedule = {request.claims_reps};
+        }
+    }
 
     // The output folder must be writable before anything is measured.
     std::error_code error;
@@ -530,37 +563,69 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         throw usage_error(e.what());
     }
 
-    std::size_t total = state.matrix.schedule.size(), done = 0;
+    // Claims first: the schedule starts with the claims' cells (and the rounds a resumed run had
+    // already added); the rest of the matrix follows the adaptive rounds.
+    std::vector<unsigned> breadth_reps;
+    if (claims) {
+        const std::size_t n = state.matrix.cells.size();
+        std::vector<unsigned> none(n, 0), first(n, 0), extra(n, 0);
+        breadth_reps.assign(n, 0);
+        const json& stored_extra = state.document["plan"].value("extra_reps", json::object());
+        for (std::size_t i = 0; i < n; ++i) {
+            if (claims->needed[i]) {
+                first[i] = claims->schedule.front();
+                extra[i] = std::max(first[i], stored_extra.value(state.matrix.cells[i].id(), 0u));
+            } else {  // with --claims-only, only a plugin's cells are left here
+                breadth_reps[i] = request.reps;
+            }
+        }
+        state.matrix.schedule.clear();
+        append_rounds(state.matrix, none, first, request.seed ^ 0xC1A1u);
+        append_rounds(state.matrix, first, extra, request.seed ^ 0xE77Au);
+        std::cout << fmt::format("allocproof: claims first: {} of {} cells, {} repetitions each, up to {} while "
+                                 "undecided\n", claims->needed_count, n, claims->schedule.front(), claims->schedule.back());
+    }
+
+    std::size_t done = 0;
     for (const auto& slot : state.matrix.schedule) {
         if (is_done(state.records[slot.cell], slot.rep)) ++done;
     }
-    progress_line progress(total);
+    progress_line progress(state.matrix.schedule.size());
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
     auto last_checkpoint = std::chrono::steady_clock::now();
-    std::size_t order = 0;
-    try {
-        for (const auto& slot : state.matrix.schedule) {
+    const auto started = std::chrono::steady_clock::now();
+    std::size_t order = 0, next_slot = 0;
+    double measured_seconds = 0;  // the repetitions this invocation ran, for the budget
+    std::size_t measured_count = 0;
+    // Runs the schedule's slots not yet run; false when the run was stopped.
+    auto run_pending = [&]() {
+        progress.grow(state.matrix.schedule.size());
+        for (; next_slot < state.matrix.schedule.size(); ++next_slot) {
+            const run_slot slot = state.matrix.schedule[next_slot];
             ++order;
-            if (stop_requested.load()) break;
+            if (stop_requested.load()) return false;
             const planned_cell& cell = state.matrix.cells[slot.cell];
             if (is_done(state.records[slot.cell], slot.rep)) continue;
             progress.show(done, fmt::format("{} rep {}", cell.id(), slot.rep + 1));
+            const auto rep_start = std::chrono::steady_clock::now();
             if (cell.external) {
                 // A real program and its servers run with their own threads: every CPU of the run.
                 scoped_cpus everywhere(cpus.allowed);
                 auto record = run_external_repetition(cell, slot, order, {request.scale, request.seed, limit},
                                                       stop_requested);
-                if (!record) break;  // stopped: it will run on --resume
+                if (!record) return false;  // stopped: it will run on --resume
                 (*record)["cpus"] = allowed_cpus();
                 state.records[slot.cell].push_back(std::move(*record));
             } else {
                 child_outcome outcome = run_child(cell_argv(cell, request, options), limit, stop_requested,
                                                   cpus.cpus_for(cell.threads));
-                if (outcome.interrupted) break;  // not the cell's fault: it will run on --resume
+                if (outcome.interrupted) return false;  // not the cell's fault: it will run on --resume
                 json record = repetition_record(cell, slot, order, outcome);
                 note_cpus(record, cpus, cell.threads, outcome);
                 state.records[slot.cell].push_back(std::move(record));
             }
+            measured_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - rep_start).count();
+            ++measured_count;
             append_to_journal(out, cell.id(), state.records[slot.cell].back());
             ++done;
             if (std::chrono::steady_clock::now() - last_checkpoint > checkpoint_interval) {
@@ -568,8 +633,59 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                 last_checkpoint = std::chrono::steady_clock::now();
             }
         }
+        return true;
+    };
+    try {
+        bool running = run_pending();
+        if (running && claims) {
+            std::string note;
+            std::size_t breadth_slots = 0;
+            for (std::size_t i = 0; i < breadth_reps.size(); ++i) {
+                breadth_slots += breadth_reps[i] - std::min<unsigned>(breadth_reps[i], static_cast<unsigned>(state.records[i].size()));
+            }
+            for (unsigned round = 1; running; ++round) {
+                write_results(out, state, options, "running", false);
+                auto targets = next_round(out, request.claims_file, stop_requested, note);
+                std::vector<unsigned> from(state.matrix.cells.size(), 0), to(state.matrix.cells.size(), 0);
+                std::size_t slots = 0;
+                for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
+                    unsigned have = 0;
+                    for (const auto& r : state.records[i]) have = std::max(have, r.at("rep").get<unsigned>() + 1);
+                    from[i] = to[i] = have;
+                    auto wanted = targets.find(state.matrix.cells[i].id());
+                    if (claims->needed[i] && wanted != targets.end() && wanted->second > have) {
+                        to[i] = std::min(wanted->second, claims->schedule.back());
+                        slots += to[i] - have;
+                    }
+                }
+                if (slots == 0) break;
+                if (request.budget_seconds > 0 && measured_count > 0) {
+                    const double per_rep = measured_seconds / static_cast<double>(measured_count);
+                    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                    if (elapsed + per_rep * static_cast<double>(slots + breadth_slots) > request.budget_seconds) {
+                        note = fmt::format("adaptive rounds stopped at round {}: {} more repetitions would overrun "
+                                           "the budget of {:.0f} s", round, slots, request.budget_seconds);
+                        break;
+                    }
+                }
+                for (std::size_t i = 0; i < to.size(); ++i) {
+                    if (to[i] > from[i]) state.document["plan"]["extra_reps"][state.matrix.cells[i].id()] = to[i];
+                }
+                append_rounds(state.matrix, from, to, request.seed ^ (0xA0A0u + round));
+                std::cout << fmt::format("allocproof: adaptive round {}: {} repetitions for {} undecided claim rows' cells\n",
+                                         round, slots, targets.size());
+                running = run_pending();
+            }
+            if (!note.empty()) std::cout << "allocproof: " << note << "\n";
+            if (running) {
+                std::vector<unsigned> none(breadth_reps.size(), 0);
+                append_rounds(state.matrix, none, breadth_reps, request.seed ^ 0x5EEDF00DULL);
+                running = run_pending();
+            }
+        }
         progress.finish();
-        const bool complete = done == total;
+        const std::size_t total = state.matrix.schedule.size();
+        const bool complete = running && done == total;
         write_results(out, state, options, complete ? "complete" : "interrupted", true);
         if (complete) fs::remove(out / journal_name);  // results.json now holds every line of it
         print_table(state.document["cells"]);
