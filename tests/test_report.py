@@ -60,6 +60,11 @@ class Report(unittest.TestCase):
         self.assertLess(self.md.index("## Per workload"), self.md.index("## Environment"))
         self.assertIn("is an estimate", self.md)  # A2-8: the seed computed its figure
 
+    def test_the_header_gives_the_noise_of_the_claim_cells(self):
+        self.assertRegex(self.md, r"\*\*Noise of this machine\.\*\* Over the \d+ one-thread cells the claims use, "
+                                  r"the coefficient of variation of ns/op across repetitions has a median of "
+                                  r"\*\*\d+\.\d%\*\* and a 90th percentile of \*\*\d+\.\d%\*\*")
+
     def test_a_small_scale_run_says_its_verdicts_are_indicative_only(self):
         self.assertIn("**Indicative only.** This run used the `test` scale", self.md)
         self.assertLess(self.md.index("Indicative only"), self.md.index("## Verdicts on the claims"))

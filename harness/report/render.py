@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from verdicts import ALLOCATOR_ORDER, VERDICT_WORDS, fmt, find_results, load_json, load_results  # noqa: E402
 
@@ -361,6 +363,27 @@ def scale_warning(results: dict) -> list:
                  "Quote the verdicts of a default run (`./run_all.sh`).")]
 
 
+def noise_of_claim_cells(results: dict, verdicts: dict) -> Para | None:
+    """How noisy the measurements the verdicts rest on were: the coefficient of variation of ns/op
+    over the 1-thread cells the claims use (median and 90th percentile), against the targets."""
+    used = {cell for claim in verdicts["claims"] for row in claim["rows"] for cell in row.get("cells", [])}
+    cvs = sorted(c["metrics"]["ns_per_op"]["cv"] for c in results.get("cells", [])
+                 if c.get("id") in used and c.get("threads") == 1 and c.get("status") == "ok"
+                 and (c.get("metrics") or {}).get("ns_per_op") and c["metrics"]["ns_per_op"].get("n", 0) > 1)
+    if not cvs:
+        return None
+    median_cv, p90_cv = float(np.percentile(cvs, 50)), float(np.percentile(cvs, 90))
+    phases = sorted(r["metrics"]["phase_ms"] for c in results.get("cells", []) if c.get("id") in used
+                    for r in c.get("repetitions", []) if r.get("status") == "ok" and
+                    isinstance((r.get("metrics") or {}).get("phase_ms"), (int, float)))
+    phase = f"; measured phases lasted {np.percentile(phases, 50):.0f} ms (median)" if phases else ""
+    met = median_cv <= 0.02 and p90_cv <= 0.05
+    return Para(f"**Noise of this machine.** Over the {len(cvs)} one-thread cells the claims use, the coefficient "
+                f"of variation of ns/op across repetitions has a median of **{100 * median_cv:.1f}%** and a 90th "
+                f"percentile of **{100 * p90_cv:.1f}%**{phase} (the project aims at 2% and 5%: "
+                + ("met" if met else "not met here, so effects smaller than this noise stay inconclusive") + ").")
+
+
 def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
     env = results.get("environment", {})
     cells = results.get("cells", [])
@@ -388,6 +411,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
              "`claims/claims.json`; every figure below comes from the cells named in `verdicts.json` and "
              "`results.json`."),
         *scale_warning(results),
+        *[p for p in [noise_of_claim_cells(results, verdicts)] if p],
         Heading(2, "Verdicts on the claims", anchor="verdicts"),
         *verdict_blocks(verdicts),
         *plot_blocks(index, "claims", run),
