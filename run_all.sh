@@ -21,7 +21,7 @@ out=""
 # the claims' cells only, 3 times each at the small scale: a check that every claim can be judged,
 # in under two minutes. A later option wins.
 args=(--reps 3 --claims claims/claims.json)
-default_args=(--budget 1380)
+default_args=(--budget 1260)
 quick_args=(--claims-only --claims-reps 3)
 quick=false
 user_args=()
