@@ -157,7 +157,7 @@ TEST(IntervalCoverage, TheOldBootstrapOfThreeRepetitionsIsNotA95PercentInterval)
 
 TEST(IntervalCoverage, YuenIntervalsCover95PercentAtTheRunsRepetitionCounts) {
     const auto plan = claims_schedule();
-    std::vector<std::size_t> counts = {5, 6};  // the breadth of the matrix and the quick run
+    std::vector<std::size_t> counts = {4, 5, 6};  // the breadth of the matrix and the quick run: 4
     counts.insert(counts.end(), plan.counts.begin(), plan.counts.end());
     for (std::size_t n : counts) {
         for (const auto& [cand, base] : scenarios) {
