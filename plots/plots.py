@@ -3,8 +3,9 @@
 
     /usr/bin/python3 plots/plots.py RUN_DIR
 
-Reads RUN_DIR/results.json and RUN_DIR/verdicts.json; writes RUN_DIR/plots/<id>.png and .svg and
-RUN_DIR/plots/index.json: [{id, section, title, caption, png, svg}], in the order the report shows
+Reads RUN_DIR/results.json and RUN_DIR/verdicts.json; writes RUN_DIR/plots/<id>.png (and .svg for a
+run at the default scale) and RUN_DIR/plots/index.json: [{id, section, title, caption, png, svg}]
+(svg null when not drawn), in the order the report shows
 them. Sections: `claims` (forest plots of the verdicts), `overview` (heat map of every strategy on
 every allocator), `workload:<form>` (throughput, latency, allocator calls and memory of one
 workload form), plus the fragmentation workload's memory over time. Every caption says which
@@ -38,19 +39,24 @@ plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.titlesize": 1
 
 
 class Figures:
-    def __init__(self, out: Path):
+    # vector: an SVG beside each PNG. It costs as much as the PNG (the report's largest time), so a
+    # run at a small scale, a check of the pipeline, has PNGs only.
+    def __init__(self, out: Path, vector: bool = True):
         self.out = out
+        self.vector = vector
         self.index: list[dict] = []
         out.mkdir(parents=True, exist_ok=True)
 
     def save(self, fig, ident: str, section: str, title: str, caption: str, strategies=()) -> None:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ident)
         fig.savefig(self.out / f"{safe}.png", dpi=110, bbox_inches="tight")
-        fig.savefig(self.out / f"{safe}.svg", bbox_inches="tight")
+        if self.vector:
+            fig.savefig(self.out / f"{safe}.svg", bbox_inches="tight")
         plt.close(fig)
         # The strategies a figure shows, so that a reader (or a test) can find one without the picture.
         self.index.append({"id": safe, "section": section, "title": title, "caption": caption,
-                           "png": f"{safe}.png", "svg": f"{safe}.svg", "strategies": sorted(strategies)})
+                           "png": f"{safe}.png", "svg": f"{safe}.svg" if self.vector else None,
+                           "strategies": sorted(strategies)})
 
 
 def median(cell: dict, metric: str):
@@ -280,27 +286,39 @@ def main(run_dir) -> list[dict]:
     machine0 = [c for c in results.get("cells", []) if c.get("machine", 0) == 0]
     model = [c for c in machine0 if c["strategy"] != "as_installed"]
     allocators = [a for a in ALLOCATOR_ORDER if any(c["allocator"] == a for c in model)] or ["glibc"]
-    figures = Figures(run / "plots")
-    forest(figures, verdicts)
-    heat_map(figures, model, allocators)
+    scale = ((results.get("plan") or {}).get("request") or {}).get("scale", "default")
+    out, vector = run / "plots", scale == "default"
     colours = strategy_colours(sorted({c["strategy"] for c in model}))
     by_form: dict[str, list] = defaultdict(list)
     for c in model:
         by_form[c["workload"]].append(c)
-    # One workload's figures are independent of another's: drawn on every CPU (matplotlib spends
-    # most of a report's time here), and listed in the workloads' order whatever finishes first.
-    jobs = [(run / "plots", form, by_form[form], allocators, colours) for form in sorted(by_form)]
+    # The figures are independent of one another: drawn on every CPU (matplotlib spends most of a
+    # report's time here), and listed in the report's order whatever finishes first.
+    jobs = [(claims_figures, (out, vector, verdicts, model, allocators))]
+    jobs += [(workload_figures, (out, vector, form, by_form[form], allocators, colours)) for form in sorted(by_form)]
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(len(jobs), os.cpu_count() or 1) or 1) as pool:
-        for entries in pool.map(workload_figures, jobs):
-            figures.index.extend(entries)
-    (run / "plots" / "index.json").write_text(json.dumps(figures.index, indent=1) + "\n")
+    index: list[dict] = []
+    with context.Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
+        for entries in pool.map(draw_job, jobs):
+            index.extend(entries)
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    return index
+
+
+def draw_job(job) -> list[dict]:
+    draw, arguments = job
+    return draw(*arguments)
+
+
+def claims_figures(out, vector, verdicts, model, allocators) -> list[dict]:
+    figures = Figures(out, vector)
+    forest(figures, verdicts)
+    heat_map(figures, model, allocators)
     return figures.index
 
 
-def workload_figures(job) -> list[dict]:
-    out, form, cells, allocators, colours = job
-    figures = Figures(out)
+def workload_figures(out, vector, form, cells, allocators, colours) -> list[dict]:
+    figures = Figures(out, vector)
     if any(c["status"] == "ok" for c in cells):
         workload_figure(figures, form, cells, allocators, colours)
     if form == "fragmentation":

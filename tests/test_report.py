@@ -81,6 +81,25 @@ class Report(unittest.TestCase):
             self.assertIn(f"(plots/{entry['png']})", self.md)
             self.assertTrue((self.run_dir / "plots" / entry["png"]).is_file())
 
+    def test_vector_figures_are_drawn_for_a_default_scale_run_only(self):
+        index = json.loads((self.run_dir / "plots" / "index.json").read_text())
+        self.assertTrue(all(entry["svg"] is None for entry in index))
+        self.assertEqual(list((self.run_dir / "plots").glob("*.svg")), [])
+        # The same results said to be at the default scale: an SVG beside every PNG.
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch)
+            results = json.loads((self.run_dir / "results.json").read_text())
+            results["plan"]["request"]["scale"] = "default"
+            (copy / "results.json").write_text(json.dumps(results))
+            (copy / "verdicts.json").write_text((self.run_dir / "verdicts.json").read_text())
+            drawn = subprocess.run(["/usr/bin/python3", str(SOURCE / "plots" / "plots.py"), str(copy)],
+                                   capture_output=True, text=True, timeout=600)
+            self.assertEqual(drawn.returncode, 0, drawn.stderr)
+            vector_index = json.loads((copy / "plots" / "index.json").read_text())
+            self.assertEqual([e["id"] for e in vector_index], [e["id"] for e in index])
+            for entry in vector_index:
+                self.assertTrue((copy / "plots" / entry["svg"]).is_file(), entry["id"])
+
     def test_names_from_outside_are_escaped(self):
         with tempfile.TemporaryDirectory() as scratch:
             hostile = Path(scratch)
