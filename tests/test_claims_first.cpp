@@ -117,3 +117,22 @@ TEST(ClaimsFirst, BadClaimsInputIsOneLine) {
     expect_one_error_line(driver(with(matrix, {"--claims-only", "--out", s.out()})), "need --claims");
     EXPECT_FALSE(std::filesystem::exists(s.path() / "run" / "results.json"));
 }
+
+// The breadth follows with what the budget leaves: --reps a cell when it fits, as few as 3 when the
+// claims took the budget, and the count chosen is in the plan (a resumed run keeps it).
+TEST(ClaimsFirst, TheBreadthShrinksToThreeRepetitionsWhenTheBudgetIsSpent) {
+    for (const auto& [budget, expected] : std::vector<std::pair<std::string, unsigned>>{{"0.001", 3u}, {"100000", 5u}}) {
+        Scratch s;
+        const auto claims = write_claims(s, {4});
+        std::vector<std::string> five_reps(matrix.begin(), matrix.end() - 1);
+        five_reps.push_back("5");  // matrix ends with --reps 2
+        auto r = driver(with(five_reps, {"--claims", claims, "--budget", budget, "--out", s.out()}));
+        ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+        const json results = s.results();
+        EXPECT_EQ(results.at("plan").at("breadth_reps"), expected) << budget;
+        auto cells = by_strategy(results);
+        EXPECT_EQ(cells["mutex_pool"]->at("repetitions").size(), expected) << budget;
+        EXPECT_EQ(cells["std"]->at("repetitions").size(), 4u) << budget;  // the claims' schedule is kept
+        EXPECT_EQ(r.out.find("gets 3 repetitions a cell, not 5") != std::string::npos, expected == 3u) << r.out;
+    }
+}

@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(2u, 10000u));
     run->add_option("--budget", request.budget_seconds,
                     "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
-                    "rest of the matrix would not fit (0: no limit)")
+                    "rest of the matrix at 3 repetitions a cell would not fit, and the rest gets --reps or as many "
+                    "(not below 3) as fit (0: no limit)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");

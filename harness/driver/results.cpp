@@ -244,6 +244,15 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         }
     }
 
+    // A cell's planned repetitions: those the schedule holds for it (with --claims, the claims' cells
+    // get rounds of their own and the rest of the matrix what the budget leaves), --reps before the
+    // schedule has any.
+    std::vector<unsigned> planned(p.cells.size(), 0);
+    for (const auto& slot : p.schedule) planned[slot.cell] = std::max(planned[slot.cell], slot.rep + 1);
+    for (auto& n : planned) {
+        if (n == 0) n = p.reps;
+    }
+
     json cells = json::array();
     std::vector<std::string> status(p.cells.size());
     // First pass: status of every cell, so that ratios use only trustworthy baselines.
@@ -260,7 +269,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         status[i] = failed > 0               ? "failed"
                     : not_applicable         ? "not_applicable"
                     : digest_mismatch        ? "invalid"
-                    : records[i].size() < p.reps ? "pending"
+                    : records[i].size() < planned[i] ? "pending"
                                              : "ok";
     }
 
@@ -279,7 +288,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                        {"seed", c.params.seed}}},
                      {"status", status[i]},
                      {"reason", nullptr},
-                     {"reps_planned", p.reps},
+                     {"reps_planned", planned[i]},
                      {"reps_done", records[i].size()},
                      {"reps_ok", ok.size()}};
 

@@ -564,8 +564,11 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     }
 
     // Claims first: the schedule starts with the claims' cells (and the rounds a resumed run had
-    // already added); the rest of the matrix follows the adaptive rounds.
+    // already added); the rest of the matrix follows the adaptive rounds, with what the budget leaves:
+    // --reps each, or as few as breadth_floor_reps when the rounds took the rest (a resumed run keeps
+    // the count it had chosen, plan.breadth_reps).
     std::vector<unsigned> breadth_reps;
+    const unsigned breadth_floor_reps = std::min(request.reps, 3u);
     if (claims) {
         const std::size_t n = state.matrix.cells.size();
         std::vector<unsigned> none(n, 0), first(n, 0), extra(n, 0);
@@ -576,7 +579,7 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                 first[i] = claims->schedule.front();
                 extra[i] = std::max(first[i], stored_extra.value(state.matrix.cells[i].id(), 0u));
             } else {  // with --claims-only, only a plugin's cells are left here
-                breadth_reps[i] = request.reps;
+                breadth_reps[i] = state.document["plan"].value("breadth_reps", request.reps);
             }
         }
         state.matrix.schedule.clear();
@@ -639,11 +642,24 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         bool running = run_pending();
         if (running && claims) {
             std::string note;
-            std::size_t breadth_slots = 0;
-            for (std::size_t i = 0; i < breadth_reps.size(); ++i) {
-                breadth_slots += breadth_reps[i] - std::min<unsigned>(breadth_reps[i], static_cast<unsigned>(state.records[i].size()));
-            }
-            for (unsigned round = 1; running; ++round) {
+            // The breadth's repetitions not yet run if each of its cells had `reps`.
+            auto breadth_slots = [&](unsigned reps) {
+                std::size_t slots = 0;
+                for (std::size_t i = 0; i < breadth_reps.size(); ++i) {
+                    if (breadth_reps[i] == 0) continue;
+                    slots += reps - std::min<unsigned>(reps, static_cast<unsigned>(state.records[i].size()));
+                }
+                return slots;
+            };
+            auto seconds_per_rep = [&] { return measured_seconds / static_cast<double>(measured_count); };
+            auto seconds_left = [&] {
+                return request.budget_seconds -
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            };
+            // A resumed run whose rounds had ended (and chose the breadth's count) goes on with the breadth.
+            const bool rounds_ended = state.document["plan"].contains("breadth_reps");
+            const bool budgeted = request.budget_seconds > 0 && !rounds_ended;
+            for (unsigned round = 1; running && !rounds_ended; ++round) {
                 write_results(out, state, options, "running", false);
                 auto targets = next_round(out, request.claims_file, stop_requested, note);
                 std::vector<unsigned> from(state.matrix.cells.size(), 0), to(state.matrix.cells.size(), 0);
@@ -659,10 +675,8 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                     }
                 }
                 if (slots == 0) break;
-                if (request.budget_seconds > 0 && measured_count > 0) {
-                    const double per_rep = measured_seconds / static_cast<double>(measured_count);
-                    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-                    if (elapsed + per_rep * static_cast<double>(slots + breadth_slots) > request.budget_seconds) {
+                if (budgeted && measured_count > 0) {
+                    if (seconds_per_rep() * static_cast<double>(slots + breadth_slots(breadth_floor_reps)) > seconds_left()) {
                         note = fmt::format("adaptive rounds stopped at round {}: {} more repetitions would overrun "
                                            "the budget of {:.0f} s", round, slots, request.budget_seconds);
                         break;
@@ -677,6 +691,21 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                 running = run_pending();
             }
             if (!note.empty()) std::cout << "allocproof: " << note << "\n";
+            if (running && budgeted && measured_count > 0) {
+                unsigned reps = request.reps;
+                while (reps > breadth_floor_reps &&
+                       seconds_per_rep() * static_cast<double>(breadth_slots(reps)) > seconds_left()) {
+                    --reps;
+                }
+                for (auto& r : breadth_reps) {
+                    if (r != 0) r = reps;
+                }
+                state.document["plan"]["breadth_reps"] = reps;
+                if (reps < request.reps) {
+                    std::cout << fmt::format("allocproof: the rest of the matrix gets {} repetitions a cell, not {}: "
+                                             "the claims' rounds took the budget\n", reps, request.reps);
+                }
+            }
             if (running) {
                 std::vector<unsigned> none(breadth_reps.size(), 0);
                 append_rounds(state.matrix, none, breadth_reps, request.seed ^ 0x5EEDF00DULL);
