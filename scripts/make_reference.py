@@ -4,7 +4,8 @@
     /usr/bin/python3 scripts/make_reference.py RUN_DIR [--out results/reference]
 
 Keeps results.json.gz with each repetition's raw record dropped (the repository stays small; every
-figure the report needs is in the repetitions' metrics, derived by the driver), summary.csv, the
+figure the verdicts need is in the repetitions' metrics, derived by the driver) but for the timeline
+of each fragmentation cell's first ok repetition (a plot draws it), summary.csv, the
 micro suite, and the report remade from the kept file alone: verdicts.json, report.md and the PNG
 plots. tests/test_verdicts.py checks that the evaluator reproduces the kept verdicts.json.
 """
@@ -29,8 +30,17 @@ def main() -> int:
         print(f"make_reference: {args.run} is not a complete run ({results.get('status')})", file=sys.stderr)
         return 2
     for cell in results["cells"]:
+        kept_timeline = False
         for rep in cell.get("repetitions", []):
-            rep["raw"] = None
+            raw = rep.get("raw") or {}
+            # The one figure drawn from raw records, the fragmentation workload's memory over time,
+            # reads the timeline of each cell's first ok repetition: that much is kept.
+            if (cell["workload"] == "fragmentation" and not kept_timeline and rep.get("status") == "ok"
+                    and "timeline" in raw):
+                rep["raw"] = {"timeline": raw["timeline"], "rss_before_setup_bytes": raw["rss_before_setup_bytes"]}
+                kept_timeline = True
+            else:
+                rep["raw"] = None
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
