@@ -136,3 +136,29 @@ TEST(ClaimsFirst, TheBreadthShrinksToThreeRepetitionsWhenTheBudgetIsSpent) {
         EXPECT_EQ(r.out.find("gets 3 repetitions a cell, not 5") != std::string::npos, expected == 3u) << r.out;
     }
 }
+
+// --resume keeps the breadth's count the run had chosen (plan.breadth_reps) and runs no further
+// round: here a finished run is made to lack its breadth cell's repetitions, with a stored count
+// that differs from --reps, as a run stopped during its breadth would have it.
+TEST(ClaimsFirst, ResumeKeepsTheBreadthsChosenCount) {
+    Scratch s;
+    const auto claims = write_claims(s, {4});
+    std::vector<std::string> five_reps(matrix.begin(), matrix.end() - 1);
+    five_reps.push_back("5");
+    ASSERT_EQ(driver(with(five_reps, {"--claims", claims, "--budget", "100000", "--out", s.out()})).exit_code, 0);
+    json results = s.results();
+    results["plan"]["breadth_reps"] = 4;
+    for (auto& cell : results["cells"]) {
+        if (cell["strategy"] == "mutex_pool") cell["repetitions"] = json::array();
+    }
+    results["status"] = "interrupted";
+    std::ofstream(s.path() / "run" / "results.json") << results.dump();
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err << resumed.out;
+    EXPECT_EQ(resumed.out.find("adaptive round"), std::string::npos) << resumed.out;
+    const json after = s.results();
+    auto cells = by_strategy(after);
+    EXPECT_EQ(cells["mutex_pool"]->at("repetitions").size(), 4u);
+    EXPECT_EQ(cells["mutex_pool"]->at("reps_planned"), 4);
+    EXPECT_EQ(cells["std"]->at("repetitions").size(), 4u);
+}
