@@ -9,6 +9,7 @@ claim naming a cell that does not exist, or a metric no cell has, fails here.
 """
 import copy
 import json
+import math
 import re
 import subprocess
 import sys
@@ -295,6 +296,17 @@ class BadInput(unittest.TestCase):
         code, err, written = self.run_main(json.dumps(results()), doc)
         self.assertEqual((code, written), (2, False))
         self.assertIn("unknown effect", err)
+
+
+    def test_a_contrast_beyond_a_floats_exponent_is_not_judged_rather_than_a_crash(self):
+        # Found by fuzz_claims: a log contrast past 709 made math.exp overflow and the evaluator fail.
+        for kind, higher in (("speedup", "ns_per_op"), ("speedup", "ops_per_sec"), ("reduction", "ns_per_op"),
+                             ("ratio", "ns_per_op")):
+            effect = verdicts.Effect({"effect": kind, "metric": higher}, {"scale": 1.0})
+            low, high = effect.interval(-1e4, 1e4)  # raised OverflowError before
+            self.assertLessEqual(low, high)
+            # An end at 0 or infinity, which rows_for reports as "not judged".
+            self.assertFalse(math.isfinite(low) and math.isfinite(high) and low > 0, (kind, higher, low, high))
 
 
 class TheClaimsFile(unittest.TestCase):

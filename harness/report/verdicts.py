@@ -231,7 +231,9 @@ class Effect:
     def show(self, contrast: float) -> float:
         if not self.log:
             return contrast * self.scale
-        ratio = math.exp(contrast) if contrast > -700 else 0.0
+        # exp overflows a float past about 709: a contrast that far out (a malformed or absurd file)
+        # shows as 0 or infinity rather than failing the whole evaluation.
+        ratio = 0.0 if contrast < -700 else math.inf if contrast > 700 else math.exp(contrast)
         if self.kind == "speedup":
             return ratio if self.higher_better else (1 / ratio if ratio > 0 else math.inf)
         if self.kind == "reduction":
