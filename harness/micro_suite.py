@@ -4,7 +4,9 @@
     harness/micro_suite.py --build build --out DIR [--quick] [--filter REGEX] [--no-callgrind]
 
 Writes DIR/micro/<allocator>.json (Google Benchmark's own JSON, so its compare tool works on
-two runs), DIR/micro/instructions.json (callgrind counts per pair, where valgrind is present),
+two runs), DIR/micro/claims/<allocator>.json (the pairs the operation-level claims of
+claims/claims.json name, each measured once in each of several processes: see claims_pass),
+DIR/micro/instructions.json (callgrind counts per pair, where valgrind is present),
 and DIR/micro/summary.json + DIR/micro/summary.md: ns per pair on each allocator, the ratio to
 the fastest global allocator (the `std` strategy's best time over the four, same pattern and
 size), and the speed targets of the strategies issue, each met or missed with its figures.
@@ -19,8 +21,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_allocator(build, allocator, out_dir, args):
@@ -45,6 +49,56 @@ def run_allocator(build, allocator, out_dir, args):
         return None
     with open(out_file) as f:
         return json.load(f)
+
+
+def claim_benchmarks(claims_file):
+    """The micro benchmarks the operation-level claims name (claims/README.md, Levels)."""
+    with open(claims_file, encoding="utf-8") as f:
+        claims = json.load(f)["claims"]
+    names = set()
+    for claim in claims:
+        if claim.get("level") != "operation":
+            continue
+        for comparison in claim.get("comparisons", []):
+            for side in ("candidate", "baseline"):
+                if side in comparison:
+                    names.add(comparison[side]["micro"])
+    return sorted(names)
+
+
+def claims_pass(build, allocator, out_dir, names, processes, min_time):
+    """Each named pair measured once in each of `processes` fresh processes, kept as Google
+    Benchmark's iteration records with the process's index added. The verdicts take one value per
+    process: repetitions inside one process share its heap layout and address-space placement, so
+    their spread understates the spread between runs (the matrix found node_churn's time to vary
+    more between processes than within one), and an interval from them would be too narrow."""
+    program = os.path.join(build, f"allocproof-micro-{allocator}")
+    if not names or not os.access(program, os.X_OK):
+        return None
+    pattern = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+    merged = {"context": None, "processes": processes, "benchmarks": []}
+    print(f"micro suite: claims pass on {allocator} ({len(names)} pairs x {processes} processes) ...",
+          file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for process in range(processes):
+            part = os.path.join(scratch, f"{process}.json")
+            done = subprocess.run([program, f"--benchmark_filter={pattern}", "--benchmark_repetitions=1",
+                                   f"--benchmark_min_time={min_time}", f"--benchmark_out={part}",
+                                   "--benchmark_out_format=json"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                print(f"micro suite: claims pass on {allocator} failed ({done.returncode}): {done.stderr[-500:]}",
+                      file=sys.stderr)
+                return None
+            with open(part) as f:
+                report = json.load(f)
+            merged["context"] = merged["context"] or report.get("context")
+            for b in report.get("benchmarks", []):
+                merged["benchmarks"].append(dict(b, process=process))
+    os.makedirs(os.path.join(out_dir, "claims"), exist_ok=True)
+    with open(os.path.join(out_dir, "claims", f"{allocator}.json"), "w") as f:
+        json.dump(merged, f, indent=1)
+    return merged
 
 
 def medians(report):
@@ -179,6 +233,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one short repetition per benchmark")
     parser.add_argument("--filter", default="")
     parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--claims", default=os.path.join(REPO, "claims", "claims.json"),
+                        help="the claims file whose operation-level claims name the pairs of the claims pass")
     args = parser.parse_args()
     # Three repetitions of 50 ms each: medians steady to a few per cent here, and the whole suite
     # fits beside the matrix in run_all.sh's half-hour budget. --quick checks that every benchmark
@@ -186,13 +242,26 @@ def main():
     args.repetitions = 1 if args.quick else 3
     args.min_time = 0.01 if args.quick else 0.05
 
+    # The claims pass: 12 processes, each pair's phase 20 ms (about a minute for the four
+    # allocators): the spread between processes is what limits the intervals, so processes are
+    # worth more than longer phases. --quick: 3 processes of 10 ms.
+    processes, claims_min_time = (3, 0.01) if args.quick else (12, 0.02)
+
     out_dir = os.path.join(args.out, "micro")
     os.makedirs(out_dir, exist_ok=True)
+    try:
+        names = claim_benchmarks(args.claims)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"micro suite: cannot read the claims file {args.claims}: {error}", file=sys.stderr)
+        return 2
+    if args.filter:
+        names = [n for n in names if re.search(args.filter, n)]
     table = {}
     for allocator in ALLOCATORS:
         report = run_allocator(args.build, allocator, out_dir, args)
         if report is not None:
             table[allocator] = medians(report)
+            claims_pass(args.build, allocator, out_dir, names, processes, claims_min_time)
     if not table:
         print("micro suite: no allocator program ran", file=sys.stderr)
         return 1

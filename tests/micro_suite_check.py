@@ -34,4 +34,30 @@ with tempfile.TemporaryDirectory() as out:
     assert any(n.startswith("fixed_pool one_live/64 at most 0.35x") for n in names), names
     markdown = open(os.path.join(out, "micro", "summary.md")).read()
     assert "| one_live | fixed_pool | 64 |" in markdown, markdown
-print("micro suite check: 1 passed, 0 failed")
+
+    # The claims pass: the pairs of the operation-level claims that the filter lets through, once
+    # in each of 3 processes (--quick), and the evaluator judges A2-2's one_live/64 row from them.
+    sys.path.insert(0, os.path.join(source, "harness", "report"))
+    import verdicts  # noqa: E402
+    samples = verdicts.load_micro(verdicts.Path(out))
+    assert set(samples) == allocators, (samples.keys(), allocators)
+    for allocator in allocators:
+        claims_file = json.load(open(os.path.join(out, "micro", "claims", f"{allocator}.json")))
+        assert claims_file["context"]["allocator"] == allocator
+        assert sorted({b["process"] for b in claims_file["benchmarks"]}) == [0, 1, 2], claims_file["benchmarks"]
+        assert sorted(samples[allocator]) == ["one_live/fixed_pool/64", "one_live/std/64"], samples[allocator]
+        assert all(len(v) == 3 and min(v) > 0 for v in samples[allocator].values()), samples[allocator]
+    claims = json.load(open(os.path.join(source, "claims", "claims.json")))
+    a22 = [c for c in claims["claims"] if c["id"] == "A2-2"]
+    for claim in a22:
+        claim.pop("context", None)  # no matrix ran here
+    doc = dict(claims, claims=a22)
+    judged = verdicts.evaluate({"tool": "allocproof", "schema_version": 1, "cells": []}, doc, micro=samples)
+    rows = {(r["label"], r["allocator"]): r for r in judged["claims"][0]["rows"]}
+    for allocator in allocators:
+        row = rows[("one_live/64", allocator)]
+        assert row["verdict"] != "no_verdict", row
+        assert row["cells"] == [f"micro:one_live/fixed_pool/64/{allocator}", f"micro:one_live/std/64/{allocator}"], row
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"], row
+        assert rows[("batch_10k/64", allocator)]["verdict"] == "no_verdict"  # filtered out: said, not guessed
+print("micro suite check: 2 passed, 0 failed")

@@ -30,7 +30,7 @@ std::string write_claims(const Scratch& s, const std::vector<unsigned>& schedule
         {"sources", {{"t", "a test"}}},
         {"repetitions", {{"confidence", 0.95}, {"decide_confidence", 0.995}, {"schedule", schedule}}},
         {"claims",
-         {{{"id", "T-1"}, {"source", "t"}, {"quote", "q"}, {"claim", "c"}, {"measure", "m"},
+         {{{"id", "T-1"}, {"level", "workload"}, {"source", "t"}, {"quote", "q"}, {"claim", "c"}, {"measure", "m"},
            {"metric", "ns_per_op"}, {"effect", "speedup"}, {"claimed", {{"low", 1.05}, {"high", nullptr}}},
            {"comparisons",
             {{{"label", "node_churn t1"},

@@ -42,7 +42,7 @@ def results(*cells):
 
 
 def claims_doc(**claim):
-    base = {"id": "T-1", "source": "s", "quote": "q", "claim": "c", "measure": "m", "metric": "ns_per_op",
+    base = {"id": "T-1", "level": "workload", "source": "s", "quote": "q", "claim": "c", "measure": "m", "metric": "ns_per_op",
             "effect": "speedup", "claimed": {"low": 2.0, "high": 3.0},
             "comparisons": [{"label": "w t1", "candidate": {"workload": "w", "strategy": "pool", "threads": 1},
                              "baseline": {"workload": "w", "strategy": "std", "threads": 1}}]}
@@ -260,6 +260,91 @@ class Evaluate(unittest.TestCase):
             verdicts.evaluate(results(), doc)
 
 
+def micro_file(folder: Path, allocator: str, values: dict) -> None:
+    """A micro suite claims file as harness/micro_suite.py writes it: Google Benchmark's iteration
+    records (items per second), one per pair and process."""
+    records = [{"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
+                "iterations": 1000, "real_time": ns, "cpu_time": ns, "time_unit": "ns",
+                "items_per_second": 1e9 / ns, "process": k}
+               for name, per_process in values.items() for k, ns in enumerate(per_process)]
+    (folder / "micro" / "claims").mkdir(parents=True, exist_ok=True)
+    (folder / "micro" / "claims" / f"{allocator}.json").write_text(json.dumps(
+        {"context": {"allocator": allocator}, "processes": 6, "benchmarks": records}))
+
+
+class OperationLevel(unittest.TestCase):
+    """A claim judged on the micro suite's pairs (claims/README.md, Levels), with the whole
+    workload's effect beside it."""
+    pool = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0]
+    std = [8.0, 8.4, 7.6, 8.2, 7.8, 8.0]
+
+    def doc(self, **claim):
+        base = dict(level="operation", claimed={"low": 4.0, "high": 10.0},
+                    comparisons=[{"label": "one_live/64", "candidate": {"micro": "one_live/pool/64"},
+                                  "baseline": {"micro": "one_live/std/64"}}],
+                    context=[{"label": "w t1", "candidate": {"workload": "w", "strategy": "pool", "threads": 1},
+                              "baseline": {"workload": "w", "strategy": "std", "threads": 1}}])
+        base.update(claim)
+        return claims_doc(**base)
+
+    def test_judged_from_a_micro_suite_file_with_the_workload_beside(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            run = Path(scratch)
+            micro_file(run, "glibc", {"one_live/pool/64": self.pool, "one_live/std/64": self.std})
+            res = results(cell("w", "pool", "glibc", 1, [90, 92, 88, 91, 89]),
+                          cell("w", "std", "glibc", 1, [100, 103, 97, 101, 99]))
+            (run / "results.json").write_text(json.dumps(res))
+            claims = run / "claims.json"
+            claims.write_text(json.dumps(self.doc()))
+            self.assertEqual(verdicts.main([str(run), "--claims", str(claims), "--quiet"]), 0)
+            out = json.loads((run / "verdicts.json").read_text())
+        claim = out["claims"][0]
+        self.assertEqual(claim["level"], "operation")
+        row = claim["rows"][0]
+        trimmed = lambda v: math.exp(sum(sorted(math.log(x) for x in v)[1:-1]) / 4)  # noqa: E731
+        self.assertAlmostEqual(row["estimate"], trimmed(self.std) / trimmed(self.pool))
+        self.assertEqual(row["verdict"], "holds")
+        self.assertEqual(row["reps"], 6)
+        self.assertEqual(row["cells"], ["micro:one_live/pool/64/glibc", "micro:one_live/std/64/glibc"])
+        # Beside it, the same effect on whole operations: about 1.1x, far from the pair's 8x.
+        (context,) = row["context"]
+        self.assertEqual(context["label"], "w t1")
+        self.assertEqual(context["cells"], ["w/pool/glibc/t1", "w/std/glibc/t1"])
+        self.assertAlmostEqual(context["estimate"], 100 / 90, delta=0.02)
+        self.assertEqual(context["verdict"], "partly")  # a real effect, wholly short of 4x
+        self.assertIn("On whole workload operations: w t1 1.11x", row["why"])
+
+    def test_a_pair_the_micro_suite_did_not_measure_is_named(self):
+        res = results(cell("w", "pool", "glibc", 1, [1, 1.1]), cell("w", "std", "glibc", 1, [2, 2.1]))
+        row = only_row(self.doc(), res)  # no micro suite at all
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIn("the micro suite's claims pass has no one_live/pool/64 on glibc", row["why"])
+        self.assertIn("On whole workload operations: w t1", row["why"])
+
+    def test_a_machine_the_micro_suite_did_not_run_on_gets_no_verdict(self):
+        res = results(cell("w", "pool", "glibc", 1, [1, 1.1]), cell("w", "std", "glibc", 1, [2, 2.1]))
+        res["machines"] = [{"cpu_model": "A"}, {"cpu_model": "B"}]
+        micro = {"glibc": {"one_live/pool/64": self.pool, "one_live/std/64": self.std}}
+        rows = verdicts.evaluate(res, self.doc(context=[]), micro=micro)["claims"][0]["rows"]
+        self.assertEqual([r["verdict"] for r in rows], ["holds", "no_verdict"])
+        self.assertIn("the micro suite ran on machine 0 only", rows[1]["why"])
+
+    def test_levels_and_sides_are_checked(self):
+        for bad in (dict(level="everywhere"),
+                    dict(comparisons=[{"label": "x", "candidate": {"workload": "w", "strategy": "pool", "threads": 1},
+                                       "baseline": {"micro": "one_live/std/64"}}]),
+                    dict(comparisons=[{"label": "x", "candidate": {"micro": "one_live"},
+                                       "baseline": {"micro": "one_live/std/64"}}]),
+                    dict(context=[{"label": "x", "candidate": {"micro": "one_live/pool/64"},
+                                   "baseline": {"micro": "one_live/std/64"}}]),
+                    dict(level="tests")):
+            with self.assertRaises(verdicts.ClaimsError, msg=bad):
+                verdicts.evaluate(results(), self.doc(**bad))
+        doc = claims_doc(not_measured="a functional claim", level="workload")
+        with self.assertRaises(verdicts.ClaimsError):
+            verdicts.evaluate(results(), doc)
+
+
 class BadInput(unittest.TestCase):
     """Each gets one line naming the file, exit code 2, and no verdicts.json."""
 
@@ -321,15 +406,31 @@ class TheClaimsFile(unittest.TestCase):
         literature = {c["source"] for c in CLAIMS["claims"] if c.get("group") == "literature"}
         self.assertEqual(literature, {"BZM02", "BvK26"})
 
+    def test_every_entry_says_the_level_it_is_judged_at(self):
+        verdicts.check_claims(CLAIMS)  # refuses an entry without one
+        readme = (SOURCE / "claims" / "README.md").read_text()
+        for level in verdicts.LEVELS:
+            self.assertIn(f"`{level}`", readme)
+        operation = {c["id"] for c in CLAIMS["claims"] if c["level"] == "operation"}
+        self.assertEqual(operation, {"A2-2", "A2-7", "P1-2", "P1-4", "R4-4"})
+        for claim in CLAIMS["claims"]:
+            if claim["level"] == "operation" and claim["effect"] != "absolute":
+                self.assertTrue(claim.get("context"), f"{claim['id']}: no whole-workload figure beside it")
+
     def test_every_cell_a_claim_names_can_be_measured_by_this_build(self):
         listing = json.loads(subprocess.run([str(BUILD / "allocproof"), "list", "--json"], check=True,
                                             capture_output=True, text=True).stdout)
         serves = {w["name"]: set(w["strategies"]) for w in listing["workloads"]}
         external = {w["name"] for w in listing["external_workloads"]}
+        pairs = set(subprocess.run([str(BUILD / "allocproof-micro-glibc"), "--benchmark_list_tests"], check=True,
+                                   capture_output=True, text=True).stdout.split())
         for claim in CLAIMS["claims"]:
-            for comparison in claim.get("comparisons", []):
+            for comparison in claim.get("comparisons", []) + claim.get("context", []):
                 for side in ("candidate", "baseline"):
                     if side not in comparison:
+                        continue
+                    if "micro" in comparison[side]:
+                        self.assertIn(comparison[side]["micro"], pairs, f"{claim['id']}: not in the micro suite")
                         continue
                     workload, strategy = comparison[side]["workload"], comparison[side]["strategy"]
                     if workload in external:
@@ -382,7 +483,8 @@ class Reference(unittest.TestCase):
         row by row: nothing in the report depends on anything that was not committed."""
         reference = SOURCE / "results" / "reference"
         committed = json.loads((reference / "verdicts.json").read_text())
-        again = verdicts.evaluate(verdicts.load_results(reference / "results.json.gz"), CLAIMS, "results.json.gz")
+        again = verdicts.evaluate(verdicts.load_results(reference / "results.json.gz"), CLAIMS, "results.json.gz",
+                                  micro=verdicts.load_micro(reference))
         self.assertEqual(again["counts"], committed["counts"])
         for claim_again, claim_committed in zip(again["claims"], committed["claims"]):
             for row_again, row_committed in zip(claim_again["rows"], claim_committed["rows"]):
@@ -403,19 +505,25 @@ class OnARealRun(unittest.TestCase):
     def setUpClass(cls):
         cls.scratch = tempfile.TemporaryDirectory()
         out = Path(cls.scratch.name) / "run"
-        strategies = sorted({c[side]["strategy"] for claim in CLAIMS["claims"]
-                             for c in claim.get("comparisons", []) for side in ("candidate", "baseline")
-                             if side in c and c[side]["strategy"] != "as_installed"})
-        workloads = sorted({c[side]["workload"].split(":")[0] for claim in CLAIMS["claims"]
-                            for c in claim.get("comparisons", []) for side in ("candidate", "baseline")
-                            if side in c and c[side]["strategy"] != "as_installed"})
+        sides = [c[side] for claim in CLAIMS["claims"] for c in claim.get("comparisons", []) + claim.get("context", [])
+                 for side in ("candidate", "baseline") if side in c]
+        cells = [s for s in sides if "workload" in s and s["strategy"] != "as_installed"]
+        strategies = sorted({s["strategy"] for s in cells})
+        workloads = sorted({s["workload"].split(":")[0] for s in cells})
         run = subprocess.run([str(BUILD / "allocproof"), "run", "--scale", "test", "--reps", "3",
                               "--allocators", "glibc,jemalloc", "--threads", "1,2",
                               "--workloads", ",".join(workloads), "--strategies", ",".join(strategies),
                               "--out", str(out)], capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stderr
+        # The operation-level claims' pairs, as run_all.sh's micro suite measures them (3 processes).
+        sys.path.insert(0, str(SOURCE / "harness"))
+        import micro_suite
+        pairs = micro_suite.claim_benchmarks(SOURCE / "claims" / "claims.json")
+        for allocator in ("glibc", "jemalloc"):
+            assert micro_suite.claims_pass(str(BUILD), allocator, str(out / "micro"), pairs, 3, 0.002)
         cls.results = json.loads((out / "results.json").read_text())
-        cls.verdicts = verdicts.evaluate(cls.results, CLAIMS)
+        cls.micro = verdicts.load_micro(out)
+        cls.verdicts = verdicts.evaluate(cls.results, CLAIMS, micro=cls.micro)
 
     @classmethod
     def tearDownClass(cls):
@@ -458,7 +566,7 @@ class OnARealRun(unittest.TestCase):
         for cell in stripped["cells"]:
             for rep in cell["repetitions"]:
                 rep["raw"] = None
-        again = verdicts.evaluate(stripped, CLAIMS)
+        again = verdicts.evaluate(stripped, CLAIMS, micro=self.micro)
         for before, after in zip(self.verdicts["claims"], again["claims"]):
             self.assertEqual([r["verdict"] for r in before["rows"]], [r["verdict"] for r in after["rows"]], before["id"])
         memory = [c for c in again["claims"] if c.get("effect") and c["rows"] and

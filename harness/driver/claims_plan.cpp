@@ -43,9 +43,9 @@ claims_plan plan_claims(const plan& p, const std::string& claims_file) {
     }
     if (out.schedule.empty()) throw usage_error(fmt::format("--claims: {}: an empty schedule", claims_file));
     out.needed.assign(p.cells.size(), false);
-    for (const auto& claim : doc["claims"]) {
-        if (!claim.is_object() || !claim.contains("comparisons") || !claim["comparisons"].is_array()) continue;
-        for (const auto& comparison : claim["comparisons"]) {
+    const auto mark_named_cells = [&](const json& comparisons) {
+        if (!comparisons.is_array()) return;
+        for (const auto& comparison : comparisons) {
             for (const char* side : {"candidate", "baseline"}) {
                 if (!comparison.is_object() || !comparison.contains(side)) continue;
                 for (std::size_t i = 0; i < p.cells.size(); ++i) {
@@ -55,6 +55,13 @@ claims_plan plan_claims(const plan& p, const std::string& claims_file) {
                     }
                 }
             }
+        }
+    };
+    for (const auto& claim : doc["claims"]) {
+        if (!claim.is_object()) continue;
+        // "context": the workload cells an operation-level claim is shown beside (claims/README.md).
+        for (const char* list : {"comparisons", "context"}) {
+            if (claim.contains(list)) mark_named_cells(claim[list]);
         }
     }
     return out;

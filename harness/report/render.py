@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from verdicts import ALLOCATOR_ORDER, VERDICT_WORDS, fmt, find_results, load_json, load_results  # noqa: E402
+from verdicts import ALLOCATOR_ORDER, LEVEL_WORDS, VERDICT_WORDS, fmt, find_results, load_json, load_results  # noqa: E402
 
 
 
@@ -189,7 +189,7 @@ def verdict_blocks(verdicts: dict) -> list:
         by_label: dict[tuple, dict] = {}
         for row in claim["rows"]:
             by_label.setdefault((row["machine"], row["label"]), {})[row["allocator"]] = row
-            reasons.append([claim_name(claim), row["label"], row["allocator"]
+            reasons.append([claim_name(claim), claim.get("level", "-"), row["label"], row["allocator"]
                             + (f" (machine {row['machine']})" if several_machines else ""),
                             row["verdict"].replace("_", " "), row.get("why", "")])
         source = claim["source"].split(" (")[0].split(", \"")[0]
@@ -207,9 +207,13 @@ def verdict_blocks(verdicts: dict) -> list:
     blocks = [Table(header, rows, verdict_column=4)]
     if notes:
         blocks += [Heading(3, "Figures the seeds computed instead of measuring")] + [Para(n) for n in notes]
-    blocks.append(Details("Why each verdict (every row: the interval, the claimed range, or which cells "
-                          "are missing)", [Table(["Claim", "Measured on", "Allocator", "Verdict", "Why"],
-                                                 reasons, verdict_column=3)]))
+    blocks.append(Details("Why each verdict (every row: the level it is judged at, the interval, the claimed "
+                          "range or which cells are missing, and for a claim judged on one operation, what the "
+                          "effect comes to on whole workload operations)",
+                          [Para("Levels: " + "; ".join(f"*{level}*: {words}" for level, words in LEVEL_WORDS.items())
+                                + " (claims/README.md, Levels)."),
+                           Table(["Claim", "Level", "Measured on", "Allocator", "Verdict", "Why"],
+                                 reasons, verdict_column=4)]))
     return blocks
 
 

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 harness/report/verdicts.py RUN_DIR [--claims FILE] [--out FILE]
 
-Writes RUN_DIR/verdicts.json (schema allocproof-verdicts/1, see claims/README.md) and prints the
+Writes RUN_DIR/verdicts.json (schema allocproof-verdicts/2, see claims/README.md) and prints the
 verdict table. For each claim, machine and global allocator it computes the measured effect from
 the repetitions of the cells the claim names, its 95% interval (Yuen's trimmed-mean interval,
 from `allocproof interval`: harness/stats.hpp says why), and a verdict in the words of CLAIMS.md:
@@ -134,9 +134,35 @@ def cell_values(cell: dict, metric: str) -> list[float]:
 
 # ---- the run ---------------------------------------------------------------------------------
 
+def load_micro(run_dir: Path) -> dict:
+    """{allocator: {pair name: [ns per pair, one value per process]}} from the micro suite's claims
+    pass (harness/micro_suite.py writes RUN/micro/claims/<allocator>.json: Google Benchmark's
+    iteration records, each with the index of the process it ran in). {} when there is none."""
+    samples = {}
+    folder = run_dir / "micro" / "claims"
+    if not folder.is_dir():
+        return samples
+    for path in sorted(folder.glob("*.json")):
+        doc = load_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+            raise ValueError(f"{path} is not a micro suite claims file (an object with a benchmarks array)")
+        pairs = samples.setdefault(path.stem, {})
+        for record in doc["benchmarks"]:
+            if not isinstance(record, dict) or record.get("run_type", "iteration") != "iteration" or \
+                    record.get("error_occurred"):
+                continue
+            name = str(record.get("run_name", record.get("name", ""))).replace("/manual_time", "")
+            rate = record.get("items_per_second")
+            if is_number(rate) and rate > 0:
+                pairs.setdefault(name, []).append(1e9 / float(rate))
+    return samples
+
+
 class Run:
-    def __init__(self, results: dict):
+    def __init__(self, results: dict, micro: dict | None = None):
         self.results = results
+        # The micro suite ran on the machine the driver ran on: the first of a merged file.
+        self.micro = micro or {}
         envs = results.get("machines") or [results.get("environment", {})]
         self.machines = list(range(len(envs)))
         self.environments = envs
@@ -147,6 +173,7 @@ class Run:
                    cell.get("threads"))
             self.cells[key] = cell
             seen_allocators.add(cell["allocator"])
+        seen_allocators.update(self.micro)
         self.allocators = [a for a in ALLOCATOR_ORDER if a in seen_allocators] + sorted(
             seen_allocators - set(ALLOCATOR_ORDER))
         request = (results.get("plan") or {}).get("request") or {}
@@ -162,6 +189,39 @@ class Run:
             if k[:4] == key[:4]:
                 return k, cell
         return key, None
+
+
+    def values(self, machine: int, side: dict, allocator: str, metric: str) -> tuple[str, list | None, str | None]:
+        """One side of a comparison: (its id, its values, why there are none)."""
+        if "micro" in side:
+            name = side["micro"]
+            ident = f"micro:{name}/{allocator}"
+            if machine != 0:
+                return ident, None, f"the micro suite ran on machine 0 only, not on machine {machine}"
+            values = self.micro.get(allocator, {}).get(name)
+            if not values:
+                return ident, None, (f"the micro suite's claims pass has no {name} on {allocator} "
+                                     f"(micro/claims/{allocator}.json)")
+            return ident, values, None
+        key, cell = self.find(machine, side, allocator)
+        if cell is None:
+            return cell_id(key), None, f"{cell_id(key)} is not in this run"
+        if cell.get("status") != "ok":
+            return cell["id"], None, (f"{cell['id']} is {cell.get('status')}"
+                                      + (f" ({cell['reason']})" if cell.get("reason") else ""))
+        values = cell_values(cell, metric)
+        if not values:
+            return cell["id"], None, f"{cell['id']} has no value of {metric}"
+        return cell["id"], values, None
+
+
+def side_names(side: dict) -> tuple[str, str]:
+    """(workload, strategy) of a comparison's side; a micro pair 'pattern/strategy/size' names its
+    pattern and size as the workload."""
+    if "micro" in side:
+        pattern, strategy, size = side["micro"].split("/")
+        return f"{pattern}/{size}", strategy
+    return side["workload"], side["strategy"]
 
 
 def cell_id(key: tuple) -> str:
@@ -185,15 +245,17 @@ def effect_spec(claim: dict) -> dict:
     low = None if claimed.get("low") is None else claimed["low"] * scale
     high = None if claimed.get("high") is None else claimed["high"] * scale
     cand, base = claim["comparisons"][0]["candidate"], claim["comparisons"][0].get("baseline")
+    (cand_workload, cand_strategy), (base_workload, base_strategy) = side_names(cand), \
+        (side_names(base) if base else (None, None))
     if claim.get("compare") == "allocators":
         cand_name, base_name = claim["allocators"]["candidate"], claim["allocators"]["baseline"]
     elif len(claim["comparisons"]) > 1 and claim.get("combine") == "geomean":
         cand_name, base_name = "candidate", "baseline"
-    elif base and cand["strategy"] == base["strategy"]:
+    elif base and cand_strategy == base_strategy:
         # The same strategy on two forms of a workload (a technique of the workload itself).
-        cand_name, base_name = cand["workload"], base["workload"]
+        cand_name, base_name = cand_workload, base_workload
     else:
-        cand_name, base_name = cand["strategy"], (base or {}).get("strategy")
+        cand_name, base_name = cand_strategy, base_strategy
     if kind == "speedup":
         label, unit, null = f"speed-up ({base_name} time / {cand_name} time)", "x", 1.0
         if higher_is_better(metric):
@@ -203,7 +265,8 @@ def effect_spec(claim: dict) -> dict:
     elif kind == "ratio":
         label, unit, null = f"{metric} ratio ({cand_name} / {base_name})", "x", 1.0
     elif kind == "absolute":
-        unit = {"churn_growth": "% of live bytes"}.get(metric, "ns" if metric.endswith("_ns") else "")
+        unit = {"churn_growth": "% of live bytes"}.get(
+            metric, "ns" if metric.endswith("_ns") or metric == "ns_per_op" else "")
         label, null = f"{metric} of {cand_name}", None
     elif kind == "saving_per_object":
         label, unit, null = f"bytes held per live object, {base_name} minus {cand_name}", "B", 0.0
@@ -316,7 +379,7 @@ def fmt(value: float, unit: str) -> str:
     if unit == "B":
         return f"{value:.1f} B"
     if unit == "ns":
-        return f"{value:.0f} ns"
+        return f"{value:.0f} ns" if abs(value) >= 100 else f"{value:.3g} ns"
     return f"{value:.3g}"
 
 
@@ -431,8 +494,15 @@ def check_claims(doc: dict) -> None:
         seen.add(key)
         if not isinstance(claim.get("source"), str) or claim["source"] not in sources:
             raise ClaimsError(f"claim {key}: unknown source {claim.get('source')!r}")
+        if claim.get("level") not in LEVELS:
+            raise ClaimsError(f"claim {key}: 'level' must be one of {', '.join(LEVELS)} (claims/README.md, Levels)")
         if "not_measured" in claim:
+            if claim["level"] not in UNMEASURED_LEVELS:
+                raise ClaimsError(f"claim {key}: a claim that is not measured is at level "
+                                  f"{' or '.join(UNMEASURED_LEVELS)}")
             continue
+        if claim["level"] in UNMEASURED_LEVELS:
+            raise ClaimsError(f"claim {key}: level {claim['level']} is for claims that are not measured")
         for field in ("metric", "effect", "claimed", "comparisons"):
             if field not in claim:
                 raise ClaimsError(f"claim {key}: no '{field}'")
@@ -445,11 +515,20 @@ def check_claims(doc: dict) -> None:
             raise ClaimsError(f"claim {key}: the claimed range has no bound")
         if not isinstance(claim["comparisons"], list) or not claim["comparisons"]:
             raise ClaimsError(f"claim {key}: 'comparisons' must be a non-empty array")
+        if not isinstance(claim.get("context", []), list):
+            raise ClaimsError(f"claim {key}: 'context' must be an array of comparisons")
+        sides = ("candidate",) if claim["effect"] == "absolute" else ("candidate", "baseline")
         for comparison in claim["comparisons"]:
-            sides = ("candidate",) if claim["effect"] == "absolute" else ("candidate", "baseline")
-            if not isinstance(comparison, dict) or not all(is_side(comparison.get(side)) for side in sides):
-                raise ClaimsError(f"claim {key}: a comparison lacks a side {{workload, strategy, threads}}: "
-                                  f"{json.dumps(comparison)[:60]}")
+            if not isinstance(comparison, dict) or not all(is_side(comparison.get(side), claim["level"])
+                                                           for side in sides):
+                what = "{micro: 'pattern/strategy/size'}" if claim["level"] == "operation" else \
+                    "{workload, strategy, threads}"
+                raise ClaimsError(f"claim {key}: a comparison lacks a side {what}: {json.dumps(comparison)[:60]}")
+        for comparison in claim.get("context", []):
+            if not isinstance(comparison, dict) or not isinstance(comparison.get("label"), str) or \
+                    not all(is_side(comparison.get(side), "workload") for side in sides):
+                raise ClaimsError(f"claim {key}: a context comparison needs a label and sides "
+                                  f"{{workload, strategy, threads}}: {json.dumps(comparison)[:60]}")
         if claim.get("compare") == "allocators" and not (
                 isinstance(claim.get("allocators"), dict) and
                 all(isinstance(claim["allocators"].get(side), str) for side in ("candidate", "baseline"))):
@@ -461,8 +540,12 @@ def check_claims(doc: dict) -> None:
             raise ClaimsError(f"claim {key}: saving_per_object needs object_bytes")
 
 
-def is_side(side) -> bool:
-    """A cell by its coordinates: workload and strategy, and threads unless an external program."""
+def is_side(side, level: str) -> bool:
+    """A cell by its coordinates: workload and strategy, and threads unless an external program;
+    at the operation level, a micro suite pair by its name."""
+    if level == "operation":
+        return isinstance(side, dict) and isinstance(side.get("micro"), str) and \
+            len(side["micro"].split("/")) == 3 and all(side["micro"].split("/"))
     return (isinstance(side, dict) and isinstance(side.get("workload"), str) and
             isinstance(side.get("strategy"), str) and (side.get("threads") is None or is_number(side["threads"])))
 
@@ -490,22 +573,15 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                     if claim["effect"] != "absolute":
                         sides.append(("baseline", base_alloc))
                     for side, allocator in sides:
-                        key, cell = run.find(machine, comparison[side], allocator)
-                        row["cells"].append(cell["id"] if cell else cell_id(key))
-                        if cell is None:
-                            problems.append(f"{cell_id(key)} is not in this run")
-                            continue
-                        if cell.get("status") != "ok":
-                            problems.append(f"{cell['id']} is {cell.get('status')}"
-                                            + (f" ({cell['reason']})" if cell.get("reason") else ""))
-                            continue
-                        values = cell_values(cell, claim["metric"])
-                        if not values:
-                            problems.append(f"{cell['id']} has no value of {claim['metric']}")
+                        ident, values, problem = run.values(machine, comparison[side], allocator, claim["metric"])
+                        row["cells"].append(ident)
+                        if problem:
+                            problems.append(problem)
                             continue
                         pair[side] = values
                         if side == "candidate" and claim["effect"] == "saving_per_object":
-                            pair["live"] = cell_values(cell, "live_bytes_peak") or [0.0]
+                            pair["live"] = run.values(machine, comparison[side], allocator,
+                                                      "live_bytes_peak")[1] or [0.0]
                     pairs.append(pair)
                 required = (claim.get("requires") or {}).get("dirty_heap")
                 if required is not None and required != run.dirty_heap:
@@ -559,15 +635,61 @@ def by_construction(rows: list[dict], claim: dict) -> list[dict]:
     return rows
 
 
+# Where a claim is judged (claims/README.md, Levels).
+LEVELS = ("operation", "workload", "program", "tests", "none")
+UNMEASURED_LEVELS = ("tests", "none")
+LEVEL_WORDS = {
+    "operation": "one operation pair in isolation (the micro suite, one value per process)",
+    "workload": "whole operations of a model workload (the matrix's cells)",
+    "program": "a real database program",
+    "tests": "the tests (a functional claim)",
+    "none": "not measured",
+}
+
 DEFAULT_REPETITIONS = {"confidence": 0.95, "decide_confidence": 0.99, "schedule": [8, 12, 16, 24, 32]}
 VERDICT_WORDS = ("holds", "exceeds", "partly", "refuted", "inconclusive", "no_verdict")
 _service = IntervalService()
 
 
+def context_rows(claim: dict, run: Run, service: IntervalService, repetitions: dict) -> dict:
+    """What an operation-level claim's effect comes to on whole workloads: its `context`
+    comparisons judged the same way, by (machine, allocator)."""
+    if not claim.get("context"):
+        return {}
+    at_workload = dict(claim, level="workload", comparisons=claim["context"], combine="each")
+    found = {}
+    for row in rows_for(at_workload, effect_spec(at_workload), run, service, repetitions):
+        found.setdefault((row["machine"], row["allocator"]), []).append(row)
+    return found
+
+
+def context_text(rows: list[dict], unit: str) -> str:
+    parts = []
+    for row in rows:
+        if row["verdict"] == "no_verdict":
+            parts.append(f"{row['label']} not measured ({row['why'].removeprefix('not judged: ')})")
+        else:
+            parts.append(f"{row['label']} {fmt(row['estimate'], unit)} [{fmt(row['ci_low'], unit)}, "
+                         f"{fmt(row['ci_high'], unit)}], which would read {row['verdict']}")
+    return " On whole workload operations: " + "; ".join(parts) + "."
+
+
+def attach_context(rows: list[dict], context: dict, unit: str) -> None:
+    for row in rows:
+        mine = context.get((row["machine"], row["allocator"]))
+        if mine is None and row["allocator"] == "all":
+            mine = [r for (m, _), found in context.items() if m == row["machine"] for r in found]
+        if not mine:
+            continue
+        row["context"] = [{k: r.get(k) for k in ("label", "allocator", "verdict", "estimate", "ci_low", "ci_high",
+                                                 "cells")} for r in mine]
+        row["why"] = row["why"].rstrip(".") + "." + context_text(mine, unit)
+
+
 def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json",
-             service: IntervalService | None = None) -> dict:
+             service: IntervalService | None = None, micro: dict | None = None) -> dict:
     check_claims(claims_doc)
-    run = Run(results)
+    run = Run(results, micro)
     service = service or _service
     repetitions = dict(DEFAULT_REPETITIONS, **claims_doc.get("repetitions", {}))
     out_claims = []
@@ -577,7 +699,7 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
             "id": claim["id"], "part": claim.get("part"), "group": claim.get("group", "seed"),
             "source": claims_doc["sources"][claim["source"]], "quote": claim["quote"], "claim": claim["claim"],
             "measure": claim["measure"], "reading": claim.get("reading"),
-            "seed_estimate": claim.get("seed_estimate"),
+            "seed_estimate": claim.get("seed_estimate"), "level": claim["level"],
         }
         if "not_measured" in claim:
             entry.update(effect=None, claimed_text=None, rows=[
@@ -590,6 +712,7 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
                                                    "direction", "range_is_limit")}
             entry["claimed_text"] = claim["claimed"].get("text")
             entry["rows"] = rows_for(claim, spec, run, service, repetitions)
+            attach_context(entry["rows"], context_rows(claim, run, service, repetitions), spec["unit"])
         for row in entry["rows"]:
             counts[row["verdict"]] += 1
         out_claims.append(entry)
@@ -657,7 +780,8 @@ def main(argv=None) -> int:
         results_path = find_results(args.run)
         results = load_results(results_path)
         claims_doc = load_json(args.claims)
-        verdicts = evaluate(results, claims_doc, results_path.name)
+        micro = load_micro(results_path.parent)
+        verdicts = evaluate(results, claims_doc, results_path.name, micro=micro)
     except (OSError, ValueError, KeyError, TypeError, ClaimsError, IntervalError) as error:
         print(f"verdicts: {error}", file=sys.stderr)
         return 2
