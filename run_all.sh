@@ -63,8 +63,13 @@ args+=(${user_args[@]+"${user_args[@]}"})
 
 status=0
 build/allocproof run --out "$out" "${args[@]}" || status=$?
-# The micro suite: each strategy operation in isolation, on every global allocator. A run that
-# was stopped (130) or refused (2) goes no further.
+# The instruction pass: under callgrind, what allocation's code costs the cells whose counts the
+# claims read (the allocation-level claims, and the whole-workload figures beside the others). A
+# run that was stopped (130) or refused (2) goes no further.
+if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
+  build/allocproof instructions "$out" --cells claims || status=$?
+fi
+# The micro suite: each strategy operation in isolation, on every global allocator.
 if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
   /usr/bin/python3 harness/micro_suite.py --build build --out "$out" "${micro_args[@]}" || status=$?
 fi

@@ -10,6 +10,9 @@ std::uint64_t thread_cpu_ns();
 std::uint64_t resident_bytes();       // now, from /proc/self/statm
 std::uint64_t peak_resident_bytes();  // high-water mark of this process (VmHWM)
 
+// Whether this process runs under valgrind (the instruction pass runs cells under callgrind).
+bool under_valgrind();
+
 // User-space instructions and cycles of the calling thread through perf_event_open. Virtual
 // machines often expose no hardware counters; then both stay empty and the results say null.
 class thread_perf_counters {

@@ -345,6 +345,44 @@ class OperationLevel(unittest.TestCase):
             verdicts.evaluate(results(), doc)
 
 
+class AllocationLevel(unittest.TestCase):
+    """A claim judged on the instruction pass's counts (results/SCHEMA.md §6b): one exact count per
+    cell, with the cells' time beside it."""
+
+    @staticmethod
+    def counted(workload, strategy, allocation, times):
+        c = cell(workload, strategy, "glibc", 1, times)
+        c["instructions"] = {"tool": "callgrind", "ops": 1000, "per_op": allocation + 200.0,
+                             "allocation_per_op": allocation, "other_per_op": 200.0,
+                             "allocation_share": allocation / (allocation + 200.0)}
+        return c
+
+    def doc(self):
+        return claims_doc(level="allocation", metric="allocation_instructions_per_op", effect="reduction",
+                          claimed={"low": 0.5, "high": 0.7}, context_metric="ns_per_op",
+                          context=claims_doc()["claims"][0]["comparisons"])
+
+    def test_an_exact_reduction_with_the_time_beside_it(self):
+        res = results(self.counted("w", "pool", 10.0, [90, 92, 88]), self.counted("w", "std", 100.0, [100, 101, 99]))
+        row = only_row(self.doc(), res)
+        self.assertEqual(row["verdict"], "exceeds")  # 90% fewer instructions, past 70%
+        self.assertAlmostEqual(row["estimate"], 90.0)
+        self.assertEqual((row["ci_low"], row["ci_high"]), (row["estimate"], row["estimate"]))
+        self.assertIn("exact figure", row["why"])
+        self.assertIn("Beside it, ns_per_op of the same cells: w t1", row["why"])
+        self.assertIn("allocation's share of the instructions: pool 5%, std 33%", row["why"])
+        self.assertEqual(row["context"][0]["allocation_share"], {"w/pool/glibc/t1": 10 / 210, "w/std/glibc/t1": 100 / 300})
+
+    def test_a_cell_the_pass_did_not_count_or_could_not_is_named(self):
+        uncounted = cell("w", "pool", "glibc", 1, [90, 92])
+        row = only_row(self.doc(), results(uncounted, self.counted("w", "std", 100.0, [100, 101])))
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIn("w/pool/glibc/t1 has no instruction count", row["why"])
+        uncounted["instructions"] = {"tool": "callgrind", "ops": 1000, "error": "computed digest 1 where std computed 2"}
+        row = only_row(self.doc(), results(uncounted, self.counted("w", "std", 100.0, [100, 101])))
+        self.assertIn("the instruction pass failed (computed digest 1 where std computed 2)", row["why"])
+
+
 class BadInput(unittest.TestCase):
     """Each gets one line naming the file, exit code 2, and no verdicts.json."""
 
@@ -413,6 +451,8 @@ class TheClaimsFile(unittest.TestCase):
             self.assertIn(f"`{level}`", readme)
         operation = {c["id"] for c in CLAIMS["claims"] if c["level"] == "operation"}
         self.assertEqual(operation, {"A2-2", "A2-7", "P1-2", "P1-4", "R4-4"})
+        allocation = {c["id"] for c in CLAIMS["claims"] if c["level"] == "allocation"}
+        self.assertEqual(allocation, {"A2-1", "A2-8", "P1-4"})
         for claim in CLAIMS["claims"]:
             if claim["level"] == "operation" and claim["effect"] != "absolute":
                 self.assertTrue(claim.get("context"), f"{claim['id']}: no whole-workload figure beside it")
@@ -521,6 +561,11 @@ class OnARealRun(unittest.TestCase):
         pairs = micro_suite.claim_benchmarks(SOURCE / "claims" / "claims.json")
         for allocator in ("glibc", "jemalloc"):
             assert micro_suite.claims_pass(str(BUILD), allocator, str(out / "micro"), pairs, 3, 0.002)
+        # The instruction pass, as run_all.sh runs it, on the cells whose counts the claims read.
+        counted = subprocess.run([str(BUILD / "allocproof"), "instructions", str(out), "--claims",
+                                  str(SOURCE / "claims" / "claims.json"), "--ops", "2000"],
+                                 capture_output=True, text=True, timeout=900)
+        assert counted.returncode == 0, counted.stderr + counted.stdout
         cls.results = json.loads((out / "results.json").read_text())
         cls.micro = verdicts.load_micro(out)
         cls.verdicts = verdicts.evaluate(cls.results, CLAIMS, micro=cls.micro)

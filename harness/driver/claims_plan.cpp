@@ -25,7 +25,7 @@ bool names_cell(const json& side, const planned_cell& cell) {
 
 }  // namespace
 
-claims_plan plan_claims(const plan& p, const std::string& claims_file) {
+claims_plan plan_claims(const plan& p, const std::string& claims_file, claim_cells which) {
     std::ifstream in(claims_file);
     if (!in) throw usage_error(fmt::format("--claims: cannot read {}", claims_file));
     const json doc = json::parse(in, nullptr, false);
@@ -61,7 +61,9 @@ claims_plan plan_claims(const plan& p, const std::string& claims_file) {
         if (!claim.is_object()) continue;
         // "context": the workload cells an operation-level claim is shown beside (claims/README.md).
         for (const char* list : {"comparisons", "context"}) {
-            if (claim.contains(list)) mark_named_cells(claim[list]);
+            const bool wanted = which == claim_cells::all || std::string_view(list) == "context" ||
+                                claim.value("level", "") == "allocation";
+            if (wanted && claim.contains(list)) mark_named_cells(claim[list]);
         }
     }
     return out;

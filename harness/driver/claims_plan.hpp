@@ -21,9 +21,16 @@ struct claims_plan {
     std::size_t needed_count = 0;
 };
 
+// Which of a claim's lists of comparisons ("comparisons", "context") name cells to take.
+enum class claim_cells {
+    all,            // every list of every claim: what a run measures first
+    instructions,   // the allocation-level claims' comparisons and every claim's context: what the
+                    // verdicts read of the instruction pass (instruction_pass.hpp)
+};
+
 // Reads the claims file's schedule and the cells its comparisons name (on every allocator of the
 // plan). A file that cannot be read or lacks these is a usage_error.
-claims_plan plan_claims(const plan& p, const std::string& claims_file);
+claims_plan plan_claims(const plan& p, const std::string& claims_file, claim_cells which = claim_cells::all);
 
 // The evaluator's answer for the run in `out`: cell id -> the repetitions it should have after the
 // next round. Empty when no row needs more, or the evaluator is not there or fails (then `note`

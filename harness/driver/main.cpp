@@ -7,6 +7,7 @@
 #include "harness/driver/merge.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
+#include "harness/driver/instruction_pass.hpp"
 #include "harness/driver/interval.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/plugins.hpp"
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
     merge_options merge_settings;
     auto* merge = add_merge_command(app, merge_settings);
     auto* interval = add_interval_command(app);
+    instruction_options instruction_settings;
+    auto* instructions = add_instructions_command(app, instruction_settings);
 
     auto* run = app.add_subcommand("run", "measure a matrix of cells");
     // Given twice, an option's last value wins, as in most command lines (and scripts that add
@@ -255,6 +258,7 @@ int main(int argc, char** argv) {
         std::cerr << "allocproof: error: registered twice: " << fmt::format("{}", fmt::join(conflicts, ", ")) << "\n";
         return exit_usage;
     }
+    if (instructions->parsed()) return instructions_command(instruction_settings);
     if (list->parsed()) {
         try {
             register_plugins(list_plugins);

@@ -263,6 +263,8 @@ void replay_journal(const fs::path& out, run_state& state) {
 
 // ---- a cell repetition --------------------------------------------------------------------------
 
+}  // namespace
+
 std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request,
                                    const run_options& options) {
     const auto& scale = cell.params.scale;
@@ -282,6 +284,8 @@ std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_reques
     }
     return argv;
 }
+
+namespace {
 
 // Which CPUs a repetition ran on, and why a 1-thread cell did not get one of its own when
 // pinning is on (SCHEMA.md §5).

@@ -39,4 +39,8 @@ int run_matrix(const run_options& options);
 std::vector<std::string> available_allocators();
 std::filesystem::path cell_program(const std::string& allocator);
 
+// The command line of one repetition of a model cell: its cell program and the cell's settings.
+std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request,
+                                   const run_options& options);
+
 }  // namespace allocproof::driver

@@ -134,6 +134,10 @@ def cell_values(cell: dict, metric: str) -> list[float]:
 
 # ---- the run ---------------------------------------------------------------------------------
 
+# Metrics of the instruction pass (`allocproof instructions`): read from a cell's `instructions`.
+INSTRUCTION_METRICS = {"allocation_instructions_per_op": "allocation_per_op", "allocation_share": "allocation_share"}
+
+
 def load_micro(run_dir: Path) -> dict:
     """{allocator: {pair name: [ns per pair, one value per process]}} from the micro suite's claims
     pass (harness/micro_suite.py writes RUN/micro/claims/<allocator>.json: Google Benchmark's
@@ -167,11 +171,13 @@ class Run:
         self.machines = list(range(len(envs)))
         self.environments = envs
         self.cells: dict[tuple, dict] = {}
+        self.by_id: dict[tuple, dict] = {}
         seen_allocators = set()
         for cell in results.get("cells", []):
             key = (cell.get("machine", 0), cell["workload"], cell["strategy"], cell["allocator"],
                    cell.get("threads"))
             self.cells[key] = cell
+            self.by_id[(key[0], cell.get("id"))] = cell
             seen_allocators.add(cell["allocator"])
         seen_allocators.update(self.micro)
         self.allocators = [a for a in ALLOCATOR_ORDER if a in seen_allocators] + sorted(
@@ -209,6 +215,17 @@ class Run:
         if cell.get("status") != "ok":
             return cell["id"], None, (f"{cell['id']} is {cell.get('status')}"
                                       + (f" ({cell['reason']})" if cell.get("reason") else ""))
+        if metric in INSTRUCTION_METRICS:
+            counts = cell.get("instructions")
+            if not isinstance(counts, dict):
+                return cell["id"], None, (f"{cell['id']} has no instruction count (`allocproof instructions` "
+                                          "did not count it)")
+            if counts.get("error"):
+                return cell["id"], None, f"{cell['id']}: the instruction pass failed ({counts['error']})"
+            value = counts.get(INSTRUCTION_METRICS[metric])
+            # One count, deterministic: an exact value, no repetitions to spread.
+            return (cell["id"], [float(value)], None) if is_number(value) else \
+                (cell["id"], None, f"{cell['id']} has no {INSTRUCTION_METRICS[metric]} count")
         values = cell_values(cell, metric)
         if not values:
             return cell["id"], None, f"{cell['id']} has no value of {metric}"
@@ -515,8 +532,8 @@ def check_claims(doc: dict) -> None:
             raise ClaimsError(f"claim {key}: the claimed range has no bound")
         if not isinstance(claim["comparisons"], list) or not claim["comparisons"]:
             raise ClaimsError(f"claim {key}: 'comparisons' must be a non-empty array")
-        if not isinstance(claim.get("context", []), list):
-            raise ClaimsError(f"claim {key}: 'context' must be an array of comparisons")
+        if not isinstance(claim.get("context", []), list) or not isinstance(claim.get("context_metric", ""), str):
+            raise ClaimsError(f"claim {key}: 'context' must be an array of comparisons, 'context_metric' a string")
         sides = ("candidate",) if claim["effect"] == "absolute" else ("candidate", "baseline")
         for comparison in claim["comparisons"]:
             if not isinstance(comparison, dict) or not all(is_side(comparison.get(side), claim["level"])
@@ -606,6 +623,8 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                 row.update(estimate=measured["estimate"], ci_low=low_ci, ci_high=high_ci, reps=measured["n"],
                            exact=measured["exact"], decided=state["decided"], reps_needed=state["reps_needed"])
                 row["verdict"], row["why"] = judge(low_ci, high_ci, spec)
+                if measured["exact"]:  # counts, not timings: the same in every repetition, or counted once
+                    row["why"] = row["why"].replace("95% CI", "exact figure")
                 if row["verdict"] == "inconclusive":
                     row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
                 rows.append(row)
@@ -636,10 +655,12 @@ def by_construction(rows: list[dict], claim: dict) -> list[dict]:
 
 
 # Where a claim is judged (claims/README.md, Levels).
-LEVELS = ("operation", "workload", "program", "tests", "none")
+LEVELS = ("operation", "allocation", "workload", "program", "tests", "none")
 UNMEASURED_LEVELS = ("tests", "none")
 LEVEL_WORDS = {
     "operation": "one operation pair in isolation (the micro suite, one value per process)",
+    "allocation": "the allocation part of a workload's operations (instructions under callgrind, "
+                  "`allocproof instructions`)",
     "workload": "whole operations of a model workload (the matrix's cells)",
     "program": "a real database program",
     "tests": "the tests (a functional claim)",
@@ -656,25 +677,45 @@ def context_rows(claim: dict, run: Run, service: IntervalService, repetitions: d
     comparisons judged the same way, by (machine, allocator)."""
     if not claim.get("context"):
         return {}
-    at_workload = dict(claim, level="workload", comparisons=claim["context"], combine="each")
+    at_workload = dict(claim, level="workload", comparisons=claim["context"], combine="each",
+                       metric=claim.get("context_metric", claim["metric"]))
     found = {}
     for row in rows_for(at_workload, effect_spec(at_workload), run, service, repetitions):
         found.setdefault((row["machine"], row["allocator"]), []).append(row)
     return found
 
 
-def context_text(rows: list[dict], unit: str) -> str:
+def allocation_share_text(run: Run, row: dict) -> str:
+    """What allocation's code takes of the operation's instructions in each cell of a row, where the
+    instruction pass counted them: the share that a speed-up of allocation alone can move."""
+    shares = []
+    for ident in row.get("cells", []):
+        counts = (run.by_id.get((row["machine"], ident)) or {}).get("instructions") or {}
+        if is_number(counts.get("allocation_share")):
+            shares.append(f"{ident.split('/')[1]} {100 * counts['allocation_share']:.0f}%")
+    return f"; allocation's share of the instructions: {', '.join(shares)}" if shares else ""
+
+
+def context_text(run: Run, rows: list[dict], unit: str, heading: str) -> str:
     parts = []
     for row in rows:
         if row["verdict"] == "no_verdict":
             parts.append(f"{row['label']} not measured ({row['why'].removeprefix('not judged: ')})")
         else:
             parts.append(f"{row['label']} {fmt(row['estimate'], unit)} [{fmt(row['ci_low'], unit)}, "
-                         f"{fmt(row['ci_high'], unit)}], which would read {row['verdict']}")
-    return " On whole workload operations: " + "; ".join(parts) + "."
+                         f"{fmt(row['ci_high'], unit)}], which would read {row['verdict']}"
+                         + allocation_share_text(run, row))
+    return f" {heading}: " + "; ".join(parts) + "."
 
 
-def attach_context(rows: list[dict], context: dict, unit: str) -> None:
+def attach_context(run: Run, rows: list[dict], context: dict, claim: dict) -> None:
+    """Each row gains the context rows of its machine and allocator, in `context` and in its why."""
+    if claim.get("context_metric", claim["metric"]) != claim["metric"]:
+        at_workload = dict(claim, metric=claim["context_metric"], comparisons=claim["context"])
+        unit = effect_spec(at_workload)["unit"]
+        heading = f"Beside it, {claim['context_metric']} of the same cells"
+    else:
+        unit, heading = effect_spec(claim)["unit"], "On whole workload operations"
     for row in rows:
         mine = context.get((row["machine"], row["allocator"]))
         if mine is None and row["allocator"] == "all":
@@ -683,7 +724,10 @@ def attach_context(rows: list[dict], context: dict, unit: str) -> None:
             continue
         row["context"] = [{k: r.get(k) for k in ("label", "allocator", "verdict", "estimate", "ci_low", "ci_high",
                                                  "cells")} for r in mine]
-        row["why"] = row["why"].rstrip(".") + "." + context_text(mine, unit)
+        for entry, r in zip(row["context"], mine):
+            entry["allocation_share"] = {ident: (run.by_id.get((r["machine"], ident)) or {}).get(
+                "instructions", {}).get("allocation_share") for ident in r.get("cells", [])}
+        row["why"] = row["why"].rstrip(".") + "." + context_text(run, mine, unit, heading)
 
 
 def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json",
@@ -712,7 +756,7 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
                                                    "direction", "range_is_limit")}
             entry["claimed_text"] = claim["claimed"].get("text")
             entry["rows"] = rows_for(claim, spec, run, service, repetitions)
-            attach_context(entry["rows"], context_rows(claim, run, service, repetitions), spec["unit"])
+            attach_context(run, entry["rows"], context_rows(claim, run, service, repetitions), claim)
         for row in entry["rows"]:
             counts[row["verdict"]] += 1
         out_claims.append(entry)
