@@ -65,6 +65,8 @@ TEST(InstructionPass, ACallgrindFileIsSplitLineByLine) {
 // node_churn makes exactly one strategy call per operation; thousand_nops spends 1000 nops in each,
 // besides a pointer bump of a few instructions. The pass must find that, within 3%.
 TEST(InstructionPass, TheAllocationPartOfAKnownCostIsFound) {
+    // A sanitizer's runtime reserves terabytes of shadow memory, which valgrind cannot host.
+    if (std::string(ALLOCPROOF_SANITIZE).size() > 0) GTEST_SKIP() << "valgrind cannot run a sanitizer build";
     Scratch s;
     auto r = driver({"run", "--workloads", "node_churn", "--strategies", "std,thousand_nops", "--plugin",
                      ALLOCPROOF_KNOWN_COST_PLUGIN, "--allocators", "glibc", "--threads", "1", "--scale", "test",

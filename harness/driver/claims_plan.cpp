@@ -18,9 +18,12 @@ bool names_cell(const json& side, const planned_cell& cell) {
     if (!side.is_object() || side.value("workload", "") != cell.workload || side.value("strategy", "") != cell.strategy) {
         return false;
     }
-    // A real program runs at its own thread count: its sides name none.
-    return !side.contains("threads") || side["threads"].is_null() ||
-           (side["threads"].is_number_unsigned() && side["threads"].get<unsigned>() == cell.threads);
+    // A real program runs at its own thread count: its sides name none. "most": the most threads
+    // the machine runs without oversubscription, which the evaluator picks among the run's
+    // multi-threaded cells (claims/README.md).
+    if (!side.contains("threads") || side["threads"].is_null()) return true;
+    if (side["threads"].is_string()) return side["threads"].get<std::string>() == "most" && cell.threads >= 2;
+    return side["threads"].is_number_unsigned() && side["threads"].get<unsigned>() == cell.threads;
 }
 
 }  // namespace

@@ -89,6 +89,8 @@ def shape_problem(results: dict) -> str | None:
     for i, cell in enumerate(results["cells"]):
         if not isinstance(cell, dict) or not objects(cell.get("repetitions", [])):
             return f"cells[{i}] is not an object with an array of repetition objects"
+        if not isinstance(cell.get("instructions", {}), dict):
+            return f"cells[{i}] has instruction counts that are not an object"
         for rep in cell.get("repetitions", []):
             raw = rep.get("raw") or {}
             if not isinstance(rep.get("metrics") or {}, dict) or not isinstance(raw, dict) or \
@@ -177,7 +179,8 @@ class Run:
             key = (cell.get("machine", 0), cell["workload"], cell["strategy"], cell["allocator"],
                    cell.get("threads"))
             self.cells[key] = cell
-            self.by_id[(key[0], cell.get("id"))] = cell
+            if isinstance(cell.get("id"), str):
+                self.by_id[(key[0], cell["id"])] = cell
             seen_allocators.add(cell["allocator"])
         seen_allocators.update(self.micro)
         self.allocators = [a for a in ALLOCATOR_ORDER if a in seen_allocators] + sorted(
@@ -196,6 +199,18 @@ class Run:
                 return k, cell
         return key, None
 
+
+    def most_threads(self, machine: int, comparison: dict, allocators: dict) -> int | None:
+        """For sides at threads "most": the most threads measured on both sides on this machine,
+        up to its CPUs (more would be oversubscribed), or None when no count is on both."""
+        cpus = self.environments[machine].get("logical_cpus") if machine < len(self.environments) else None
+        counts = None
+        for side, allocator in allocators.items():
+            found = {k[4] for k in self.cells if k[:4] == (machine, comparison[side]["workload"],
+                                                           comparison[side]["strategy"], allocator)
+                     and is_number(k[4]) and k[4] >= 2 and (not is_number(cpus) or k[4] <= cpus)}
+            counts = found if counts is None else counts & found
+        return max(counts) if counts else None
 
     def values(self, machine: int, side: dict, allocator: str, metric: str) -> tuple[str, list | None, str | None]:
         """One side of a comparison: (its id, its values, why there are none)."""
@@ -550,6 +565,8 @@ def check_claims(doc: dict) -> None:
                 isinstance(claim.get("allocators"), dict) and
                 all(isinstance(claim["allocators"].get(side), str) for side in ("candidate", "baseline"))):
             raise ClaimsError(f"claim {key}: compare 'allocators' needs allocators {{candidate, baseline}}")
+        if claim.get("min_threads") is not None and not (is_number(claim["min_threads"]) and claim["min_threads"] >= 1):
+            raise ClaimsError(f"claim {key}: 'min_threads' must be a count")
         if not isinstance(claim.get("requires") or {}, dict):
             raise ClaimsError(f"claim {key}: 'requires' must be an object")
         if claim["effect"] == "saving_per_object" and not (is_number(claim.get("object_bytes")) and
@@ -558,13 +575,15 @@ def check_claims(doc: dict) -> None:
 
 
 def is_side(side, level: str) -> bool:
-    """A cell by its coordinates: workload and strategy, and threads unless an external program;
-    at the operation level, a micro suite pair by its name."""
+    """A cell by its coordinates: workload and strategy, and threads (a count, or "most": the most
+    the machine runs without oversubscription) unless an external program; at the operation level,
+    a micro suite pair by its name."""
     if level == "operation":
         return isinstance(side, dict) and isinstance(side.get("micro"), str) and \
             len(side["micro"].split("/")) == 3 and all(side["micro"].split("/"))
     return (isinstance(side, dict) and isinstance(side.get("workload"), str) and
-            isinstance(side.get("strategy"), str) and (side.get("threads") is None or is_number(side["threads"])))
+            isinstance(side.get("strategy"), str) and
+            (side.get("threads") in (None, "most") or is_number(side["threads"])))
 
 
 def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repetitions: dict) -> list[dict]:
@@ -584,7 +603,15 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                 row = {"label": label, "allocator": cand_alloc, "machine": machine, "verdict": "no_verdict",
                        "estimate": None, "ci_low": None, "ci_high": None, "cells": []}
                 problems, pairs = [], []
+                threads_used = []
                 for comparison in group:
+                    if any(comparison.get(side, {}).get("threads") == "most" for side in ("candidate", "baseline")):
+                        sides = {"candidate": cand_alloc} | ({"baseline": base_alloc} if "baseline" in comparison else {})
+                        most = run.most_threads(machine, comparison, sides)
+                        if most is not None:
+                            comparison = {k: (dict(v, threads=most) if isinstance(v, dict) and v.get("threads") == "most"
+                                              else v) for k, v in comparison.items()}
+                            threads_used.append(most)
                     pair = {"label": comparison["label"]}
                     sides = [("candidate", cand_alloc)]
                     if claim["effect"] != "absolute":
@@ -624,7 +651,22 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                            exact=measured["exact"], decided=state["decided"], reps_needed=state["reps_needed"])
                 row["verdict"], row["why"] = judge(low_ci, high_ci, spec)
                 if measured["exact"]:  # counts, not timings: the same in every repetition, or counted once
-                    row["why"] = row["why"].replace("95% CI", "exact figure")
+                    row["why"] = row["why"].replace("the whole 95% CI", "the exact figure").replace("95% CI", "exact figure")
+                if threads_used:
+                    row["threads"] = min(threads_used)
+                    row["label"] += f" t{row['threads']}"
+                if claim.get("min_threads") and threads_used and min(threads_used) < claim["min_threads"]:
+                    env = run.environments[machine] if machine < len(run.environments) else {}
+                    row.update(verdict="no_verdict", why=(
+                        f"not judged: measured at {min(threads_used)} threads, the most this machine "
+                        f"({env.get('logical_cpus', '?')} CPUs) runs without oversubscription; the claim speaks of "
+                        f"many threads (read as at least {claim['min_threads']}). Its figure here, "
+                        f"{fmt(measured['estimate'], spec['unit'])} [{fmt(low_ci, spec['unit'])}, "
+                        f"{fmt(high_ci, spec['unit'])}], would read {row['verdict']}. A run on a machine with "
+                        f"{claim['min_threads']} or more cores, merged into this one (allocproof merge), is judged "
+                        "on its own row"), estimate=None, ci_low=None, ci_high=None)
+                    rows.append(row)
+                    continue
                 if row["verdict"] == "inconclusive":
                     row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
                 rows.append(row)
@@ -691,8 +733,8 @@ def allocation_share_text(run: Run, row: dict) -> str:
     shares = []
     for ident in row.get("cells", []):
         counts = (run.by_id.get((row["machine"], ident)) or {}).get("instructions") or {}
-        if is_number(counts.get("allocation_share")):
-            shares.append(f"{ident.split('/')[1]} {100 * counts['allocation_share']:.0f}%")
+        if isinstance(counts, dict) and is_number(counts.get("allocation_share")) and isinstance(ident, str):
+            shares.append(f"{ident.split('/')[1] if '/' in ident else ident} {100 * counts['allocation_share']:.0f}%")
     return f"; allocation's share of the instructions: {', '.join(shares)}" if shares else ""
 
 
@@ -710,12 +752,15 @@ def context_text(run: Run, rows: list[dict], unit: str, heading: str) -> str:
 
 def attach_context(run: Run, rows: list[dict], context: dict, claim: dict) -> None:
     """Each row gains the context rows of its machine and allocator, in `context` and in its why."""
+    if not context:
+        return
     if claim.get("context_metric", claim["metric"]) != claim["metric"]:
         at_workload = dict(claim, metric=claim["context_metric"], comparisons=claim["context"])
         unit = effect_spec(at_workload)["unit"]
         heading = f"Beside it, {claim['context_metric']} of the same cells"
     else:
-        unit, heading = effect_spec(claim)["unit"], "On whole workload operations"
+        unit = effect_spec(claim)["unit"]
+        heading = "On whole workload operations" if claim["level"] == "operation" else "Beside it"
     for row in rows:
         mine = context.get((row["machine"], row["allocator"]))
         if mine is None and row["allocator"] == "all":
@@ -725,8 +770,8 @@ def attach_context(run: Run, rows: list[dict], context: dict, claim: dict) -> No
         row["context"] = [{k: r.get(k) for k in ("label", "allocator", "verdict", "estimate", "ci_low", "ci_high",
                                                  "cells")} for r in mine]
         for entry, r in zip(row["context"], mine):
-            entry["allocation_share"] = {ident: (run.by_id.get((r["machine"], ident)) or {}).get(
-                "instructions", {}).get("allocation_share") for ident in r.get("cells", [])}
+            entry["allocation_share"] = [{"cell": ident, "share": ((run.by_id.get((r["machine"], ident)) or {}).get(
+                "instructions") or {}).get("allocation_share")} for ident in r.get("cells", [])]
         row["why"] = row["why"].rstrip(".") + "." + context_text(run, mine, unit, heading)
 
 
