@@ -413,6 +413,20 @@ class MostThreads(unittest.TestCase):
         self.assertEqual(big["cells"], ["m1/w/pool/glibc/t8", "m1/w/std/glibc/t8"])
 
 
+class RealProgramSizes(unittest.TestCase):
+    def test_a_memory_claim_on_databases_too_small_shows_its_figure_and_no_verdict(self):
+        doc = claims_doc(effect="reduction", claimed={"low": 0.1, "high": 0.2}, metric="rss_peak_bytes",
+                         requires={"real_program_sizes": "full"}, size_note="the data fits in a memtable")
+        res = results(cell("w", "pool", "glibc", 1, [50, 51, 49], metric="rss_peak_bytes"),
+                      cell("w", "std", "glibc", 1, [100, 101, 99], metric="rss_peak_bytes"))
+        row = only_row(doc, res)
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIn("ran at their default sizes, which cannot show this claim: the data fits in a memtable", row["why"])
+        self.assertIn("would read exceeds. A run at their full sizes would judge it", row["why"])
+        res["plan"]["request"]["real_program_sizes"] = "full"
+        self.assertEqual(only_row(doc, res)["verdict"], "exceeds")
+
+
 class BadInput(unittest.TestCase):
     """Each gets one line naming the file, exit code 2, and no verdicts.json."""
 

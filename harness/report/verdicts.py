@@ -187,6 +187,8 @@ class Run:
             seen_allocators - set(ALLOCATOR_ORDER))
         request = (results.get("plan") or {}).get("request") or {}
         self.dirty_heap = (request.get("dirty_heap_bytes") or 0) > 0
+        # The sizes the real programs (workloads/external/) ran at: "default" until a run says otherwise.
+        self.real_program_sizes = request.get("real_program_sizes") or "default"
 
     def find(self, machine: int, side: dict, allocator: str):
         threads = side.get("threads")
@@ -567,6 +569,8 @@ def check_claims(doc: dict) -> None:
             raise ClaimsError(f"claim {key}: compare 'allocators' needs allocators {{candidate, baseline}}")
         if claim.get("min_threads") is not None and not (is_number(claim["min_threads"]) and claim["min_threads"] >= 1):
             raise ClaimsError(f"claim {key}: 'min_threads' must be a count")
+        if not isinstance(claim.get("size_note", ""), str):
+            raise ClaimsError(f"claim {key}: 'size_note' must be a string")
         if not isinstance(claim.get("requires") or {}, dict):
             raise ClaimsError(f"claim {key}: 'requires' must be an object")
         if claim["effect"] == "saving_per_object" and not (is_number(claim.get("object_bytes")) and
@@ -655,16 +659,25 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                 if threads_used:
                     row["threads"] = min(threads_used)
                     row["label"] += f" t{row['threads']}"
+                # Measured, but on data that cannot show the claim: the figure is said, the verdict withheld.
+                withheld = None
                 if claim.get("min_threads") and threads_used and min(threads_used) < claim["min_threads"]:
                     env = run.environments[machine] if machine < len(run.environments) else {}
+                    withheld = (f"measured at {min(threads_used)} threads, the most this machine "
+                                f"({env.get('logical_cpus', '?')} CPUs) runs without oversubscription; the claim "
+                                f"speaks of many threads (read as at least {claim['min_threads']})",
+                                f"A run on a machine with {claim['min_threads']} or more cores, merged into this one "
+                                "(allocproof merge), is judged on its own row")
+                sizes = (claim.get("requires") or {}).get("real_program_sizes")
+                if sizes is not None and sizes != run.real_program_sizes:
+                    withheld = (f"the real programs ran at their {run.real_program_sizes} sizes, which cannot show "
+                                f"this claim: {claim.get('size_note', 'the data is too small')}",
+                                f"A run at their {sizes} sizes would judge it")
+                if withheld:
                     row.update(verdict="no_verdict", why=(
-                        f"not judged: measured at {min(threads_used)} threads, the most this machine "
-                        f"({env.get('logical_cpus', '?')} CPUs) runs without oversubscription; the claim speaks of "
-                        f"many threads (read as at least {claim['min_threads']}). Its figure here, "
-                        f"{fmt(measured['estimate'], spec['unit'])} [{fmt(low_ci, spec['unit'])}, "
-                        f"{fmt(high_ci, spec['unit'])}], would read {row['verdict']}. A run on a machine with "
-                        f"{claim['min_threads']} or more cores, merged into this one (allocproof merge), is judged "
-                        "on its own row"), estimate=None, ci_low=None, ci_high=None)
+                        f"not judged: {withheld[0]}. Its figure here, {fmt(measured['estimate'], spec['unit'])} "
+                        f"[{fmt(low_ci, spec['unit'])}, {fmt(high_ci, spec['unit'])}], would read {row['verdict']}. "
+                        f"{withheld[1]}"), estimate=None, ci_low=None, ci_high=None)
                     rows.append(row)
                     continue
                 if row["verdict"] == "inconclusive":
