@@ -20,7 +20,7 @@ out=""
 # repetitions at which the intervals keep their 95% (tests/test_interval_coverage.cpp), or three
 # when the rounds took the budget (there they cover 94.5-97.5%). The budget keeps the run, with the
 # micro suite and the report, within half an hour on 2 cores. --quick measures the claims' cells
-# only, 4 times each at the small scale: a check that every claim can be judged, in 1 min 40 s. A later option wins.
+# only, 4 times each at the small scale: a check that every claim can be judged, in about 2 min 15 s. A later option wins.
 args=(--reps 4 --claims claims/claims.json)
 default_args=(--budget 1260)
 quick_args=(--claims-only --claims-reps 4)
