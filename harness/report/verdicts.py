@@ -753,11 +753,13 @@ def allocation_share_text(run: Run, row: dict) -> str:
 
 def context_text(run: Run, rows: list[dict], unit: str, heading: str) -> str:
     parts = []
+    several_allocators = len({row["allocator"] for row in rows}) > 1
     for row in rows:
+        label = row["label"] + (f" on {row['allocator']}" if several_allocators else "")
         if row["verdict"] == "no_verdict":
-            parts.append(f"{row['label']} not measured ({row['why'].removeprefix('not judged: ')})")
+            parts.append(f"{label} not measured ({row['why'].removeprefix('not judged: ')})")
         else:
-            parts.append(f"{row['label']} {fmt(row['estimate'], unit)} [{fmt(row['ci_low'], unit)}, "
+            parts.append(f"{label} {fmt(row['estimate'], unit)} [{fmt(row['ci_low'], unit)}, "
                          f"{fmt(row['ci_high'], unit)}], which would read {row['verdict']}"
                          + allocation_share_text(run, row))
     return f" {heading}: " + "; ".join(parts) + "."
@@ -778,6 +780,9 @@ def attach_context(run: Run, rows: list[dict], context: dict, claim: dict) -> No
         mine = context.get((row["machine"], row["allocator"]))
         if mine is None and row["allocator"] == "all":
             mine = [r for (m, _), found in context.items() if m == row["machine"] for r in found]
+        # A context of the same cells as the row (an allocation claim's time) goes with that row alone.
+        same = [r for r in mine or [] if r["label"] == row["label"]]
+        mine = same or mine
         if not mine:
             continue
         row["context"] = [{k: r.get(k) for k in ("label", "allocator", "verdict", "estimate", "ci_low", "ci_high",
