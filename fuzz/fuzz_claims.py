@@ -11,8 +11,9 @@ unicode, deep nesting, truncation, random bytes, gzip. Each mutant is judged by 
 together with an intact document of the other kind. The documented outcome of bad input is exit
 code 2 with one line on stderr (verdicts' ClaimsError and the loaders' ValueError end there); any
 other exception escaping is a finding: the mutant is saved, printed, and the exit code is 1.
-Seeds, each judged as it is before any mutation: claims/claims.json, fuzz/corpus/fuzz_claims/ and
-the results files of fuzz/corpus/fuzz_results/.
+Seeds, each judged as it is before any mutation: claims/claims.json, fuzz/corpus/fuzz_claims/,
+the results files of fuzz/corpus/fuzz_results/, and the micro suite's claims files of
+fuzz/corpus/fuzz_micro/ (judged as RUN/micro/claims/glibc.json beside an intact run).
 """
 from __future__ import annotations
 
@@ -175,10 +176,18 @@ def main(argv=None) -> int:
         folder = Path(folder)
         out = folder / "verdicts.json"
 
+        # A micro suite claims file is read from beside the results it goes with.
+        micro_run = folder / "micro-run"
+        (micro_run / "micro" / "claims").mkdir(parents=True)
+        (micro_run / "results.json").write_bytes(intact_results.read_bytes())
+
         def check(kind: str, path: Path) -> bool:
             try:
                 if kind == "claims":
                     judge(intact_results, path, out)
+                elif kind == "micro":
+                    (micro_run / "micro" / "claims" / "glibc.json").write_bytes(path.read_bytes())
+                    judge(micro_run / "results.json", intact_claims, out)
                 else:
                     judge(path, intact_claims, out)
             except Exception:  # noqa: BLE001  anything escaping is what this looks for
@@ -191,15 +200,16 @@ def main(argv=None) -> int:
             return 0 if check(kind, Path(file)) else 1
 
         # The corpus first, as libFuzzer does: the inputs of past findings stay fixed.
-        for kind in ("claims", "results"):
+        kinds = ("claims", "results", "micro")
+        for kind in kinds:
             if not all(check(kind, path) for path in corpus(kind)):
                 return 1
-        claims_seeds, results_seeds = parsed(corpus("claims")), parsed(corpus("results"))
-        runs = {"claims": 0, "results": 0}
+        seeds = {kind: parsed(corpus(kind)) for kind in kinds}
+        runs = {kind: 0 for kind in kinds}
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
-            kind = rng.choice(["claims", "results"])
-            data = mutant(rng.choice(claims_seeds if kind == "claims" else results_seeds), rng)
+            kind = rng.choice(kinds)
+            data = mutant(rng.choice(seeds[kind]), rng)
             # The results reader takes gzip by the file name; the claims reader reads plain JSON.
             compressed = kind == "results" and rng.random() < 0.2
             path = folder / (f"{kind}.json" + (".gz" if compressed else ""))
@@ -208,8 +218,8 @@ def main(argv=None) -> int:
                 print(f"fuzz_claims: stopped after {sum(runs.values())} runs (seed {seed})", file=sys.stderr)
                 return 1
             runs[kind] += 1
-    print(f"fuzz_claims: {sum(runs.values())} runs ({runs['claims']} claims, {runs['results']} results files) "
-          f"in {args.seconds:g} s, seed {seed}: no finding")
+    print(f"fuzz_claims: {sum(runs.values())} runs ({runs['claims']} claims, {runs['results']} results, "
+          f"{runs['micro']} micro suite files) in {args.seconds:g} s, seed {seed}: no finding")
     return 0
 
 
