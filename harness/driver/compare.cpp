@@ -83,7 +83,9 @@ json load_results(const fs::path& folder_or_file, fs::path* file_read, bool keep
         std::string what = error.what();
         throw usage_error(fmt::format("{} is not valid JSON ({})", file.string(), what.substr(what.find(']') + 2)));
     }
-    if (!document.is_object() || document.value("tool", "") != "allocproof" || !document.contains("schema_version")) {
+    // json::value() throws when the key holds another type ({"tool": [...]}): compare as JSON instead.
+    if (!document.is_object() || !document.contains("tool") || document["tool"] != json("allocproof") ||
+        !document.contains("schema_version")) {
         throw usage_error(fmt::format("{} is not an allocproof results file (no tool \"allocproof\" and schema_version)",
                                       file.string()));
     }
