@@ -50,7 +50,6 @@ counted count_instructions(const std::string& valgrind, std::vector<std::string>
                                "--callgrind-out-file=" + out.string()});
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
     const child_outcome outcome = run_child(argv, limit, stop_requested);
-    std::error_code ignored;
     struct remove_at_exit {
         const fs::path& path;
         ~remove_at_exit() {
