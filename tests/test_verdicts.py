@@ -426,6 +426,49 @@ class RealProgramSizes(unittest.TestCase):
         res["plan"]["request"]["real_program_sizes"] = "full"
         self.assertEqual(only_row(doc, res)["verdict"], "exceeds")
 
+    @staticmethod
+    def program(strategy, held_mib, idle_mib):
+        """A cell whose repetitions hold `held_mib` of data over an idle footprint of `idle_mib`."""
+        c = cell("w", strategy, "glibc", 1, held_mib, metric="rss_steady_over_idle_bytes")
+        for rep, held in zip(c["repetitions"], held_mib):
+            rep["metrics"] = {"rss_steady_over_idle_bytes": held * 2**20, "rss_idle_bytes": idle_mib * 2**20}
+        return c
+
+    def memory_claim(self):
+        return claims_doc(effect="reduction", claimed={"low": 0.1, "high": 0.2}, metric="rss_steady_over_idle_bytes",
+                          requires={"real_program_sizes": "full"}, min_over_footprint=3)
+
+    def test_data_less_than_a_few_times_the_footprint_gets_no_verdict_saying_why(self):
+        res = results(self.program("pool", [25, 25.5, 24.5], 10), self.program("std", [100, 101, 99], 10))
+        res["plan"]["request"]["real_program_sizes"] = "full"
+        row = only_row(self.memory_claim(), res)
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIsNone(row["estimate"])
+        # Only the side below 3 times its footprint is named; the figure is still said.
+        self.assertIn("w/pool/glibc/t1 holds 25.0 MiB over an idle footprint of 10.0 MiB, less than 3 times it",
+                      row["why"])
+        self.assertNotIn("w/std/glibc/t1 holds", row["why"])
+        self.assertIn("would read exceeds", row["why"])
+        self.assertIn("Data at least 3 times the idle footprint", row["why"])
+
+    def test_data_several_times_the_footprint_is_judged(self):
+        res = results(self.program("pool", [85, 86, 84], 10), self.program("std", [100, 101, 99], 10))
+        res["plan"]["request"]["real_program_sizes"] = "full"
+        self.assertEqual(only_row(self.memory_claim(), res)["verdict"], "holds")
+
+    def test_a_cell_that_fell_back_to_its_default_scale_is_not_judged_at_full(self):
+        res = results(self.program("pool", [85, 86, 84], 10), self.program("std", [100, 101, 99], 10))
+        res["plan"]["request"]["real_program_sizes"] = "full"
+        res["cells"][0]["params"] = {"scale": "default"}
+        res["cells"][1]["params"] = {"scale": "full"}
+        row = only_row(self.memory_claim(), res)
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIn("asked for the real programs' full sizes, but w/pool/glibc/t1 ran at its default scale", row["why"])
+
+    def test_a_bad_factor_is_refused(self):
+        with self.assertRaises(verdicts.ClaimsError):
+            verdicts.evaluate(results(), claims_doc(min_over_footprint="three"))
+
 
 class BadInput(unittest.TestCase):
     """Each gets one line naming the file, exit code 2, and no verdicts.json."""

@@ -333,22 +333,60 @@ std::optional<std::vector<std::string>> mapped_libraries(pid_t pid) {
     return std::vector<std::string>(found.begin(), found.end());
 }
 
-// The process's resident high-water mark (VmHWM), or 0 once it is gone.
-//
+// The process's resident set now (VmRSS) and its high-water mark (VmHWM); zeros once it is gone.
+struct resident_reading {
+    std::uint64_t now = 0, high_water = 0;
+};
+
 // Measurement trap: wait4's ru_maxrss is useless for a small child of a large parent. At exec
 // Linux keeps the larger of the old and the new address space's high-water marks, and a child
 // spawned from the driver starts from the driver's (some 20 MiB). So the driver samples VmHWM,
 // which belongs to the new address space alone, while the program runs (every millisecond, and
 // last just before a server is stopped); and when ru_maxrss exceeds the driver's own peak at the
 // spawn, ru_maxrss is the program's exact peak and wins.
-std::uint64_t resident_high_water(pid_t pid) {
+resident_reading read_resident(pid_t pid) {
     std::ifstream in(fmt::format("/proc/{}/status", pid));
     std::string line;
+    resident_reading reading;
     while (std::getline(in, line)) {
-        if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+        if (line.rfind("VmHWM:", 0) == 0) reading.high_water = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+        if (line.rfind("VmRSS:", 0) == 0) {
+            reading.now = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+            break;  // VmRSS follows VmHWM
+        }
     }
-    return 0;
+    return reading;
 }
+
+// The resident set of the measured program over time, sampled every millisecond while it runs.
+class resident_samples {
+public:
+    void add(clock_type::time_point when, const resident_reading& reading) {
+        if (reading.now == 0) return;  // gone, or not yet readable
+        peak_ = std::max(peak_, reading.high_water);
+        samples_.emplace_back(when, reading.now);
+    }
+    std::uint64_t peak() const { return peak_; }
+    std::size_t count() const { return samples_.size(); }
+    // The steady state of [from, to]: the median of the samples over its second half. The first
+    // half is left out because a program that loads its data grows there; the median, because a
+    // moment's peak (a compaction's buffers, a sort) is not what the program holds.
+    std::optional<std::uint64_t> steady(clock_type::time_point from, clock_type::time_point to) const {
+        const auto middle = from + (to - from) / 2;
+        std::vector<std::uint64_t> held;
+        for (const auto& [when, bytes] : samples_) {
+            if (when >= middle && when <= to) held.push_back(bytes);
+        }
+        if (held.empty()) return std::nullopt;
+        auto mid = held.begin() + static_cast<std::ptrdiff_t>(held.size() / 2);
+        std::nth_element(held.begin(), mid, held.end());
+        return *mid;
+    }
+
+private:
+    std::vector<std::pair<clock_type::time_point, std::uint64_t>> samples_;
+    std::uint64_t peak_ = 0;
+};
 
 std::uint64_t own_peak_rss() {
     rusage self{};
@@ -412,9 +450,10 @@ std::string failed_check(const external_spec& spec, const std::string& source, c
         if (check.source != source) continue;
         std::vector<std::string> lines;
         auto found = matches_of(text, check.regex, lines);
-        if (check.matches && found.size() != *check.matches) {
+        const std::string matches = substitute(check.matches, variables);
+        if (!matches.empty() && std::to_string(found.size()) != matches) {
             return fmt::format("check failed: /{}/ matched {} time(s) in {}, expected {}", check.regex,
-                               found.size(), where, *check.matches);
+                               found.size(), where, matches);
         }
         if (found.empty()) return fmt::format("check failed: /{}/ not found in {}", check.regex, where);
         const std::string expected_text = substitute(check.equals.empty() ? check.at_least : check.equals, variables);
@@ -429,6 +468,72 @@ std::string failed_check(const external_spec& spec, const std::string& source, c
         }
     }
     return {};
+}
+
+// Writes the generated input of `spec` for `variables` to `path`; returns its statement count.
+std::uint64_t write_input(const external_spec& spec, std::uint64_t seed,
+                          const std::map<std::string, std::string>& variables, const std::string& path) {
+    auto whole = [&](const char* name, std::uint64_t otherwise) {
+        auto found = variables.find(name);
+        return found == variables.end() ? otherwise : std::stoull(found->second);
+    };
+    if (spec.input_generator != "sql_mix") return 0;
+    sql_script script = make_sql_mix(seed, {whole("rows", 0), whole("rounds", 4), whole("cache_mib", 0)});
+    std::ofstream(path) << script.text;
+    return script.statements;
+}
+
+struct idle_outcome {
+    std::optional<std::uint64_t> bytes;  // none: no idle run, or it ended before it could be read
+    std::string failure;
+    json raw = nullptr;
+};
+
+// A program that is not a server has no idle moment of its own: its idle footprint is the steady
+// state (as the measured run's: the median over the second half) of the same command under the
+// same preload with the descriptor's `idle` variables (almost no data), run just before the
+// measured run. So it holds what the program and its allocator take whatever the data (libraries,
+// the allocator's arenas and caches for the same threads, the program's fixed buffers), read the
+// same way, and the difference to the measured run is the data.
+idle_outcome run_idle(const external_spec& spec, const std::string& program, const std::string& preload,
+                      std::map<std::string, std::string> variables, const fs::path& folder, std::uint64_t seed,
+                      clock_type::time_point deadline, const std::atomic<bool>& stop) {
+    idle_outcome outcome;
+    if (spec.idle.empty() || spec.server) return outcome;
+    for (const auto& [name, value] : spec.idle) variables[name] = value;
+    const fs::path idle_folder = folder / "idle";
+    fs::create_directories(idle_folder);
+    variables["tmpdir"] = idle_folder.string();
+    spawn_request request;
+    request.argv = substitute(spec.command, variables);
+    request.argv.front() = program;
+    if (!preload.empty()) request.environment.push_back("LD_PRELOAD=" + preload);
+    request.stdout_path = (folder / "idle.out").string();
+    request.stderr_path = (folder / "idle.err").string();
+    if (!spec.input_generator.empty()) {
+        request.stdin_path = (folder / "idle.in").string();
+        write_input(spec, seed, variables, request.stdin_path);
+    }
+    resident_samples samples;
+    const auto start = clock_type::now();
+    pid_t pid = spawn(request, outcome.failure);
+    if (pid < 0) {
+        outcome.failure = "the idle run: " + outcome.failure;
+        return outcome;
+    }
+    process_end end = wait_for(pid, start, deadline, stop, [&] { samples.add(clock_type::now(), read_resident(pid)); });
+    if (!end.ended) {
+        end = kill_and_reap(pid, start);
+        if (!stop.load()) outcome.failure = fmt::format("the idle run timed out after {:.1f} s", end.seconds);
+        return outcome;
+    }
+    outcome.failure = ending_reason(end, "the idle run of " + file_name(program), read_file(request.stderr_path), false);
+    // None when it ended before a sample of its second half: then the metric is null, not zero.
+    outcome.bytes = samples.steady(start, start + std::chrono::duration_cast<clock_type::duration>(
+                                                      std::chrono::duration<double>(end.seconds)));
+    outcome.raw = {{"command", request.argv}, {"seconds", end.seconds}, {"samples", samples.count()},
+                   {"peak_bytes", samples.peak()}};
+    return outcome;
 }
 
 }  // namespace
@@ -515,7 +620,8 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
     }
 
     scratch_folder folder;
-    std::map<std::string, std::string> variables = spec.scales.at(settings.scale);
+    const std::string scale = external_scale(spec, settings.scale, settings.real_program_sizes);
+    std::map<std::string, std::string> variables = spec.scales.at(scale);
     variables["tmpdir"] = folder.path().string();
     variables["seed"] = std::to_string(settings.seed);
     const int port = free_loopback_port();
@@ -528,27 +634,30 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
     if (!preload.empty()) measured.environment.push_back("LD_PRELOAD=" + preload);
     measured.stdout_path = (folder.path() / "program.out").string();
     measured.stderr_path = (folder.path() / "program.err").string();
-    std::uint64_t statements = 0;
-    if (spec.input_generator == "sql_mix") {
-        sql_script script = make_sql_mix(settings.seed, std::stoull(variables.at("rows")));
-        statements = script.statements;
-        variables["statements"] = std::to_string(statements);
+    if (!spec.input_generator.empty()) {
         measured.stdin_path = (folder.path() / "input.sql").string();
-        std::ofstream(measured.stdin_path) << script.text;
+        variables["statements"] = std::to_string(write_input(spec, settings.seed, variables, measured.stdin_path));
     }
 
-    json raw = {{"command", measured.argv}, {"variables", variables}};
+    json raw = {{"command", measured.argv}, {"variables", variables}, {"scale", scale}};
+    idle_outcome idle = run_idle(spec, program, preload, variables, folder.path(), settings.seed, deadline, stop);
+    if (stop.load()) return std::nullopt;
+    if (!idle.failure.empty()) return finish("failed", idle.failure);
+    raw["idle_run"] = idle.raw;
+
     std::optional<std::vector<std::string>> mapped;
     std::string error;
-    std::uint64_t sampled_peak = 0;
+    resident_samples resident;
     const std::uint64_t driver_peak = own_peak_rss();
     const auto program_start = clock_type::now();
     pid_t pid = spawn(measured, error);
     if (pid < 0) return finish("failed", error);
     auto look_at_maps = [&] {
         if (!mapped) mapped = mapped_libraries(pid);
-        sampled_peak = std::max(sampled_peak, resident_high_water(pid));
+        resident.add(clock_type::now(), read_resident(pid));
     };
+    // The measured work, whose second half is the steady state: the program's run, or the client's.
+    auto work_start = program_start, work_end = program_start;
 
     process_end end;         // of the measured program (the server, for a server)
     double wall_seconds = 0; // the measured work: the program's run, or the client's
@@ -562,6 +671,8 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
             if (!timed_out) return std::nullopt;
         }
         wall_seconds = end.seconds;
+        work_end = program_start + std::chrono::duration_cast<clock_type::duration>(
+                                       std::chrono::duration<double>(end.seconds));
         failure = ending_reason(end, file_name(program), read_file(measured.stderr_path), timed_out);
     } else {
         const external_server& server = *spec.server;
@@ -594,6 +705,9 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
                                   ready_error.empty() ? "" : " (" + ready_error + ")");
         } else {
             mapped = mapped_libraries(pid);
+            // A server's idle footprint: what it holds once it answers, before any request.
+            if (const auto now = read_resident(pid); now.now > 0) idle.bytes = now.now;
+            resident.add(clock_type::now(), read_resident(pid));
             spawn_request client;
             client.argv = substitute(spec.command, variables);
             client.stdout_path = (folder.path() / "client.out").string();
@@ -604,7 +718,9 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
             if (client_pid < 0) {
                 failure = error;
             } else {
+                work_start = client_start;
                 auto client_end = wait_for(client_pid, client_start, deadline, stop, look_at_maps);
+                work_end = clock_type::now();
                 if (!client_end.ended) {
                     timed_out = !stop.load();
                     client_end = kill_and_reap(client_pid, client_start);
@@ -687,6 +803,7 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
 
     const auto rusage_peak = static_cast<std::uint64_t>(end.usage.ru_maxrss) * 1024;
     raw["rss_peak_source"] = rusage_peak > driver_peak ? "ru_maxrss (exact)" : "VmHWM sampled every millisecond";
+    raw["rss_samples"] = resident.count();
     raw["rusage_maxrss_bytes"] = rusage_peak;
     raw["driver_peak_rss_bytes_at_spawn"] = driver_peak;
     json metrics = {
@@ -694,12 +811,22 @@ std::optional<json> run_external_repetition(const planned_cell& cell, const run_
         {"user_seconds", seconds_of(end.usage.ru_utime)},
         {"system_seconds", seconds_of(end.usage.ru_stime)},
         {"cpu_seconds", seconds_of(end.usage.ru_utime) + seconds_of(end.usage.ru_stime)},
-        {"rss_peak_bytes", rusage_peak > driver_peak ? rusage_peak : sampled_peak},
+        {"rss_peak_bytes", rusage_peak > driver_peak ? rusage_peak : resident.peak()},
         {"minor_faults", end.usage.ru_minflt},
         {"major_faults", end.usage.ru_majflt},
         {"context_switches", end.usage.ru_nvcsw + end.usage.ru_nivcsw},
         {"program_throughput", nullptr},
+        {"rss_steady_bytes", nullptr},
+        {"rss_idle_bytes", idle.bytes ? json(*idle.bytes) : json(nullptr)},
+        {"rss_steady_over_idle_bytes", nullptr},
     };
+    if (const auto steady = resident.steady(work_start, work_end)) {
+        metrics["rss_steady_bytes"] = *steady;
+        if (idle.bytes) {
+            metrics["rss_steady_over_idle_bytes"] = static_cast<std::int64_t>(*steady) -
+                                                    static_cast<std::int64_t>(*idle.bytes);
+        }
+    }
     if (!spec.throughput_regex.empty() && failure.empty()) {
         std::vector<std::string> lines;
         double log_sum = 0;

@@ -34,7 +34,7 @@ struct external_check {
     std::string source;  // "stdout" (the measured program's), or "after" (the server's after-command)
     std::string regex;
     std::string equals, at_least;  // templates, e.g. "{num}"; one of them is set
-    std::optional<unsigned> matches;
+    std::string matches;  // a template of the number of matches there must be; empty: any (at least one)
 };
 
 struct external_server {
@@ -53,6 +53,9 @@ struct external_spec {
     unsigned threads = 1;         // the program's own (foreground) thread setting: the cell's tN
     std::string threads_note;     // what that setting is, in the program's terms (recorded)
     std::map<std::string, std::map<std::string, std::string>> scales;  // scale -> variable -> value
+    // A program that is not a server: the variables its idle run replaces (the same command and
+    // preload on almost no data), whose peak resident set is its idle footprint. Empty: no idle run.
+    std::map<std::string, std::string> idle;
     std::vector<std::string> command;  // the measured program (the client, for a server)
     std::optional<external_server> server;
     std::string input_generator;  // "" or "sql_mix": a script generated from the seed on stdin
@@ -68,6 +71,13 @@ struct external_spec {
     // Every program a repetition runs (the server's helpers too), in order, without repeats.
     std::vector<std::string> programs() const;
 };
+
+// The scale whose variables `spec` runs with in a run at `scale` (default, quick or test) with
+// --real-program-sizes `sizes`: "default" keeps the run's scale; "full" takes the descriptor's
+// full scale, or its default scale when it has none (scale_note says so).
+std::string external_scale(const external_spec& spec, const std::string& scale, const std::string& sizes);
+// Why a cell ran at another scale than the one asked for, or empty.
+std::string scale_note(const external_spec& spec, const std::string& sizes);
 
 // The programs of `spec` that are not installed; empty when it can run.
 std::vector<std::string> missing_programs(const external_spec& spec);
@@ -89,6 +99,7 @@ nlohmann::json external_list_json(const std::vector<std::shared_ptr<const extern
 
 struct external_run_settings {
     std::string scale;
+    std::string real_program_sizes = "default";  // or "full": see external_scale
     std::uint64_t seed = 42;
     std::chrono::milliseconds limit{300000};
 };

@@ -26,6 +26,8 @@ namespace {
 // ---- descriptors --------------------------------------------------------------------------------
 
 const std::vector<std::string> scale_names = {"default", "quick", "test"};
+// Sizes a descriptor may add, for --real-program-sizes: a run's scale does not choose them.
+const std::vector<std::string> optional_scale_names = {"full"};
 // Placeholders every command may use besides the scale's own variables.
 const std::vector<std::string> builtin_variables = {"tmpdir", "seed", "port", "threads"};
 
@@ -118,7 +120,17 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
 
     const json& scales = r.object("scales");
     std::set<std::string> variable_names;
-    for (const auto& scale : scale_names) {
+    std::vector<std::string> present = scale_names;
+    for (const auto& scale : optional_scale_names) {
+        if (scales.contains(scale)) present.push_back(scale);
+    }
+    // A whole number or a string, as every variable; `what` names it in the error.
+    auto variable_value = [&](const json& value, const std::string& what) {
+        if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
+        if (value.is_string()) return value.get<std::string>();
+        r.fail(fmt::format("{} must be a whole number or a string", what));
+    };
+    for (const auto& scale : present) {
         if (!scales.contains(scale) || !scales.at(scale).is_object()) {
             r.fail(fmt::format("\"scales\" needs \"{}\" (an object of variables)", scale));
         }
@@ -128,9 +140,7 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             if (std::ranges::find(builtin_variables, name) != builtin_variables.end()) {
                 r.fail(fmt::format("scale variable '{}' is reserved", name));
             }
-            if (value.is_number_unsigned()) spec.scales[scale][name] = std::to_string(value.get<std::uint64_t>());
-            else if (value.is_string()) spec.scales[scale][name] = value.get<std::string>();
-            else r.fail(fmt::format("scale variable '{}' must be a whole number or a string", name));
+            spec.scales[scale][name] = variable_value(value, fmt::format("scale variable '{}'", name));
             names.insert(name);
         }
         if (scale == scale_names.front()) variable_names = names;
@@ -139,8 +149,8 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
         }
     }
     for (const auto& [key, value] : scales.items()) {
-        if (std::ranges::find(scale_names, key) == scale_names.end()) {
-            r.fail(fmt::format("\"scales\" has an unknown scale \"{}\" (default, quick, test)", key));
+        if (std::ranges::find(present, key) == present.end()) {
+            r.fail(fmt::format("\"scales\" has an unknown scale \"{}\" (default, quick, test, full)", key));
         }
     }
 
@@ -155,6 +165,17 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
         server.stop_command = s.command("stop_command", false);
         s.no_other_keys();
         spec.server = std::move(server);
+    }
+    if (r.has("idle")) {
+        if (spec.server) r.fail("\"idle\" is for a program that is not a server (a server's idle footprint is read "
+                                "when it first answers)");
+        const json& idle = r.object("idle");
+        for (const auto& [name, value] : idle.items()) {
+            if (!variable_names.contains(name)) {
+                r.fail(fmt::format("\"idle\" replaces '{}', which is not a scale variable", name));
+            }
+            spec.idle[name] = variable_value(value, fmt::format("\"idle\".{}", name));
+        }
     }
     if (r.has("input")) {
         reader in(j.at("input"), origin, "\"input\"");
@@ -189,8 +210,9 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             if (check.equals.empty() == check.at_least.empty()) c.fail("needs one of \"equals\" and \"at_least\"");
             if (c.has("matches")) {
                 const json& m = j.at("checks")[i].at("matches");
-                if (!m.is_number_unsigned()) c.fail("\"matches\" must be a whole number");
-                check.matches = m.get<unsigned>();
+                if (m.is_number_unsigned()) check.matches = std::to_string(m.get<unsigned>());
+                else if (m.is_string() && !placeholders(m.get<std::string>()).empty()) check.matches = m.get<std::string>();
+                else c.fail("\"matches\" must be a whole number or a template of one, e.g. \"{steps}\"");
             }
             c.no_other_keys();
             spec.checks.push_back(std::move(check));
@@ -239,7 +261,7 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             templates.insert(templates.end(), argv->begin(), argv->end());
         }
     }
-    for (const auto& check : spec.checks) templates.push_back(check.equals + check.at_least);
+    for (const auto& check : spec.checks) templates.push_back(check.equals + check.at_least + check.matches);
     templates.push_back(spec.throughput_count);
     for (const auto& t : templates) {
         for (const auto& name : placeholders(t)) {
@@ -252,8 +274,17 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             }
         }
     }
-    if (spec.input_generator == "sql_mix" && !variable_names.contains("rows")) {
-        r.fail("the sql_mix input needs a scale variable \"rows\"");
+    if (spec.input_generator == "sql_mix") {
+        if (!variable_names.contains("rows")) r.fail("the sql_mix input needs a scale variable \"rows\"");
+        for (const char* size : {"rows", "rounds", "cache_mib"}) {
+            for (const auto& [scale, variables] : spec.scales) {
+                auto found = variables.find(size);
+                if (found != variables.end() &&
+                    (found->second.empty() || found->second.find_first_not_of("0123456789") != std::string::npos)) {
+                    r.fail(fmt::format("the sql_mix input's \"{}\" must be a whole number (scale {})", size, scale));
+                }
+            }
+        }
     }
     return spec;
 }
@@ -341,6 +372,16 @@ std::string find_program(const std::string& name) {
         if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate.string();
     }
     return {};
+}
+
+std::string external_scale(const external_spec& spec, const std::string& scale, const std::string& sizes) {
+    if (sizes == "full") return spec.scales.contains("full") ? "full" : "default";
+    return scale;
+}
+
+std::string scale_note(const external_spec& spec, const std::string& sizes) {
+    if (sizes != "full" || spec.scales.contains("full")) return {};
+    return fmt::format("--real-program-sizes full, but {} has no full scale: it ran at its default scale", spec.origin);
 }
 
 std::vector<std::string> external_spec::programs() const {

@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
     run->add_option("--scale", request.scale,
                     "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
         ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
+    run->add_option("--real-program-sizes", request.real_program_sizes,
+                    "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
+                    "times the allocators' own footprint, for memory claims: about 8 minutes for the three)")
+        ->check(CLI::IsMember({"default", "full"}))->capture_default_str();
     run->add_flag("--dirty-heap", dirty_heap,
                   "fragment each thread's heap before setup: mixed-size objects, a random half freed");
     run->add_option("--dirty-heap-mib", dirty_heap_mib, "MiB each thread allocates for --dirty-heap")

@@ -31,6 +31,7 @@ nlohmann::json to_json(const matrix_request& r) {
             {"allocators", r.allocators}, {"threads", r.threads},
             {"reps", r.reps},             {"scale", r.scale},
             {"quick", r.scale == "quick"},
+            {"real_program_sizes", r.real_program_sizes},
             {"ops", optional(r.ops)},     {"working_set", optional(r.working_set)},
             {"warmup_ops", optional(r.warmup_ops)},
             {"min_phase_ms", r.min_phase_ms ? nlohmann::json(*r.min_phase_ms) : nlohmann::json(nullptr)},
@@ -83,6 +84,11 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.reps = whole_number<unsigned>(j.at("reps"), "reps");
         r.scale = j.contains("scale") ? j.at("scale").get<std::string>()
                                       : (j.at("quick").get<bool>() ? "quick" : "default");
+        r.real_program_sizes = j.value("real_program_sizes", std::string("default"));
+        if (r.real_program_sizes != "default" && r.real_program_sizes != "full") {
+            throw usage_error("the stored run request is malformed: real_program_sizes '" + r.real_program_sizes +
+                              "' is not default or full");
+        }
         r.dirty_heap_bytes =
             j.contains("dirty_heap_bytes") ? whole_number<std::uint64_t>(j.at("dirty_heap_bytes"), "dirty_heap_bytes") : 0;
         r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});

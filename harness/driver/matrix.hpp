@@ -29,6 +29,9 @@ struct matrix_request {
     std::vector<unsigned> threads;  // empty: the scale's own thread counts (default_threads)
     unsigned reps = 5;
     std::string scale = "default";  // which of each workload's scales: default, quick or test
+    // The real programs' sizes: "default" (the run's scale) or "full" (their full scale, large
+    // enough for a memory claim; see external_scale).
+    std::string real_program_sizes = "default";
     std::optional<std::uint64_t> ops;          // overrides the workload's scale when set
     std::optional<std::uint64_t> working_set;
     std::optional<std::uint64_t> warmup_ops;

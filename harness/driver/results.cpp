@@ -319,10 +319,13 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                 }
             }
             cell["external"] = external_cell_info(*c.external);
-            cell["params"] = {{"scale", settings.scale},
-                              {"variables", c.external->scales.contains(settings.scale)
-                                                ? json(c.external->scales.at(settings.scale))
-                                                : json(nullptr)},
+            const std::string scale = external_scale(*c.external, settings.scale, settings.real_program_sizes);
+            const std::string note = scale_note(*c.external, settings.real_program_sizes);
+            cell["params"] = {{"scale", scale},
+                              {"variables", c.external->scales.contains(scale) ? json(c.external->scales.at(scale))
+                                                                               : json(nullptr)},
+                              {"idle_variables", c.external->idle},
+                              {"scale_note", note.empty() ? json(nullptr) : json(note)},
                               {"seed", c.params.seed}};
         }
         json metrics = json::object();

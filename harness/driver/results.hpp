@@ -23,6 +23,7 @@ nlohmann::json repetition_record(const planned_cell& cell, const run_slot& slot,
 struct aggregation_settings {
     double noise_threshold = 0.05;  // coefficient of variation of ns_per_op above which a cell is noisy
     std::string scale = "default";  // the run's scale, shown in the params of external cells
+    std::string real_program_sizes = "default";  // and --real-program-sizes, which may replace it
 };
 
 // `records[i]` holds the repetition records of plan.cells[i] run so far.

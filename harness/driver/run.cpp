@@ -95,6 +95,7 @@ void write_results(const fs::path& out, run_state& state, const run_options& opt
     aggregation_settings settings;
     settings.noise_threshold = options.noise_threshold;
     settings.scale = options.request.scale;
+    settings.real_program_sizes = options.request.real_program_sizes;
     json cells = aggregate_cells(state.matrix, state.records, settings);
     state.document["status"] = status;
     state.document["cells"] = cells;
@@ -618,7 +619,8 @@ int run_planned(const run_options& options, matrix_request request, const json& 
             if (cell.external) {
                 // A real program and its servers run with their own threads: every CPU of the run.
                 scoped_cpus everywhere(cpus.allowed);
-                auto record = run_external_repetition(cell, slot, order, {request.scale, request.seed, limit},
+                auto record = run_external_repetition(cell, slot, order,
+                                                      {request.scale, request.real_program_sizes, request.seed, limit},
                                                       stop_requested);
                 if (!record) return false;  // stopped: it will run on --resume
                 (*record)["cpus"] = allowed_cpus();

@@ -35,9 +35,13 @@ private:
 
 }  // namespace
 
-sql_script make_sql_mix(std::uint64_t seed, std::uint64_t rows) {
+sql_script make_sql_mix(std::uint64_t seed, const sql_mix_size& size) {
     split_mix random(seed ^ 0x5A17E5C819700001ULL);
+    const std::uint64_t rows = size.rows;
     script_writer out;
+    // The page cache is memory the program's allocator holds (one block per page): the full size
+    // makes it large enough to hold the whole database.
+    if (size.cache_mib > 0) out.statement(fmt::format("PRAGMA cache_size=-{}", size.cache_mib * 1024));
     // The disk is not what is measured: keep the journal in memory and skip fsync.
     out.statement("PRAGMA journal_mode=MEMORY");
     out.statement("PRAGMA synchronous=OFF");
@@ -82,7 +86,7 @@ sql_script make_sql_mix(std::uint64_t seed, std::uint64_t rows) {
     };
     report();
     // Updates that grow and shrink text (reallocations inside the program), then deletes.
-    for (int round = 0; round < 4; ++round) {
+    for (std::uint64_t round = 0; round < size.rounds; ++round) {
         std::uint64_t modulus = 3 + random.below(5);
         out.statement("BEGIN");
         out.statement(fmt::format("UPDATE orders SET amount = amount + {}, note = note || '{}' "

@@ -573,6 +573,9 @@ def check_claims(doc: dict) -> None:
             raise ClaimsError(f"claim {key}: 'size_note' must be a string")
         if not isinstance(claim.get("requires") or {}, dict):
             raise ClaimsError(f"claim {key}: 'requires' must be an object")
+        if claim.get("min_over_footprint") is not None and not (is_number(claim["min_over_footprint"]) and
+                                                                 claim["min_over_footprint"] > 0):
+            raise ClaimsError(f"claim {key}: 'min_over_footprint' must be a number above 0")
         if claim["effect"] == "saving_per_object" and not (is_number(claim.get("object_bytes")) and
                                                             claim["object_bytes"] > 0):
             raise ClaimsError(f"claim {key}: saving_per_object needs object_bytes")
@@ -668,7 +671,20 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                                 f"speaks of many threads (read as at least {claim['min_threads']})",
                                 f"A run on a machine with {claim['min_threads']} or more cores, merged into this one "
                                 "(allocproof merge), is judged on its own row")
+                thin = thin_data(run, machine, group, [("candidate", cand_alloc), ("baseline", base_alloc)], claim)
+                if thin:
+                    withheld = (f"the data held is too small beside the program's own footprint to show a memory "
+                                f"claim: {thin}",
+                                f"Data at least {claim['min_over_footprint']:g} times the idle footprint (the real "
+                                "programs' full sizes) would judge it")
                 sizes = (claim.get("requires") or {}).get("real_program_sizes")
+                fell_back = [f"{ident} ran at its {cell['params']['scale']} scale" for ident in row["cells"]
+                             if isinstance(cell := run.by_id.get((machine, ident)), dict)
+                             and isinstance(cell.get("params"), dict)
+                             and cell["params"].get("scale") not in (None, sizes)]
+                if sizes is not None and sizes == run.real_program_sizes and fell_back:
+                    withheld = (f"the run asked for the real programs' {sizes} sizes, but {'; '.join(fell_back)} "
+                                "(its descriptor has none)", f"A descriptor with a {sizes} scale would judge it")
                 if sizes is not None and sizes != run.real_program_sizes:
                     withheld = (f"the real programs ran at their {run.real_program_sizes} sizes, which cannot show "
                                 f"this claim: {claim.get('size_note', 'the data is too small')}",
@@ -684,6 +700,35 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                     row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
                 rows.append(row)
     return by_construction(rows, claim)
+
+
+# The idle footprint of a real program under an allocator (results/SCHEMA.md §10): what the
+# program and its allocator hold on no data, which bounds the allocator's own footprint from above.
+FOOTPRINT_METRIC = "rss_idle_bytes"
+
+
+def thin_data(run: Run, machine: int, group: list[dict], sides: list[tuple[str, str]], claim: dict) -> str | None:
+    """For a claim with `min_over_footprint`: why the data its cells hold (the claim's metric, e.g.
+    the steady resident set over the idle footprint) is less than that many times their idle
+    footprint, so that the allocator's own footprint could decide the figure; None when it is not."""
+    factor = claim.get("min_over_footprint")
+    if not factor:
+        return None
+    thin = []
+    for comparison in group:
+        for side, allocator in sides:
+            if side not in comparison:
+                continue
+            ident, held, _ = run.values(machine, comparison[side], allocator, claim["metric"])
+            _, idle, _ = run.values(machine, comparison[side], allocator, FOOTPRINT_METRIC)
+            if not held or not idle:
+                thin.append(f"{ident} has no {FOOTPRINT_METRIC} to weigh its data against")
+                continue
+            data, footprint = float(np.median(held)), float(np.median(idle))
+            if data < factor * footprint:
+                thin.append(f"{ident} holds {data / 2**20:.1f} MiB over an idle footprint of "
+                            f"{footprint / 2**20:.1f} MiB, less than {factor:g} times it")
+    return "; ".join(thin) or None
 
 
 def by_construction(rows: list[dict], claim: dict) -> list[dict]:
