@@ -42,6 +42,7 @@ struct worker_report {
     std::uint64_t cpu_ns = 0;
     std::optional<std::uint64_t> instructions;
     std::optional<std::uint64_t> cycles;
+    std::optional<std::uint64_t> bytes_copied;
     std::uint64_t digest = 0;
     std::uint64_t live_bytes_peak = 0;
     std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
@@ -56,6 +57,12 @@ concept has_shared_state = requires { typename W::template shared<S>; };
 template <class Worker>
 concept reports_live_bytes = requires(const Worker& w) {
     { w.live_bytes() } -> std::convertible_to<std::size_t>;
+};
+
+// A workload that counts the bytes it copies (memory traffic that allocator counters cannot see).
+template <class Worker>
+concept reports_bytes_copied = requires(const Worker& w) {
+    { w.bytes_copied() } -> std::convertible_to<std::uint64_t>;
 };
 
 // What the threads of a cell share: the workload's own shared state, or nothing.
@@ -176,6 +183,8 @@ cell_measurement run_cell(const cell_request& request) {
                 thread_perf_counters counters;
                 sync.arrive_and_wait();  // everyone built and warm: the clock starts
 
+                std::uint64_t copied_before = 0;
+                if constexpr (detail::reports_bytes_copied<decltype(worker)>) copied_before = worker.bytes_copied();
                 const std::uint64_t cpu_before = thread_cpu_ns();
                 const alloc_counts counts_before = this_thread_alloc_counts();
                 counters.start();
@@ -209,6 +218,9 @@ cell_measurement run_cell(const cell_request& request) {
                 report.cpu_ns = thread_cpu_ns() - cpu_before;
                 report.instructions = counters.instructions();
                 report.cycles = counters.cycles();
+                if constexpr (detail::reports_bytes_copied<decltype(worker)>) {
+                    report.bytes_copied = worker.bytes_copied() - copied_before;
+                }
                 sync.arrive_and_wait();  // everyone done: the clock stops
 
                 report.live_bytes_peak = worker.live_bytes_peak();
@@ -284,6 +296,7 @@ cell_measurement run_cell(const cell_request& request) {
         have_cycles = have_cycles && report.cycles.has_value();
         instructions += report.instructions.value_or(0);
         cycles += report.cycles.value_or(0);
+        if (report.bytes_copied) result.bytes_copied = result.bytes_copied.value_or(0) + *report.bytes_copied;
     }
     result.leaked_blocks = static_cast<std::int64_t>(lifetime.allocations - lifetime.deallocations);
     result.leaked_bytes = static_cast<std::int64_t>(lifetime.bytes_requested - lifetime.bytes_released);

@@ -7,15 +7,18 @@
 // node type), and each node's entry list and child list come from the vector strategy. A strategy
 // that provides only one of the two families gets the plain std way for the other (global
 // operator new for nodes, std::vector for the lists), so small_vector against std shows the
-// vector family alone (claim L3-1: allocator calls and ns/op) and fixed_pool against std the
+// vector family alone (claim L3-1, read on btree_wide: see below) and fixed_pool against std the
 // node pool alone (claim A2-2).
-// Does not model: pages on disk, latches, variable-length keys, bulk loading, or node sizes
-// other than one (the node's size depends on the vector type: an inline vector makes it larger).
+// Does not model: pages on disk, latches, variable-length keys, or bulk loading (the node's size
+// in bytes depends on the vector type: an inline vector makes it larger).
 //
-// The tree splits a full node (8 keys) before descending into it and tops up a minimal child (3
-// keys) before descending for a delete, so lists never exceed 8 entries and 9 children: an inline
-// capacity of 8 / 9 is never spilled. Keys are drawn from 2 x working_set values, so about half
-// are present; operations: 50% lookup, 25% insert (update if present), 25% delete.
+// The tree splits a full node (max_keys) before descending into it and tops up a minimal child
+// ((max_keys - 1) / 2 keys) before descending for a delete, so lists never exceed max_keys entries
+// and max_keys + 1 children. Here max_keys is 8, the inline capacity (8 entries, 9 children): no
+// list ever spills, so small_vector's saving is set by construction (all of std's list
+// allocations). btree_wide (workloads/btree_wide.hpp) is the same tree with the node size of real
+// B-trees, whose lists do spill. Keys are drawn from 2 x working_set values, so about half are
+// present; operations: 50% lookup, 25% insert (update if present), 25% delete.
 // Digest: every lookup's value (or a miss) and every deleted value, read from the nodes, and a
 // final in-order walk.
 #pragma once
@@ -34,19 +37,14 @@
 
 namespace allocproof::workloads {
 
-struct btree {
-    static constexpr workload_traits traits{
-        .name = "btree",
-        .summary = "B-tree (8 keys, 9 children) insert/lookup/delete: nodes from blocks, entries in vectors",
-        .quick_scale = {.ops_per_thread = 70'000, .working_set = 10'000, .warmup_ops = 7'000},
-        .default_scale = {.ops_per_thread = 180'000, .working_set = 20'000, .warmup_ops = 18'000},
-        .test_scale = {.ops_per_thread = 4'000, .working_set = 600, .warmup_ops = 400},
-        .families = "blocks, vector",
-        .claims = "L3-1 A2-2",
-    };
-
-    static constexpr std::size_t max_keys = 8;
-    static constexpr std::size_t min_keys = 3;  // a merge of two minimal nodes and a key fits in 8
+// The tree of both B-tree workloads: nodes of up to MaxKeys entries, whose lists a vector
+// strategy keeps inline up to InlineEntries entries and InlineEntries + 1 children.
+template <std::size_t MaxKeys, std::size_t InlineEntries>
+struct btree_core {
+    static constexpr std::size_t max_keys = MaxKeys;
+    static constexpr std::size_t min_keys = (max_keys - 1) / 2;  // two minimal nodes and a key fit in one
+    static constexpr std::size_t inline_entries = InlineEntries;
+    static_assert(min_keys >= 1);
 
     template <class S>
     static constexpr bool uses_blocks = support::serves_tagged_blocks<S> && S::traits.frees_individually &&
@@ -121,8 +119,8 @@ struct btree {
             std::uint64_t value;
         };
         struct node;
-        using entry_list = typename vector_of<S, entry, max_keys>::type;
-        using child_list = typename vector_of<S, node*, max_keys + 1>::type;
+        using entry_list = typename vector_of<S, entry, inline_entries>::type;
+        using child_list = typename vector_of<S, node*, inline_entries + 1>::type;
         struct node {
             entry_list entries;
             child_list children;  // empty in a leaf
@@ -161,7 +159,8 @@ struct btree {
             }
         }
 
-        // Splits the full child at position i of parent: 4 keys stay, the 5th rises, 3 move.
+        // Splits the full child at position i of parent: max_keys / 2 keys stay, the next rises,
+        // the rest move to a new right sibling.
         void split_child(node& parent, std::size_t i) {
             node& left = *parent.children[i];
             node* right = new_node();
@@ -331,6 +330,18 @@ struct btree {
         node* root_ = nullptr;
         std::uint64_t size_ = 0;
         std::uint64_t digest_ = 0;
+    };
+};
+
+struct btree : btree_core<8, 8> {
+    static constexpr workload_traits traits{
+        .name = "btree",
+        .summary = "B-tree (8 keys, 9 children) insert/lookup/delete: nodes from blocks, entries in vectors",
+        .quick_scale = {.ops_per_thread = 70'000, .working_set = 10'000, .warmup_ops = 7'000},
+        .default_scale = {.ops_per_thread = 180'000, .working_set = 20'000, .warmup_ops = 18'000},
+        .test_scale = {.ops_per_thread = 4'000, .working_set = 600, .warmup_ops = 400},
+        .families = "blocks, vector",
+        .claims = "A2-2",
     };
 };
 

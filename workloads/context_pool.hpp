@@ -23,7 +23,8 @@
 //   batch100, batch1, batch1000   contexts per batch; max_pooled = the batch: 100% reuse in steady
 //                                 state (R4-1 at 1, 100, 1000 contexts);
 //   reuse50, reuse90              batch 100 with max_pooled 50 and 90: the pool discards the rest,
-//                                 so only that share is reused (R4-2's sweep).
+//                                 so only that share is reused (R4-2's sweep; L3-3, a pool whose
+//                                 cap is below the batch).
 // How to read R4-2: one operation is one context; `std` makes 2 allocator calls per op (plus a
 // few for growth), so a pool with reuse rate r makes about 2 * (1 - r) — allocations saved =
 // 1 - calls(pool) / calls(std). boost_object_pool ignores max_pooled (it keeps every chunk), and
@@ -67,7 +68,7 @@ struct context_pool {
         .default_scale = {.ops_per_thread = 25'000, .working_set = 1'000, .warmup_ops = 2'500},
         .test_scale = {.ops_per_thread = 2'000, .working_set = 1'000, .warmup_ops = 200},
         .families = "object_pool",
-        .claims = "R4-1 R4-2 R4-3 R4-5",
+        .claims = "R4-1 R4-2 R4-3 R4-5 L3-3",
         .variants = variant_names,
     };
 

@@ -17,7 +17,18 @@
 //
 // Variants — the hash function of the write-set index (keys are 24 bytes):
 //   std_hash   std::hash<std::string_view> (libstdc++: 64-bit Murmur-style over the bytes);
-//   fast_hash  a multiplicative word hash in the style of FxHash: rotate, xor, multiply per word.
+//   fast_hash  a multiplicative word hash in the style of FxHash: rotate, xor, multiply per word;
+//   tpcc_mix   std_hash, with the read- and write-set sizes of TPC-C's transaction mix instead of
+//              the sizes above (claim L3-1: a realistic share of sets past the inline 8). Per
+//              transaction type (share of the mix; reads; writes; L = order lines):
+//                New-Order     45%  3 + 2L     3 + 2L    L 5-15 (item and stock read, stock
+//                                                        updated, order line inserted per line)
+//                Payment       43%  3          4         (warehouse, district, customer; history)
+//                Order-Status   4%  2 + L      0         L 5-15
+//                Delivery       4%  30 + L     30 + L    L 50-150 (10 districts' oldest orders)
+//                Stock-Level    4%  1 + 2L     0         L 100-300 (the last 20 orders' lines, stock)
+//              so Payment's sets stay inline, and New-Order's, Delivery's and Stock-Level's spill
+//              (about 55% of transactions spill a set). Reads and writes interleave at random.
 // One operation is one transaction.
 //
 // The digest folds each committed transaction's read set (key, version seen, value) and write set
@@ -42,8 +53,8 @@
 namespace allocproof::workloads {
 
 struct txn_sets {
-    static constexpr std::array<std::string_view, 2> variant_names{"std_hash", "fast_hash"};
-    enum variant : unsigned { std_hash = 0, fast_hash = 1 };
+    static constexpr std::array<std::string_view, 3> variant_names{"std_hash", "fast_hash", "tpcc_mix"};
+    enum variant : unsigned { std_hash = 0, fast_hash = 1, tpcc_mix = 2 };
 
     static constexpr workload_traits traits{
         .name = "txn_sets",
@@ -52,7 +63,7 @@ struct txn_sets {
         .default_scale = {.ops_per_thread = 80'000, .working_set = 4'096, .warmup_ops = 8'000},
         .test_scale = {.ops_per_thread = 1'500, .working_set = 256, .warmup_ops = 150},
         .families = "vector",
-        .claims = "L3-6 L3-10",
+        .claims = "L3-1 L3-6 L3-10",
         .variants = variant_names,
     };
 
@@ -60,6 +71,20 @@ struct txn_sets {
     static constexpr std::size_t inline_ops = 8;
     static constexpr std::size_t max_ops = 31;
     static constexpr std::size_t index_slots = 64;  // > 2 * max_ops: probes stay short
+    static constexpr std::size_t tpcc_index_slots = 512;  // > 2 * 180, tpcc_mix's largest write set
+
+    // One TPC-C transaction type: its share of the mix (percent), and its reads and writes as a
+    // fixed part plus a part per order line, with lines_min..lines_max lines.
+    struct tpcc_type {
+        unsigned share;
+        std::size_t reads, reads_per_line, writes, writes_per_line, lines_min, lines_max;
+    };
+    static constexpr std::array<tpcc_type, 5> tpcc_types{
+        tpcc_type{45, 3, 2, 3, 2, 5, 15},       // New-Order
+        tpcc_type{43, 3, 0, 4, 0, 0, 0},        // Payment
+        tpcc_type{4, 2, 1, 0, 0, 5, 15},        // Order-Status
+        tpcc_type{4, 30, 1, 30, 1, 50, 150},    // Delivery
+        tpcc_type{4, 1, 2, 0, 0, 100, 300}};    // Stock-Level
 
     template <class S>
     static constexpr bool accepts = S::traits.provides_vector;
@@ -103,7 +128,8 @@ struct txn_sets {
             : variant_(static_cast<variant>(params.variant)),
               random_(thread_seed(params.seed, thread_index)),
               values_(std::max<std::uint64_t>(params.scale.working_set, 1)),
-              versions_(values_.size(), 0) {
+              versions_(values_.size(), 0),
+              index_(variant_ == tpcc_mix ? tpcc_index_slots : index_slots) {
             for (std::size_t i = 0; i < values_.size(); ++i) values_[i] = static_cast<std::int64_t>(i * 7);
         }
 
@@ -127,7 +153,7 @@ struct txn_sets {
         }
 
         std::size_t live_bytes_peak() const {
-            return values_.size() * (sizeof(std::int64_t) + sizeof(std::uint64_t)) + sizeof(index_);
+            return values_.size() * (sizeof(std::int64_t) + sizeof(std::uint64_t)) + index_.size() * sizeof(index_slot);
         }
 
     private:
@@ -143,14 +169,21 @@ struct txn_sets {
             ++stamp_;
             read_set reads;
             write_set writes;
-            const std::uint64_t shape = random_.next();
-            const std::size_t ops = (shape & 7) == 0 ? 12 + (shape >> 8) % 20 : 2 + (shape >> 8) % 10;
+            std::size_t reads_left = 0, writes_left = 0, ops = 0;
+            if (variant_ == tpcc_mix) {
+                tpcc_shape(reads_left, writes_left);
+                ops = reads_left + writes_left;
+            } else {
+                const std::uint64_t shape = random_.next();
+                ops = (shape & 7) == 0 ? 12 + (shape >> 8) % 20 : 2 + (shape >> 8) % 10;
+            }
             for (std::size_t i = 0; i < ops; ++i) {
                 const std::uint64_t draw = random_.next();
                 const std::uint64_t key_id = draw % values_.size();
                 const key k = make_key(key_id);
                 index_slot& slot = lookup<Hasher>(k, writes);
-                if ((draw >> 63) != 0) {
+                const bool write = variant_ == tpcc_mix ? take_write(reads_left, writes_left) : (draw >> 63) != 0;
+                if (write) {
                     const auto value = static_cast<std::int64_t>(draw >> 40);
                     if (slot.stamp == stamp_) {
                         writes[slot.position - 1].value = value;
@@ -167,12 +200,31 @@ struct txn_sets {
             commit(reads, writes);
         }
 
+        // A transaction of the TPC-C mix: how many reads and writes it makes.
+        void tpcc_shape(std::size_t& reads, std::size_t& writes) {
+            unsigned pick = static_cast<unsigned>(random_.below(100));
+            std::size_t t = 0;
+            while (pick >= tpcc_types[t].share) pick -= tpcc_types[t++].share;
+            const tpcc_type& type = tpcc_types[t];
+            const std::size_t lines = type.lines_min + random_.below(type.lines_max - type.lines_min + 1);
+            reads = type.reads + type.reads_per_line * lines;
+            writes = type.writes + type.writes_per_line * lines;
+        }
+
+        // Interleaves a transaction's reads and writes at random, each order equally likely.
+        bool take_write(std::size_t& reads_left, std::size_t& writes_left) {
+            const bool write = random_.below(reads_left + writes_left) < writes_left;
+            --(write ? writes_left : reads_left);
+            return write;
+        }
+
         template <class Hasher>
         index_slot& lookup(const key& k, const write_set& writes) {
-            std::size_t i = static_cast<std::size_t>(Hasher{}(k)) & (index_slots - 1);
+            const std::size_t mask = index_.size() - 1;
+            std::size_t i = static_cast<std::size_t>(Hasher{}(k)) & mask;
             while (index_[i].stamp == stamp_ &&
                    std::memcmp(writes[index_[i].position - 1].k.data(), k.data(), key_bytes) != 0) {
-                i = (i + 1) & (index_slots - 1);
+                i = (i + 1) & mask;
             }
             return index_[i];
         }
@@ -213,7 +265,7 @@ struct txn_sets {
         split_mix random_;
         std::vector<std::int64_t> values_;
         std::vector<std::uint64_t> versions_;
-        std::array<index_slot, index_slots> index_{};
+        std::vector<index_slot> index_;  // a power of two of slots
         std::uint32_t stamp_ = 0;
         std::uint64_t conflicts_ = 0;
         std::uint64_t digest_ = 0;

@@ -104,6 +104,8 @@ json derive_metrics(const json& m) {
         {"memory_held_ratio", live > 0 ? json(rss_growth / live) : json(nullptr)},
         {"instructions_per_op", optional_per_op(m, "instructions", ops)},
         {"cycles_per_op", optional_per_op(m, "cycles", ops)},
+        // Absent from the records of cells built before workloads counted their copies.
+        {"bytes_copied_per_op", m.contains("bytes_copied") ? optional_per_op(m, "bytes_copied", ops) : json(nullptr)},
         {"probe_fraction", m.at("probe_cost").at("estimated_fraction_of_cpu").get<double>()},
         // Left allocated when the cell ended (cell.hpp); bytes are a lower bound, never below 0.
         {"leaked_blocks", m.value("leaked_blocks", std::int64_t{0})},

@@ -50,6 +50,9 @@ struct cell_measurement {
     std::int64_t leaked_bytes = 0;
     std::optional<std::uint64_t> instructions;  // user-space, summed over threads
     std::optional<std::uint64_t> cycles;
+    // Bytes the workload copied from one place in memory to another in the measured phase, by its
+    // own count (memtable_wal's bytes_copied()), summed over threads; empty when it keeps none.
+    std::optional<std::uint64_t> bytes_copied;
     std::vector<timeline_point> timeline;
     std::uint64_t digest = 0;
 };
