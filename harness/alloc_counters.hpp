@@ -27,11 +27,18 @@ struct alloc_counts {
 
 alloc_counts this_thread_alloc_counts();
 
+// The most bytes this thread held from the global allocator at once (requested minus released,
+// counted from the thread's start) since the last reset, which sets it to what it holds now.
+// A block freed by another thread lowers that thread's count, not this one's: exact at 1 thread.
+std::int64_t this_thread_held_peak();
+void reset_this_thread_held_peak();
+
 // Counting is on by default; the probe-cost calibration turns it off for a moment to measure it.
 void set_alloc_counting(bool enabled);
 
 namespace detail {
 extern constinit thread_local alloc_counts thread_alloc_counts;
+extern constinit thread_local std::int64_t thread_held_peak;
 extern constinit bool alloc_counting_enabled;
 }  // namespace detail
 

@@ -45,6 +45,7 @@ struct worker_report {
     std::optional<std::uint64_t> bytes_copied;
     std::uint64_t digest = 0;
     std::uint64_t live_bytes_peak = 0;
+    std::int64_t held_peak = 0;  // bytes held from the global allocator, see this_thread_held_peak
     std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
     std::vector<std::uint64_t> rss_bytes;   // thread 0 only
     std::vector<std::uint64_t> elapsed_ns;  // thread 0 only
@@ -88,14 +89,24 @@ auto make_worker(const workload_params& params, unsigned index, shared_of<W, S>&
 
 // The barrier's completion step runs once per phase, on the last thread to arrive: the exact
 // moment every thread is ready (phase 0) and every thread is done (phase 1).
+// Readings taken at the barriers, by whichever thread completes them.
+struct phase_readings {
+    std::chrono::steady_clock::time_point stamps[3];
+    std::uint64_t rss_at_end = 0;
+    bool peak_was_reset = false;
+    std::uint64_t rss_peak_of_measure = 0;
+};
+
 struct phase_clock {
-    std::chrono::steady_clock::time_point* stamps;
-    std::uint64_t* rss_at_end;
+    phase_readings* readings;
     int* phase;
     void operator()() noexcept {
-        stamps[*phase] = std::chrono::steady_clock::now();
-        if (*phase == 2) {
-            *rss_at_end = resident_bytes();
+        readings->stamps[*phase] = std::chrono::steady_clock::now();
+        if (*phase == 1) {
+            readings->peak_was_reset = reset_peak_resident();
+        } else if (*phase == 2) {
+            readings->rss_at_end = resident_bytes();
+            readings->rss_peak_of_measure = peak_resident_bytes();
         }
         ++*phase;
     }
@@ -149,11 +160,10 @@ cell_measurement run_cell(const cell_request& request) {
         report.rss_bytes.reserve(chunks);
         report.elapsed_ns.reserve(chunks);
     }
-    clock::time_point stamps[3];
-    std::uint64_t rss_at_end = 0;
+    detail::phase_readings readings;
+    auto& stamps = readings.stamps;
     int phase = 0;
-    std::barrier sync(static_cast<std::ptrdiff_t>(threads),
-                      detail::phase_clock{stamps, &rss_at_end, &phase});
+    std::barrier sync(static_cast<std::ptrdiff_t>(threads), detail::phase_clock{&readings, &phase});
 
     // Leak accounting, on this thread: the shared state's construction and destruction. Starting
     // the threads is left out (std::thread's state is freed by the new thread after its work).
@@ -187,6 +197,7 @@ cell_measurement run_cell(const cell_request& request) {
                 if constexpr (detail::reports_bytes_copied<decltype(worker)>) copied_before = worker.bytes_copied();
                 const std::uint64_t cpu_before = thread_cpu_ns();
                 const alloc_counts counts_before = this_thread_alloc_counts();
+                reset_this_thread_held_peak();
                 counters.start();
                 const std::uint64_t first = scale.warmup_ops;
                 const auto measure_start = clock::now();
@@ -214,6 +225,7 @@ cell_measurement run_cell(const cell_request& request) {
                     }
                 }
                 counters.stop();
+                report.held_peak = this_thread_held_peak();
                 report.counted = detail::counts_between(counts_before, this_thread_alloc_counts());
                 report.cpu_ns = thread_cpu_ns() - cpu_before;
                 report.instructions = counters.instructions();
@@ -263,7 +275,11 @@ cell_measurement run_cell(const cell_request& request) {
     };
     result.setup_ns = ns(stamps[1] - stamps[0]);
     result.wall_ns = ns(stamps[2] - stamps[1]);
-    result.rss_end_of_measure_bytes = rss_at_end;
+    result.rss_end_of_measure_bytes = readings.rss_at_end;
+    if (readings.peak_was_reset) {
+        // The mark can trail a reading of statm taken a moment before it.
+        result.rss_peak_of_measure_bytes = std::max(readings.rss_peak_of_measure, readings.rss_at_end);
+    }
     result.rss_final_bytes = resident_bytes();
 
     for (std::uint64_t chunk = 0; chunk < chunks; ++chunk) {
@@ -290,6 +306,7 @@ cell_measurement run_cell(const cell_request& request) {
         result.cpu_ns += report.cpu_ns;
         detail::add_counts(lifetime, report.lifetime);
         result.live_bytes_peak += report.live_bytes_peak;
+        result.global_bytes_held_peak += static_cast<std::uint64_t>(std::max<std::int64_t>(0, report.held_peak));
         // Per-thread digests combine in thread order, whatever order the threads finished in.
         result.digest = digest_fold(result.digest, report.digest);
         have_instructions = have_instructions && report.instructions.has_value();

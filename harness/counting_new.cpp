@@ -15,11 +15,16 @@ namespace {
 
 using allocproof::detail::alloc_counting_enabled;
 using allocproof::detail::thread_alloc_counts;
+using allocproof::detail::thread_held_peak;
 
 inline void count_allocation(std::size_t bytes) {
     if (alloc_counting_enabled) {
         ++thread_alloc_counts.allocations;
         thread_alloc_counts.bytes_requested += bytes;
+        // Only allocations can raise the peak, so a free costs no comparison.
+        const auto held = static_cast<std::int64_t>(thread_alloc_counts.bytes_requested -
+                                                    thread_alloc_counts.bytes_released);
+        thread_held_peak = held > thread_held_peak ? held : thread_held_peak;
     }
 }
 

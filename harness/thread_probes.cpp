@@ -72,6 +72,16 @@ std::uint64_t peak_resident_bytes() {
     return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // ru_maxrss is in KiB
 }
 
+bool reset_peak_resident() {
+    int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const bool written = ::write(fd, "5", 1) == 1;
+    ::close(fd);
+    return written;
+}
+
 namespace {
 
 int open_counter(std::uint64_t config) {

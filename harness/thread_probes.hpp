@@ -9,6 +9,9 @@ namespace allocproof {
 std::uint64_t thread_cpu_ns();
 std::uint64_t resident_bytes();       // now, from /proc/self/statm
 std::uint64_t peak_resident_bytes();  // high-water mark of this process (VmHWM)
+// Sets the high-water mark to the resident memory of now (Linux's clear_refs "5"), so that a later
+// peak_resident_bytes() covers only what came after. False where the kernel refuses.
+bool reset_peak_resident();
 
 // Whether this process runs under valgrind (the instruction pass runs cells under callgrind).
 bool under_valgrind();

@@ -84,6 +84,7 @@ json derive_metrics(const json& m) {
                               static_cast<double>(field(m, "rss_before_setup_bytes"));
     const json& rss_timeline = m.contains("timeline") ? m["timeline"].value("rss_bytes", json::array()) : json::array();
     const bool has_growth = live > 0 && rss_timeline.is_array() && rss_timeline.size() >= 2;
+    const json peak_of_measure = m.value("rss_peak_of_measure_bytes", json(nullptr));
     json metrics = {
         {"ns_per_op", wall_ns / ops_per_thread},
         {"phase_ms", wall_ns / 1e6},
@@ -112,6 +113,15 @@ json derive_metrics(const json& m) {
         {"leaked_bytes", std::max<std::int64_t>(0, m.value("leaked_bytes", std::int64_t{0}))},
         {"memory_held_bytes", static_cast<double>(field(m, "rss_end_of_measure_bytes")) -
                                   static_cast<double>(field(m, "rss_before_setup_bytes"))},
+        {"memory_peak_held_bytes", peak_of_measure.is_number_unsigned()
+                                       ? json(peak_of_measure.get<double>() -
+                                              static_cast<double>(field(m, "rss_before_setup_bytes")))
+                                       : json(nullptr)},
+        {"memory_overhead_bytes", peak_of_measure.is_number_unsigned() && live > 0
+                                      ? json(peak_of_measure.get<double>() -
+                                             static_cast<double>(field(m, "rss_before_setup_bytes")) - live)
+                                      : json(nullptr)},
+        {"global_bytes_held_peak", m.value("global_bytes_held_peak", json(nullptr))},
         {"churn_growth", has_growth ? json((rss_timeline.back().get<double>() - rss_timeline.front().get<double>()) / live)
                                     : json(nullptr)},
     };

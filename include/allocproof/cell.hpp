@@ -43,6 +43,12 @@ struct cell_measurement {
     std::uint64_t rss_end_of_measure_bytes = 0;
     std::uint64_t rss_final_bytes = 0;  // after the workload tore down its state
     std::uint64_t live_bytes_peak = 0;  // the workload's own count, summed over threads
+    // Memory while it is held, not after it was freed: the process's resident high-water mark over
+    // the measured phase alone (empty where the kernel would not reset the mark), and the most
+    // bytes the worker threads held from the global allocator at once in that phase (a strategy's
+    // blocks, with whatever it keeps unused; summed over threads, so exact only at 1 thread).
+    std::optional<std::uint64_t> rss_peak_of_measure_bytes;
+    std::uint64_t global_bytes_held_peak = 0;
     // What was left allocated from the global allocator when the cell ended: operator new calls
     // minus delete calls, and bytes (a lower bound: see alloc_counts), from before the workload's
     // state was built to after it was torn down, over all threads. Non-zero blocks: a leak.
