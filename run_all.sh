@@ -7,6 +7,9 @@
 #   ./run_all.sh              the default matrix
 #   ./run_all.sh --quick      the small matrix (a couple of minutes)
 #   ./run_all.sh --out DIR    write to DIR instead of results/<run-id>
+#   ./run_all.sh --real-programs full   the real programs (workloads/external/) at their full sizes,
+#                             which can judge the memory claim L3-4 (the default sizes cannot); the
+#                             budget grows by 15 minutes for them
 #   ./run_all.sh --no-example-plugin   leave out examples/plugin (built out of the tree against
 #                             `cmake --install` of this build, and measured like a built-in strategy)
 # Any other option is passed to `allocproof run` (see build/allocproof run --help).
@@ -35,6 +38,18 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
            out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
+    --real-programs|--real-programs=*)
+           if [ "$1" = --real-programs ]; then
+             [ $# -ge 2 ] || { echo "run_all.sh: --real-programs needs default or full" >&2; exit 2; }
+             sizes="$2"; shift 2
+           else
+             sizes="${1#--real-programs=}"; shift
+           fi
+           user_args+=(--real-program-sizes "$sizes")
+           # The claim's cells (RocksDB and sqlite on glibc and jemalloc) take the claims' first
+           # round of repetitions at about 20 s and 12 s each, the other allocators' and redis's
+           # cells the rest of the matrix's: some 15 minutes more than the default sizes.
+           if [ "$sizes" = full ]; then default_args=(--budget 2160); fi ;;
     *) user_args+=("$1"); shift ;;
   esac
 done

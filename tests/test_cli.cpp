@@ -113,6 +113,18 @@ TEST(Cli, BadNumbersAreRefused) {
     expect_one_error_line(driver({"run", "--ops", "0", "--out", s.out()}), "positive");
 }
 
+TEST(Cli, RealProgramSizesAreDefaultOrFull) {
+    Scratch s;
+    expect_one_error_line(driver({"run", "--real-program-sizes", "huge", "--out", s.out()}), "--real-program-sizes");
+    expect_one_error_line(driver({"run", "--real-program-sizes", "", "--out", s.out()}), "--real-program-sizes");
+    EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+    // The run's request says which sizes the real programs ran at, default when not asked.
+    auto r = driver({"run", "-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test", "--threads", "1",
+                     "--reps", "1", "--out", s.out()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(s.results().at("plan").at("request").at("real_program_sizes"), "default");
+}
+
 TEST(Cli, BadFlagsAndSubcommandsAreRefused) {
     expect_one_error_line(driver({"run", "--no-such-flag"}), "no-such-flag");
     expect_one_error_line(driver({"frobnicate"}), "");

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -146,6 +148,9 @@ TEST(External, RedisRunsUnderTwoAllocatorsAndItsOwnIsNotRelabelled) {
         const json& report = cell.at("repetitions").at(0).at("raw").at("program_report");
         EXPECT_FALSE(report.at("mem_allocator").is_null());
         EXPECT_GE(std::stoull(report.at("total_commands_processed").get<std::string>()), 1500u);
+        // A server's idle footprint is read when it first answers.
+        EXPECT_GT(cell.at("metrics").at("rss_idle_bytes").at("median").get<double>(), 0);
+        EXPECT_FALSE(cell.at("metrics").at("rss_steady_over_idle_bytes").is_null());
     }
     // Debian's redis-server links jemalloc, which then serves malloc when nothing is preloaded:
     // a glibc cell must say so rather than report jemalloc's figures as glibc's.
@@ -187,6 +192,93 @@ TEST(External, MalformedDescriptorsAreRefused) {
     expect_one_error_line(driver({"run", "--external", "no equals sign", "--out", s.out()}), "NAME=COMMAND");
     expect_one_error_line(driver({"run", "--external", "x=/bin/echo 'open", "--out", s.out()}), "unclosed quote");
     EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+}
+
+TEST(External, MalformedSizesAndIdleVariablesAreRefused) {
+    Scratch s;
+    const fs::path file = s.path() / "mine.json";
+    const std::string scales = R"j("default": {"n": 1}, "quick": {"n": 1}, "test": {"n": 1})j";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(, "full": {"m": 1}}, "command": ["/bin/true"]})j",
+         "\"full\" and \"default\" must define the same variables"},
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(, "huge": {"n": 1}}, "command": ["/bin/true"]})j",
+         "unknown scale \"huge\""},
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "idle": {"m": 0}, "command": ["/bin/true"]})j",
+         "\"idle\" replaces 'm', which is not a scale variable"},
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "idle": {"n": 0},
+            "server": {"command": ["/bin/true"], "ready_command": ["/bin/true"], "ready_expect": "x"},
+            "command": ["/bin/true"]})j",
+         "\"idle\" is for a program that is not a server"},
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "command": ["/bin/true"],
+            "checks": [{"regex": "([0-9]+)", "at_least": "1", "matches": "three"}]})j",
+         "\"matches\" must be a whole number or a template"},
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "command": ["/bin/true"],
+            "checks": [{"regex": "([0-9]+)", "at_least": "1", "matches": "{nope}"}]})j",
+         "{nope}"},
+    };
+    for (const auto& [text, fragment] : cases) {
+        SCOPED_TRACE(text);
+        write(file, text);
+        expect_one_error_line(driver({"run", "--descriptor", file.string(), "--out", s.out()}), fragment);
+    }
+}
+
+TEST(External, TheFullSizeIsChosenByTheFlagAndADescriptorWithoutOneSaysSo) {
+    Scratch s;
+    // /bin/echo prints its scale's count on two lines, which the check reads back (`matches` is a
+    // template, {steps}): the variables are the full scale's only where the descriptor has one.
+    auto descriptor = [&](const std::string& name, bool with_full) {
+        const fs::path file = s.path() / (name + ".json");
+        write(file, R"({"name": ")" + name + R"(", "summary": "x",
+            "scales": {"default": {"n": 40, "steps": 2}, "quick": {"n": 20, "steps": 2}, "test": {"n": 10, "steps": 2})" +
+                        std::string(with_full ? R"(, "full": {"n": 4000, "steps": 2})" : "") + R"(},
+            "command": ["/bin/echo", "{n} operations;\n{n} operations;"],
+            "checks": [{"regex": "([0-9]+) operations;", "equals": "{n}", "matches": "{steps}"}]})");
+        return file.string();
+    };
+    auto r = driver({"run", "--descriptor", descriptor("sized", true), "--descriptor", descriptor("unsized", false),
+                     "-w", "sized,unsized", "-a", "glibc", "--scale", "test", "--real-program-sizes", "full", "--reps",
+                     "1", "--out", s.out()});
+    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+    json results = s.results();
+    EXPECT_EQ(results.at("plan").at("request").at("real_program_sizes"), "full");
+    const json& sized = cell_for(results, "sized", "glibc");
+    EXPECT_EQ(sized.at("status"), "ok") << sized.at("reason");
+    EXPECT_EQ(sized.at("params").at("scale"), "full");
+    EXPECT_EQ(sized.at("params").at("variables").at("n"), "4000");
+    EXPECT_TRUE(sized.at("params").at("scale_note").is_null());
+    const json& unsized = cell_for(results, "unsized", "glibc");
+    EXPECT_EQ(unsized.at("status"), "ok") << unsized.at("reason");
+    EXPECT_EQ(unsized.at("params").at("scale"), "default");
+    EXPECT_EQ(unsized.at("params").at("variables").at("n"), "40");
+    EXPECT_NE(unsized.at("params").at("scale_note").get<std::string>().find("has no full scale"), std::string::npos);
+}
+
+TEST(External, SteadyMemoryOverTheIdleFootprintIsTheDataAProgramHolds) {
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 to hold the memory";
+    Scratch s;
+    // Holds `mib` MiB of touched bytes for most of its run; its idle run holds none, with the same
+    // interpreter and libraries: the difference must be the 48 MiB.
+    const fs::path file = s.path() / "holder.json";
+    write(file, R"j({"name": "holder", "summary": "holds mib MiB",
+        "scales": {"default": {"mib": 48}, "quick": {"mib": 48}, "test": {"mib": 48}},
+        "idle": {"mib": 0},
+        "command": ["/usr/bin/python3", "-c", "import time; b = b'x' * ({mib} << 20); time.sleep(0.6)"]})j");
+    auto r = driver({"run", "--descriptor", file.string(), "-w", "holder", "-a", "glibc", "--scale", "test", "--reps",
+                     "3", "--out", s.out()});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json cell = cell_for(s.results(), "holder", "glibc");
+    ASSERT_EQ(cell.at("status"), "ok") << cell.at("reason");
+    const json& m = cell.at("metrics");
+    const double mib = 1 << 20;
+    const double idle = m.at("rss_idle_bytes").at("median").get<double>() / mib;
+    const double steady = m.at("rss_steady_bytes").at("median").get<double>() / mib;
+    const double held = m.at("rss_steady_over_idle_bytes").at("median").get<double>() / mib;
+    EXPECT_GT(idle, 2) << "an interpreter's footprint";
+    EXPECT_NEAR(steady - idle, held, 1e-6);
+    EXPECT_NEAR(held, 48, 3) << "steady " << steady << " MiB, idle " << idle << " MiB";
+    EXPECT_EQ(m.at("rss_steady_over_idle_bytes").at("n"), 3);
+    EXPECT_FALSE(cell.at("repetitions").at(0).at("raw").at("idle_run").is_null());
 }
 
 TEST(External, CrashingHangingAndMissingCommandsAreRecordedAndTheRunGoesOn) {
