@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
            fi
            user_args+=(--real-program-sizes "$sizes")
            # The claim's cells (RocksDB and sqlite on glibc and jemalloc) take the claims' first
-           # round of repetitions at about 20 s and 12 s each, the other allocators' and redis's
+           # round of repetitions at about 15 s and 10 s each, the other allocators' and redis's
            # cells the rest of the matrix's: some 15 minutes more than the default sizes.
            if [ "$sizes" = full ]; then default_args=(--budget 2160); fi ;;
     *) user_args+=("$1"); shift ;;

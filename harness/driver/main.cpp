@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
     run->add_option("--real-program-sizes", request.real_program_sizes,
                     "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
-                    "times the allocators' own footprint, for memory claims: about 8 minutes for the three)")
+                    "times the allocators' own footprint, for memory claims: about 6 minutes for the three at 3 repetitions)")
         ->check(CLI::IsMember({"default", "full"}))->capture_default_str();
     run->add_flag("--dirty-heap", dirty_heap,
                   "fragment each thread's heap before setup: mixed-size objects, a random half freed");
