@@ -341,7 +341,7 @@ struct btree : btree_core<8, 8> {
         .default_scale = {.ops_per_thread = 180'000, .working_set = 20'000, .warmup_ops = 18'000},
         .test_scale = {.ops_per_thread = 4'000, .working_set = 600, .warmup_ops = 400},
         .families = "blocks, vector",
-        .claims = "A2-2",
+        .claims = "A2-2 L3-9",
     };
 };
 

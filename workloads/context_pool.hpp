@@ -68,7 +68,7 @@ struct context_pool {
         .default_scale = {.ops_per_thread = 25'000, .working_set = 1'000, .warmup_ops = 2'500},
         .test_scale = {.ops_per_thread = 2'000, .working_set = 1'000, .warmup_ops = 200},
         .families = "object_pool",
-        .claims = "R4-1 R4-2 R4-3 R4-5 L3-3",
+        .claims = "R4-1 R4-2 R4-3 L3-3",
         .variants = variant_names,
     };
 

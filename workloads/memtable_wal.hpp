@@ -63,7 +63,7 @@ struct memtable_wal {
         .default_scale = {.ops_per_thread = 25'000, .working_set = 4'096, .warmup_ops = 2'500},
         .test_scale = {.ops_per_thread = 3'000, .working_set = 512, .warmup_ops = 300},
         .families = "buffers",
-        .claims = "L3-2 L3-3 L3-5 L3-8",
+        .claims = "L3-5 L3-8 L3-9",
         .variants = variant_names,
     };
 
