@@ -5,6 +5,7 @@
 // The faults start at the trigger_at-th allocation of the process, past the setup of the cell,
 // so that the cell is measuring when it goes wrong.
 #include "allocproof/plugin.hpp"
+#include "tests/plugins/faulty/registrations.hpp"
 #include "workloads/node_churn.hpp"
 
 #include <sys/mman.h>
@@ -179,7 +180,13 @@ void register_with_node_churn() {
     (allocproof::register_strategy_cells<S>(allocproof::type_list<allocproof::workloads::node_churn>{}), ...);
 }
 
-void register_all() { register_with_node_churn<crashes, hangs, aborts, throws, babbles, overlaps, scribbles, leaks, hogs>(); }
+const registers crude_faults{[] {
+    register_with_node_churn<crashes, hangs, aborts, throws, babbles, overlaps, scribbles, leaks, hogs>();
+}};
+
+void register_all() {
+    for (registration add : registrations()) add();
+}
 
 }  // namespace faulty
 
