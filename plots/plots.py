@@ -31,6 +31,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness" / "report"))
 from verdicts import ALLOCATOR_ORDER, find_results, load_json, load_results  # noqa: E402
+from trust import fault_text, strategy_faults  # noqa: E402
 
 VERDICT_COLOURS = {"holds": "#2e8b3a", "exceeds": "#1f6fb2", "partly": "#d99a00", "refuted": "#c62828", "inconclusive": "#7a7a7a"}
 PERCENTILES = [("latency_p50_ns", "p50"), ("latency_p90_ns", "p90"), ("latency_p99_ns", "p99"),
@@ -168,13 +169,17 @@ def heat_map(fig_set: Figures, cells: list[dict], allocators: list[str]) -> None
             if np.isfinite(grid[i, j]):
                 ax.text(j, i, f"{grid[i, j]:.2f}\n({len(ratios[(s, a)])})", ha="center", va="center", fontsize=7.5)
     ax.set_xticks(range(len(allocators)), allocators)
-    ax.set_yticks(range(len(strategies)), strategies)
+    # A strategy's failures follow it here too: its ok cells are drawn, its name says what else happened.
+    faults = strategy_faults(cells)
+    ax.set_yticks(range(len(strategies)), [s + (f"  ✗ {fault_text(s, faults)}" if s in faults else "")
+                                           for s in strategies])
     ax.set_title("Time per operation relative to std on the same allocator (1 thread)")
     fig.colorbar(image, ax=ax, label="geometric mean of ratio to std (below 1: faster)")
     fig_set.save(fig, "overview-heatmap", "overview", "Every strategy on every allocator",
                  "Geometric mean over the workload forms a strategy serves of ratio_to_std.ns_per_op.estimate "
                  "(median ns/op of the strategy / median ns/op of std, same workload, allocator and 1 thread), "
-                 "from results.json; in brackets the number of workload forms. Strategies sorted by their mean.",
+                 "from results.json; in brackets the number of workload forms. Strategies sorted by their mean; "
+                 "✗ marks a strategy with failed or wrong cells elsewhere in the run (not ranked if wrong).",
                  strategies)
 
 

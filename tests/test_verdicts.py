@@ -218,6 +218,22 @@ class Evaluate(unittest.TestCase):
         self.assertEqual(row["verdict"], "no_verdict")
         self.assertIn("w/pool/glibc/t1 is failed (crashed with SIGSEGV)", row["why"])
 
+    def test_a_strategy_wrong_elsewhere_gives_no_verdict_here(self):
+        # Its cell on `w` is ok, but the same code computed a wrong result on `v`: not trusted here either.
+        res = results(cell("w", "pool", "glibc", 1, [10, 10.2, 9.8]), cell("w", "std", "glibc", 1, [25, 25.3, 24.7]),
+                      cell("v", "pool", "glibc", 1, [], status="invalid", reason="digest differs"))
+        row = only_row(claims_doc(), res)
+        self.assertEqual(row["verdict"], "no_verdict")
+        self.assertIn("`pool` was invalid in 1 cell elsewhere in this run", row["why"])
+        self.assertIsNone(row["estimate"])
+
+    def test_a_strategy_that_failed_elsewhere_is_judged_and_the_failure_said(self):
+        res = results(cell("w", "pool", "glibc", 1, [10, 10.2, 9.8]), cell("w", "std", "glibc", 1, [25, 25.3, 24.7]),
+                      cell("v", "pool", "glibc", 1, [], status="failed", reason="crashed"))
+        row = only_row(claims_doc(), res)
+        self.assertNotEqual(row["verdict"], "no_verdict")
+        self.assertIn("Note: `pool` failed in 1 cell elsewhere in this run.", row["why"])
+
     def test_one_row_per_allocator_and_geomean_combines(self):
         cells = []
         for allocator, speedup in (("glibc", 2.0), ("jemalloc", 8.0)):

@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from verdicts import ALLOCATOR_ORDER, LEVEL_WORDS, VERDICT_WORDS, fmt, find_results, load_json, load_results  # noqa: E402
+from trust import fault_text, flags_of, flags_text, marked, strategy_faults, untrusted  # noqa: E402
 
 
 
@@ -231,8 +232,11 @@ def ratio_text(cell: dict) -> str:
 
 
 def winners_blocks(cells: list[dict], allocators: list[str]) -> list:
-    """Per workload form: the three fastest strategies per allocator at 1 thread and at the most threads."""
+    """Per workload form: the three fastest strategies per allocator at 1 thread and at the most threads.
+    A strategy with a wrong result or an implausible record anywhere in the run is not ranked; one that
+    failed elsewhere is ranked with its failures beside its name; a flagged cell carries its flags."""
     blocks = []
+    faults = strategy_faults(cells)
     forms = sorted({c["workload"] for c in cells if c["strategy"] != "as_installed"})
     for form in forms:
         mine = [c for c in cells if c["workload"] == form]
@@ -241,12 +245,15 @@ def winners_blocks(cells: list[dict], allocators: list[str]) -> list:
         for t in sorted({threads[0], threads[-1]}):
             for allocator in allocators:
                 ranked = sorted((c for c in mine if c["threads"] == t and c["allocator"] == allocator
-                                 and c["status"] == "ok" and metric_median(c, "ns_per_op") is not None),
+                                 and c["status"] == "ok" and metric_median(c, "ns_per_op") is not None
+                                 and not untrusted(c["strategy"], faults)),
                                 key=lambda c: metric_median(c, "ns_per_op"))
                 if not ranked:
                     continue
-                best = "; ".join(f"`{c['strategy']}` {metric_median(c, 'ns_per_op'):.1f} ns"
-                                 f" ({ratio_text(c)}){' noisy' if c.get('noisy') else ''}" for c in ranked[:3])
+                best = "; ".join(f"{marked(c['strategy'], faults)} {metric_median(c, 'ns_per_op'):.1f} ns"
+                                 f" ({ratio_text(c)}){' noisy' if c.get('noisy') else ''}"
+                                 f"{' ⚑ ' + ', '.join(f['flag'] for f in flags_of(c)) if flags_of(c) else ''}"
+                                 for c in ranked[:3])
                 std = next((c for c in ranked if c["strategy"] == "std"), None)
                 rows.append([str(t), allocator, best,
                              f"{metric_median(std, 'ns_per_op'):.1f} ns" if std else "-"])
@@ -257,8 +264,45 @@ def winners_blocks(cells: list[dict], allocators: list[str]) -> list:
         if bad:
             blocks.append(Para("Cells not ok: " + "; ".join(
                 f"`{c['id']}` {c['status']}" + (f" ({c['reason']})" if c.get("reason") else "") for c in bad)))
+        unranked = sorted({c["strategy"] for c in mine if c["status"] == "ok" and untrusted(c["strategy"], faults)})
+        if unranked:
+            blocks.append(Para("Not ranked, for wrong results or implausible records elsewhere in this run: "
+                               + "; ".join(marked(s, faults) for s in unranked) + "."))
+        flagged = [c for c in mine if flags_of(c)]
+        if flagged:
+            blocks.append(Para("Flagged: " + "; ".join(f"`{c['id']}` {flags_text(c)}" for c in flagged)))
         blocks.append(("plots", f"workload:{form}"))
     return blocks
+
+
+def fault_blocks(cells: list[dict]) -> list:
+    """Every strategy with a failed or untrusted cell, and which: its failure follows it everywhere."""
+    faults = strategy_faults(cells)
+    if not faults:
+        return []
+    rows = [[f"`{s}`", fault_text(s, faults), "not ranked, no verdict" if untrusted(s, faults) else "marked",
+             ", ".join(f"`{i}`" for ids in by_status.values() for i in ids[:6])
+             + (" ..." if sum(len(ids) for ids in by_status.values()) > 6 else "")]
+            for s, by_status in sorted(faults.items())]
+    return [Heading(2, "Strategies that failed or were wrong", anchor="faults"),
+            Para("A strategy answers for all its cells. One with a wrong result (`invalid`), a record the driver "
+                 "could not believe (`implausible`) or no reference to check it against (`unverified`) in any cell "
+                 "is not ranked in the winners or plugin tables and gives no verdict; one that `failed` somewhere "
+                 "is ranked with its failures beside its name."),
+            Table(["Strategy", "Cells", "Consequence", "Where"], rows)]
+
+
+def flag_blocks(cells: list[dict]) -> list:
+    """Ok cells whose ratio rests on work outside the clock or on memory std does not hold."""
+    flagged = [c for c in cells if flags_of(c)]
+    if not flagged:
+        return []
+    rows = [[f"`{c['id']}`", f['flag'], f.get("text", "")] for c in flagged for f in flags_of(c)]
+    return [Heading(2, "Work outside the clock, memory beside std", anchor="flags"),
+            Para("Cells whose strategy did work the measured phase does not see (setup and teardown, a thread of "
+                 "its own) or holds far more memory than `std` on the same workload, allocator and threads "
+                 "(bounds: results/SCHEMA.md §11). The cell is ok, its ratio stands, and this is beside it."),
+            Table(["Cell", "Flag", "Figures"], rows)]
 
 
 def external_blocks(cells: list[dict]) -> list:
@@ -295,6 +339,7 @@ def plugin_blocks(results: dict, cells: list[dict], allocators: list[str]) -> li
                    "Ratio: geometric mean over the strategy's ok cells of its median ns/op to `std`'s on the "
                    "same workload, allocator and threads (below 1 is faster).")]
     rows = []
+    faults = strategy_faults(cells)
     for plugin in plugins:
         for strategy in plugin.get("strategies", []):
             for allocator in allocators:
@@ -305,9 +350,12 @@ def plugin_blocks(results: dict, cells: list[dict], allocators: list[str]) -> li
                           if c["status"] == "ok" and (c.get("ratio_to_std") or {}).get("ns_per_op")]
                 geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
                 ok = sum(c["status"] == "ok" for c in mine)
-                rows.append([f"`{strategy}`", plugin.get("name", ""), plugin.get("path", ""), allocator,
-                             f"{ok} of {len(mine)}", "-" if geomean is None else f"{geomean:.2f} ({len(ratios)} cells)"])
-    blocks.append(Table(["Strategy", "Plugin", "Library", "Allocator", "Cells ok", "Ratio to std"], rows))
+                ratio = ("not ranked" if untrusted(strategy, faults) else
+                         "-" if geomean is None else f"{geomean:.2f} ({len(ratios)} cells)")
+                flags = sorted({f["flag"] for c in mine for f in flags_of(c)})
+                rows.append([marked(strategy, faults), plugin.get("name", ""), plugin.get("path", ""), allocator,
+                             f"{ok} of {len(mine)}", ratio, ", ".join(f"⚑ {f}" for f in flags) or "-"])
+    blocks.append(Table(["Strategy", "Plugin", "Library", "Allocator", "Cells ok", "Ratio to std", "Flags"], rows))
     return blocks
 
 
@@ -418,6 +466,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
         *[p for p in [noise_of_claim_cells(results, verdicts)] if p],
         Heading(2, "Verdicts on the claims", anchor="verdicts"),
         *verdict_blocks(verdicts),
+        *fault_blocks(cells),
         *plot_blocks(index, "claims", run),
         Heading(2, "Overview", anchor="overview"),
         *plot_blocks(index, "overview", run),
@@ -430,6 +479,7 @@ def build(run: Path, results: dict, verdicts: dict, index: list[dict]) -> list:
         blocks.extend(plot_blocks(index, b[1], run) if isinstance(b, tuple) else [b])
     blocks += external_blocks(cells)
     blocks += plugin_blocks(results, cells, verdicts["allocators"])
+    blocks += flag_blocks(cells)
     blocks += leak_blocks(cells)
     micro = run / "micro" / "summary.md"
     if micro.is_file():

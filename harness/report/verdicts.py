@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from intervals import IntervalError, IntervalService
+from trust import fault_text, strategy_faults, untrusted
 
 SCHEMA = "allocproof-verdicts/2"
 ALLOCATOR_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
@@ -185,6 +186,9 @@ class Run:
         seen_allocators.update(self.micro)
         self.allocators = [a for a in ALLOCATOR_ORDER if a in seen_allocators] + sorted(
             seen_allocators - set(ALLOCATOR_ORDER))
+        # Per machine: the strategies with failed or untrusted cells (trust.py), which follow them here.
+        self.faults = {m: strategy_faults([c for c in results.get("cells", []) if c.get("machine", 0) == m])
+                       for m in self.machines}
         request = (results.get("plan") or {}).get("request") or {}
         self.dirty_heap = (request.get("dirty_heap_bytes") or 0) > 0
         # The sizes the real programs (workloads/external/) ran at: "default" until a run says otherwise.
@@ -689,6 +693,10 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                     withheld = (f"the real programs ran at their {run.real_program_sizes} sizes, which cannot show "
                                 f"this claim: {claim.get('size_note', 'the data is too small')}",
                                 f"A run at their {sizes} sizes would judge it")
+                wrong, failed_elsewhere = strategies_at_fault(run, machine, group)
+                if wrong:
+                    withheld = (f"{'; '.join(wrong)} elsewhere in this run, so its figures here cannot be trusted",
+                                "A run in which every strategy of the comparison passes its checks would judge it")
                 if withheld:
                     row.update(verdict="no_verdict", why=(
                         f"not judged: {withheld[0]}. Its figure here, {fmt(measured['estimate'], spec['unit'])} "
@@ -698,8 +706,21 @@ def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repeti
                     continue
                 if row["verdict"] == "inconclusive":
                     row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
+                if failed_elsewhere:
+                    row["why"] += f" Note: {'; '.join(failed_elsewhere)} elsewhere in this run."
                 rows.append(row)
     return by_construction(rows, claim)
+
+
+def strategies_at_fault(run: Run, machine: int, group: list[dict]) -> tuple[list[str], list[str]]:
+    """The strategies of a comparison with cells that were wrong (their verdict is withheld) or that
+    failed (said beside it) anywhere in the run on this machine, each as '`name` was invalid in 2 cells'."""
+    faults = run.faults.get(machine, {})
+    names = sorted({side_names(c[side])[1] for c in group for side in ("candidate", "baseline")
+                    if isinstance(c.get(side), dict)})
+    wrong = [f"`{n}` was {fault_text(n, faults)}" for n in names if untrusted(n, faults)]
+    failed = [f"`{n}` {fault_text(n, faults)}" for n in names if n in faults and not untrusted(n, faults)]
+    return wrong, failed
 
 
 # The idle footprint of a real program under an allocator (results/SCHEMA.md §10): what the
