@@ -301,7 +301,7 @@ def flag_blocks(cells: list[dict]) -> list:
     return [Heading(2, "Work outside the clock, memory beside std", anchor="flags"),
             Para("Cells whose strategy did work the measured phase does not see (setup and teardown, a thread of "
                  "its own) or holds far more memory than `std` on the same workload, allocator and threads "
-                 "(bounds: results/SCHEMA.md §11). The cell is ok, its ratio stands, and this is beside it."),
+                 "(bounds: results/SCHEMA.md §13). The cell is ok, its ratio stands, and this is beside it."),
             Table(["Cell", "Flag", "Figures"], rows)]
 
 

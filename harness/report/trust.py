@@ -7,7 +7,7 @@ ran there; one that `failed` elsewhere (a crash, a timeout, out of memory) is ma
 figures standing. The report, the plots and the verdicts all read these two sets from here, so
 a strategy cannot be ranked in one table and marked in another.
 
-Flags (`cell["flags"]`, set by the driver: harness/driver/cell_flags.cpp, results/SCHEMA.md §11)
+Flags (`cell["flags"]`, set by the driver: harness/driver/cell_flags.cpp, results/SCHEMA.md §13)
 say that an ok cell's ratio rests on work outside its measured phase or on memory std does not hold.
 """
 from __future__ import annotations
