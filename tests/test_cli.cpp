@@ -149,6 +149,157 @@ TEST(Cli, ResumeOfSomethingElseIsRefused) {
     expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), "not an allocproof results file");
 }
 
+// ---- inputs that used to slip through (issue 14) ------------------------------------------------
+
+namespace {
+
+// A matrix that finishes in a moment, should a refused input be taken after all.
+const std::vector<std::string> one_quick_cell = {"-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test",
+                                                 "--threads", "1", "--reps", "1"};
+
+// A run of `args` cut short after its first repetition: its results.json as a killed driver leaves it.
+json interrupted_run(const Scratch& s, const std::vector<std::string>& args) {
+    auto r = driver(with({"run", "--out", s.out()}, args));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json results = s.results();
+    for (auto& cell : results["cells"]) {
+        auto& reps = cell["repetitions"];
+        if (reps.size() > 1) reps.erase(reps.begin() + 1, reps.end());
+    }
+    results["status"] = "interrupted";
+    return results;
+}
+
+void store(const Scratch& s, const json& results) { std::ofstream(s.out() + "/results.json") << results.dump(); }
+
+}  // namespace
+
+TEST(Cli, NonFiniteOrNegativeLimitsAreRefused) {
+    Scratch s;
+    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--timeout", "nan"}, {"--timeout", "inf"}, {"--timeout", "-1"}, {"--timeout", "1e300"},
+             {"--noise-threshold", "nan"}, {"--noise-threshold", "-inf"}, {"--noise-threshold", "-0.5"},
+             {"--min-phase-ms", "nan"}, {"--budget", "nan"}, {"--budget", "-1"}}) {
+        SCOPED_TRACE(flag + " " + value);
+        expect_one_error_line(driver(with({"run", flag, value, "--out", s.out()}, one_quick_cell)), flag);
+        EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+    }
+}
+
+TEST(Cli, NegativeWholeNumbersAreRefusedNotWrapped) {
+    Scratch s;
+    for (const char* flag : {"--seed", "--ops", "--working-set", "--warmup-ops", "--sample-every"}) {
+        SCOPED_TRACE(flag);
+        expect_one_error_line(driver(with(with({"run", "--out", s.out()}, one_quick_cell), {flag, "-1"})),
+                              "not a whole number");
+        EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+    }
+}
+
+TEST(Cli, AShardCountOutOfRangeIsRefused) {
+    Scratch s;
+    for (const char* shard : {"1/18446744073709551615", "1/4294967297", "1/10001", "4294967297/4294967298"}) {
+        SCOPED_TRACE(shard);
+        expect_one_error_line(driver(with({"run", "--shard", shard, "--out", s.out()}, one_quick_cell)), "--shard");
+    }
+    EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
+}
+
+TEST(Cli, AStoredLimitThatIsNotANumberIsRefusedOnResume) {
+    Scratch s;
+    json results = interrupted_run(s, with(one_quick_cell, {"--reps", "2"}));
+    for (const char* limit : {"timeout_seconds", "noise_threshold"}) {
+        SCOPED_TRACE(limit);
+        json edited = results;
+        edited["plan"][limit] = nullptr;  // how an older driver stored --timeout nan
+        store(s, edited);
+        expect_one_error_line(driver({"run", "--resume", "--out", s.out()}), limit);
+    }
+}
+
+TEST(RealRun, AThreadCountGivenTwiceIsRunOnceAndResumedToThePlan) {
+    Scratch s;
+    const auto args = with(one_quick_cell, {"--threads", "1,1", "--reps", "2"});
+    json results = interrupted_run(s, args);
+    ASSERT_EQ(results.at("cells").size(), 1u) << "one cell, whatever the repeated count";
+    EXPECT_EQ(results.at("plan").at("request").at("threads"), json::array({1}));
+    store(s, results);
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const json complete = s.results();
+    ASSERT_EQ(complete.at("cells").size(), 1u);
+    EXPECT_EQ(complete.at("cells").at(0).at("reps_done"), 2) << "the plan's repetitions, not more";
+    // compare reads the file: it refuses a run that holds one cell twice.
+    auto compared = driver({"compare", s.out(), s.out()});
+    EXPECT_NE(compared.exit_code, 2) << compared.err;
+    EXPECT_EQ(compared.err.find("repeats cell"), std::string::npos) << compared.err;
+}
+
+TEST(RealRun, SummaryCsvQuotesFieldsThatHoldCommasQuotesOrLineBreaks) {
+    Scratch s;
+    auto r = driver(with({"run", "--out", s.out()}, one_quick_cell));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // A hand-edited (or older) file whose names hold what a CSV line cannot hold bare.
+    json results = s.results();
+    const std::string odd = "odd, \"quoted\"\nname";
+    results["cells"][0]["strategy"] = odd;
+    store(s, results);
+    const std::string merged = (s.path() / "merged").string();
+    auto m = driver({"merge", s.out(), "--out", merged});
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    std::ifstream in(merged + "/summary.csv");
+    const std::string csv{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    // RFC 4180 read back: fields split on commas outside quotes, "" a quote inside them.
+    std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
+    bool quoted = false;
+    for (std::size_t i = 0; i < csv.size(); ++i) {
+        const char c = csv[i];
+        if (quoted && c == '"' && i + 1 < csv.size() && csv[i + 1] == '"') {
+            rows.back().back() += '"';
+            ++i;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (!quoted && c == ',') {
+            rows.back().emplace_back();
+        } else if (!quoted && c == '\n') {
+            rows.emplace_back(1);
+        } else {
+            rows.back().back() += c;
+        }
+    }
+    if (rows.back() == std::vector<std::string>(1)) rows.pop_back();
+    ASSERT_EQ(rows.size(), 2u) << csv;
+    EXPECT_EQ(rows[1].size(), rows[0].size()) << csv;
+    EXPECT_EQ(rows[1].at(1), odd) << csv;
+}
+
+TEST(RealRun, ACellWhoseGroupHasNoWorkingStdIsUnverifiedNotOk) {
+    Scratch s;
+    json results = interrupted_run(s, {"-w", "node_churn", "-s", "std,fixed_pool", "-a", "glibc", "--scale", "test",
+                                       "--threads", "1", "--reps", "1"});
+    // std's repetition failed: the group has nothing trusted to check fixed_pool's digest against.
+    for (auto& cell : results["cells"]) {
+        if (cell.at("strategy") != "std") continue;
+        for (auto& rep : cell["repetitions"]) {
+            rep["status"] = "failed";
+            rep["reason"] = "crashed with SIGSEGV";
+        }
+    }
+    store(s, results);
+    auto resumed = driver({"run", "--resume", "--out", s.out()});
+    EXPECT_EQ(resumed.exit_code, 3) << "a run with an unverified cell is not a clean run\n" << resumed.err;
+    int checked = 0;
+    const json complete = s.results();
+    for (const auto& cell : complete.at("cells")) {
+        if (cell.at("strategy") != "fixed_pool") continue;
+        ++checked;
+        EXPECT_EQ(cell.at("status"), "unverified") << cell.dump();
+        EXPECT_NE(cell.value("reason", json("")).dump().find("std failed"), std::string::npos) << cell.at("reason");
+        EXPECT_TRUE(cell.at("reference_digest").is_null());
+    }
+    EXPECT_EQ(checked, 1) << complete.dump();
+}
+
 // ---- isolation: faulty cells are planted by a plugin of faulty strategies (test_plugins.cpp) -----
 
 // ---- a real run, end to end --------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,9 +120,15 @@ child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milli
     // The pipes can close before the process ends (a child that closes its output and hangs):
     // keep to the time limit while waiting for it too.
     int status = 0;
+    rusage usage{};
     for (;;) {
-        pid_t done = ::waitpid(pid, &status, WNOHANG);
-        if (done == pid || (done < 0 && errno != EINTR)) break;
+        pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
+        if (done == pid) {
+            auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+            outcome.cpu_seconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+            break;
+        }
+        if (done < 0 && errno != EINTR) break;
         auto elapsed = std::chrono::steady_clock::now() - start;
         if (!killed && (elapsed >= limit || stop.load())) {
             outcome.timed_out = elapsed >= limit;

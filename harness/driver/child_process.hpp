@@ -16,7 +16,10 @@ struct child_outcome {
     bool interrupted = false;  // the driver was asked to stop while the child ran
     std::string out;
     std::string err;
-    double seconds = 0;
+    double seconds = 0;      // from spawn to exit, as the driver saw it
+    // The child's CPU time, user + system over all its threads and the children it waited for
+    // (wait4's rusage): what the kernel accounted, whatever the child says. < 0 when unknown.
+    double cpu_seconds = -1;
     std::vector<int> cpus;   // the CPUs the child was allowed to run on
     std::string cpus_error;  // why it did not get the CPUs asked for ("" when it did)
 };

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -106,6 +107,29 @@ int list_command(bool as_json, const std::vector<std::string>& descriptors) {
     return exit_ok;
 }
 
+// CLI11's own checks let "nan" through a range (every comparison with it is false) and wrap "-1"
+// into an unsigned option's largest value: these refuse both before any conversion.
+const CLI::Validator finite_number(
+    [](std::string& text) {
+        std::size_t used = 0;
+        double value = 0;
+        try {
+            value = std::stod(text, &used);
+        } catch (const std::exception&) {
+            return fmt::format("'{}' is not a number", text);
+        }
+        return used == text.size() && std::isfinite(value) ? std::string()
+                                                           : fmt::format("'{}' is not a finite number", text);
+    },
+    "FINITE");
+const CLI::Validator whole_number(
+    [](std::string& text) {
+        return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
+                   ? std::string()
+                   : fmt::format("'{}' is not a whole number >= 0", text);
+    },
+    "WHOLE");
+
 // Every option of `run` with its value, default and meaning: dumped whole into results.json so
 // that every number can be reproduced from the file alone.
 json settings_table(const CLI::App& command) {
@@ -168,7 +192,7 @@ int main(int argc, char** argv) {
                     "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
                     "with --quick or --scale test: 1,2)");
     run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
-        ->capture_default_str();
+        ->check(whole_number)->capture_default_str();
     run->add_flag("--quick", quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
     run->add_option("--scale", request.scale,
                     "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
@@ -180,35 +204,39 @@ int main(int argc, char** argv) {
     run->add_flag("--dirty-heap", dirty_heap,
                   "fragment each thread's heap before setup: mixed-size objects, a random half freed");
     run->add_option("--dirty-heap-mib", dirty_heap_mib, "MiB each thread allocates for --dirty-heap")
-        ->check(CLI::Range(1, 4096))->capture_default_str();
-    run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)");
-    run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)");
-    run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)");
+        ->check(whole_number)->check(CLI::Range(1, 4096))->capture_default_str();
+    run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)")
+        ->check(whole_number);
+    run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)")
+        ->check(whole_number);
+    run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)")
+        ->check(whole_number);
     double min_phase_ms = 0;
     run->add_option("--min-phase-ms", min_phase_ms,
                     fmt::format("the shortest measured phase: each workload and thread count's operations are "
                                 "calibrated on its std cell to last this long (0: the scale's operations; default: "
                                 "{} ms, {} ms with --quick, 0 with --scale test; --ops turns it off)",
                                 default_min_phase_ms("default"), default_min_phase_ms("quick")))
-        ->check(CLI::Range(0.0, 60000.0));
+        ->check(finite_number)->check(CLI::Range(0.0, 60000.0));
     bool no_pin = false;
     run->add_flag("--no-pin", no_pin,
                   "do not pin 1-thread cells to a CPU of their own (by default: the last CPU the driver may use, "
                   "which the driver keeps off)");
     run->add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
-        ->capture_default_str();
+        ->check(whole_number)->capture_default_str();
     run->add_option("--sample-every", request.sample_every,
                     "time one operation in this many for the latency histogram (a power of two)")
-        ->capture_default_str();
+        ->check(whole_number)->capture_default_str();
     run->add_option("--timeout", options.timeout_seconds, "seconds one cell repetition may take")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(finite_number)->check(CLI::PositiveNumber)->check(CLI::Range(0.0, max_timeout_seconds))
+        ->capture_default_str();
     run->add_option("--memory-limit-mib", options.memory_limit_mib,
                     "address space each cell program may use (setrlimit RLIMIT_AS); a cell that runs out "
                     "is recorded as failed and the run goes on; 0: no limit")
-        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
+        ->check(whole_number)->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
     run->add_option("--noise-threshold", options.noise_threshold,
                     "coefficient of variation of ns/op above which a cell is flagged noisy")
-        ->check(CLI::Range(0.0, 10.0))->capture_default_str();
+        ->check(finite_number)->check(CLI::Range(0.0, 10.0))->capture_default_str();
     run->add_option("--external", request.external_commands,
                     "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
                     "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
@@ -233,12 +261,12 @@ int main(int argc, char** argv) {
     run->add_option("--claims-reps", request.claims_reps,
                     "with --claims: this many repetitions of each claim cell instead of the claims' schedule, and no "
                     "adaptive rounds (a quick look)")
-        ->check(CLI::Range(2u, 10000u));
+        ->check(whole_number)->check(CLI::Range(2u, 10000u));
     run->add_option("--budget", request.budget_seconds,
                     "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
                     "rest of the matrix at 3 repetitions a cell would not fit, and the rest gets --reps or as many "
                     "(not below 3) as fit (0: no limit)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(finite_number)->check(CLI::NonNegativeNumber)->capture_default_str();
     run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
     run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
 

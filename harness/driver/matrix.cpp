@@ -47,11 +47,21 @@ nlohmann::json to_json(const matrix_request& r) {
 }
 
 std::pair<unsigned, unsigned> parse_shard(const std::string& text) {
-    unsigned index = 0, count = 0;
-    char slash = 0, extra = 0;
-    if (std::sscanf(text.c_str(), "%u%c%u%c", &index, &slash, &count, &extra) != 3 || slash != '/' ||
-        text.find_first_not_of("0123456789/") != std::string::npos || count == 0 || index == 0 || index > count) {
+    const auto slash = text.find('/');
+    // At most 9 digits a side: no wrap-around to a small number, and no count anyone could mean.
+    auto whole = [](const std::string& digits) {
+        return !digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (slash == std::string::npos || !whole(text.substr(0, slash)) || !whole(text.substr(slash + 1))) {
         throw usage_error(fmt::format("--shard '{}' is not i/n with 1 <= i <= n (e.g. 2/4)", text));
+    }
+    const auto index = static_cast<unsigned>(std::stoul(text.substr(0, slash)));
+    const auto count = static_cast<unsigned>(std::stoul(text.substr(slash + 1)));
+    if (count == 0 || index == 0 || index > count) {
+        throw usage_error(fmt::format("--shard '{}' is not i/n with 1 <= i <= n (e.g. 2/4)", text));
+    }
+    if (count > max_shards) {
+        throw usage_error(fmt::format("--shard '{}': the count of shards is out of range 1..{}", text, max_shards));
     }
     return {index, count};
 }
@@ -120,6 +130,10 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         if (j.contains("shard")) {
             r.shard_index = whole_number<unsigned>(j.at("shard").at("index"), "shard.index");
             r.shard_count = whole_number<unsigned>(j.at("shard").at("count"), "shard.count");
+            if (r.shard_count == 0 || r.shard_count > max_shards || r.shard_index == 0 || r.shard_index > r.shard_count) {
+                throw usage_error(fmt::format("the stored run request is malformed: shard {}/{} is not i/n with "
+                                              "1 <= i <= n <= {}", r.shard_index, r.shard_count, max_shards));
+            }
         }
         return r;
     } catch (const nlohmann::json::exception& error) {
@@ -148,7 +162,8 @@ std::vector<unsigned> parse_counts(const std::string& text, const std::string& f
         if (item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos) {
             throw usage_error(fmt::format("{}: '{}' is not a whole number", flag, item));
         }
-        counts.push_back(static_cast<unsigned>(std::stoul(item)));
+        const auto count = static_cast<unsigned>(std::stoul(item));
+        if (std::ranges::find(counts, count) == counts.end()) counts.push_back(count);
     }
     return counts;
 }
@@ -289,8 +304,11 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     auto workloads = expand_patterns(request.workloads, workload_names, "workload");
     auto strategies = expand_patterns(request.strategies, strategy_names, "strategy");
     auto chosen_allocators = expand_patterns(request.allocators, allocators, "allocator");
-    const std::vector<unsigned> threads =
-        request.threads.empty() ? default_threads(request.scale, cpus) : request.threads;
+    // A stored request of an older driver may repeat a count: each cell is planned once.
+    std::vector<unsigned> threads;
+    for (unsigned t : request.threads.empty() ? default_threads(request.scale, cpus) : request.threads) {
+        if (std::ranges::find(threads, t) == threads.end()) threads.push_back(t);
+    }
     for (unsigned t : threads) {
         if (t == 0 || t > 4096) {
             throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
@@ -298,6 +316,11 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     }
     if (request.reps == 0 || request.reps > 1000) {
         throw usage_error(fmt::format("--reps {} is out of range 1..1000", request.reps));
+    }
+    if (request.shard_count == 0 || request.shard_count > max_shards || request.shard_index == 0 ||
+        request.shard_index > request.shard_count) {
+        throw usage_error(fmt::format("shard {}/{} is not i/n with 1 <= i <= n <= {}", request.shard_index,
+                                      request.shard_count, max_shards));
     }
     if (request.sample_every == 0 || (request.sample_every & (request.sample_every - 1)) != 0) {
         throw usage_error(
@@ -318,10 +341,17 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
                                                                          : " (apt-get install " + (*spec)->package + ")"));
                 continue;
             }
-            for (const auto& a : chosen_allocators) {
-                planned_cell cell{w, external_strategy, a, (*spec)->threads, {{0, 0, 0}, request.seed, (*spec)->threads}, *spec};
-                p.cells.push_back(std::move(cell));
-            }
+            // A program's results are checked against its glibc cell's: the program as its
+            // distribution built and tested it, with no code of this project in its process.
+            const bool add_glibc = (*spec)->digest_stdout &&
+                                   std::ranges::find(chosen_allocators, "glibc") == chosen_allocators.end() &&
+                                   std::ranges::find(allocators, "glibc") != allocators.end();
+            auto add = [&](const std::string& allocator, bool as_reference) {
+                p.cells.push_back({w, external_strategy, allocator, (*spec)->threads,
+                                   {{0, 0, 0}, request.seed, (*spec)->threads}, *spec, as_reference});
+            };
+            if (add_glibc) add("glibc", true);
+            for (const auto& a : chosen_allocators) add(a, false);
             continue;
         }
         const workload_traits& traits = *reg.find_workload(w);
@@ -332,13 +362,23 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
         if (scale.ops_per_thread == 0 || scale.working_set == 0) {
             throw usage_error("--ops and --working-set must be positive");
         }
+        std::vector<std::string> serving;
         for (const auto& s : strategies) {
-            if (reg.find_cell(w, s) == nullptr) {
-                continue;  // the strategy declares it cannot serve this workload
-            }
+            // A strategy may declare that it cannot serve this workload.
+            if (reg.find_cell(w, s) != nullptr) serving.push_back(s);
+        }
+        // A strategy's digest is checked against std's, never against a majority of the strategies
+        // that happen to be in the run: std joins every group it can serve, first (the calibration
+        // baseline), on every allocator (the ratios' baseline).
+        const bool add_baseline = !serving.empty() &&
+                                  std::ranges::find(serving, baseline_strategy) == serving.end() &&
+                                  reg.find_cell(w, baseline_strategy) != nullptr;
+        if (add_baseline) serving.insert(serving.begin(), std::string(baseline_strategy));
+        for (const auto& s : serving) {
             for (const auto& a : chosen_allocators) {
                 for (unsigned t : threads) {
-                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}, nullptr});
+                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}, nullptr,
+                                       add_baseline && s == baseline_strategy});
                 }
             }
         }

@@ -57,8 +57,10 @@ struct matrix_request {
     unsigned shard_count = 1;
 };
 
-// "2/4" -> {2, 4}; anything else (0/4, 5/4, 4, a/b, 1/0) is a usage_error.
+// "2/4" -> {2, 4}; anything else (0/4, 5/4, 4, a/b, 1/0, n > max_shards) is a usage_error.
 std::pair<unsigned, unsigned> parse_shard(const std::string& text);
+// More shards than this would be mostly empty: no matrix has that many groups.
+inline constexpr unsigned max_shards = 10000;
 
 // The thread counts a scale runs when --threads is not given, on a driver that may use `cpus`
 // CPUs: 1, 2 and all of them at the default scale, 1 and 2 at the small ones. More threads than
@@ -86,6 +88,9 @@ struct planned_cell {
     unsigned threads = 1;
     workload_params params;
     std::shared_ptr<const external_spec> external;  // set for a real program (external.hpp)
+    // Not asked for: the group's reference (std for a model workload, glibc for a real program
+    // that reports a digest), added so that its digests are checked against a trusted one.
+    bool added_as_reference = false;
     std::string id() const;  // workload/strategy/allocator/tN
     // workload|threads: the cells that must do the same operations (SCHEMA.md §5), and the unit a
     // shard keeps whole and the phase floor calibrates.
@@ -114,7 +119,8 @@ void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector
 
 // "a,b,c" -> {a, b, c}. An empty list or an empty item ("a,,b", "a,") is an error naming `flag`.
 std::vector<std::string> split_list(const std::string& text, const std::string& flag);
-// "1,2,8" -> {1, 2, 8}; anything but whole numbers is an error naming `flag`.
+// "1,2,8" -> {1, 2, 8}; anything but whole numbers is an error naming `flag`. A count given
+// twice is kept once: the same cell twice would share one id.
 std::vector<unsigned> parse_counts(const std::string& text, const std::string& flag);
 
 // Names matching shell-style patterns (*, ?, [...]) in `known`, in the order of `known`.

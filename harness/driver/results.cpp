@@ -133,10 +133,49 @@ json derive_metrics(const json& m) {
     return metrics;
 }
 
+// The allocator's identity as far as it decides anything: the evidence is prose.
+bool same_identity(const json& reported, const json& confirmed) {
+    for (const char* key : {"name", "version", "malloc_provider", "serves_malloc"}) {
+        if (!reported.contains(key) || !confirmed.contains(key) || reported.at(key) != confirmed.at(key)) return false;
+    }
+    return true;
+}
+
+// Why a well-formed record cannot be what the child did ("" when it can).
+std::string implausibility(const json& m, const json& identity, const child_outcome& outcome,
+                           const json& confirmed_identity) {
+    if (confirmed_identity.is_null() || confirmed_identity.contains("error")) {
+        return "the driver could not confirm the cell program's allocator: " +
+               (confirmed_identity.is_null() ? std::string("it was not asked") : confirmed_identity["error"].dump());
+    }
+    if (!same_identity(identity, confirmed_identity)) {
+        return fmt::format("the record names the allocator {}, but the cell program, run without plugins, "
+                           "identified it as {}",
+                           identity.dump(), confirmed_identity.dump());
+    }
+    auto bound = [](double observed) {
+        return observed + observation_slack_seconds + observation_slack_fraction * observed;
+    };
+    const double reported_wall = static_cast<double>(field(m, "setup_ns") + field(m, "wall_ns")) / 1e9;
+    if (reported_wall > bound(outcome.seconds)) {
+        return fmt::format("the record's setup and measured phase took {:.3f} s, but the cell program ran for "
+                           "{:.3f} s from start to exit",
+                           reported_wall, outcome.seconds);
+    }
+    const double reported_cpu = static_cast<double>(field(m, "cpu_ns")) / 1e9;
+    if (outcome.cpu_seconds < 0) return "the driver could not read the cell program's CPU time";
+    if (reported_cpu > bound(outcome.cpu_seconds)) {
+        return fmt::format("the record's workers used {:.3f} s of CPU, but the kernel accounted {:.3f} s to the "
+                           "whole cell program",
+                           reported_cpu, outcome.cpu_seconds);
+    }
+    return {};
+}
+
 }  // namespace
 
 json repetition_record(const planned_cell& cell, const run_slot& slot, std::size_t order,
-                       const child_outcome& outcome) {
+                       const child_outcome& outcome, const json& confirmed_identity) {
     json record = {{"rep", slot.rep},       {"order", order},     {"status", "failed"},
                    {"reason", nullptr},     {"seconds", outcome.seconds},
                    {"digest", nullptr},     {"metrics", nullptr}, {"allocator_identity", nullptr},
@@ -150,11 +189,9 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
         if (!parsed.is_object() || parsed.value("schema", "") != "allocproof-cell/1") {
             throw std::runtime_error("not an allocproof-cell/1 record");
         }
+        // A healthy cell program under the wrong allocator exits 3 before it prints a record: a
+        // record naming another allocator is checked, and refused, with the rest of its identity.
         const json& identity = parsed.at("allocator");
-        if (identity.at("name").get<std::string>() != cell.allocator) {
-            record["reason"] = "allocator mismatch: served by " + identity.dump();
-            return record;
-        }
         const json& m = parsed.at("measurement");
         if (field(m, "threads") != cell.threads ||
             field(m, "ops_per_thread") != cell.params.scale.ops_per_thread) {
@@ -165,7 +202,11 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
         record["allocator_identity"] = identity;
         record["probe_cost"] = m.at("probe_cost");
         record["raw"] = m;
-        record["status"] = "ok";
+        record["observed"] = {{"wall_seconds", outcome.seconds},
+                              {"cpu_seconds", outcome.cpu_seconds < 0 ? json(nullptr) : json(outcome.cpu_seconds)}};
+        const std::string doubt = implausibility(m, identity, outcome, confirmed_identity);
+        record["status"] = doubt.empty() ? "ok" : "implausible";
+        if (!doubt.empty()) record["reason"] = doubt;
     } catch (const std::exception& error) {
         record["reason"] = fmt::format("malformed output from the cell ({}): {}", error.what(),
                                        outcome.out.substr(0, 200));
@@ -205,27 +246,50 @@ std::string digest_group(const planned_cell& c) {
                        s.working_set, s.warmup_ops, c.params.seed);
 }
 
-// The digest every cell of a group must show: what the baseline strategy computed (its most
-// common digest), or, without a baseline in the run, the most common digest of the group.
-std::map<std::string, std::string> reference_digests(
-    const plan& p, const std::vector<std::vector<json>>& records) {
-    std::map<std::string, std::map<std::string, int>> baseline_votes, all_votes;
+// The cell a group's digests are checked against: std for a model workload (the library's own
+// allocator, which no plugin replaces), the glibc cell for a real program (as its distribution
+// built it, with no code of this project in its process).
+bool is_reference_cell(const planned_cell& c) {
+    return c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
+}
+
+// What every cell of a digest group must show: its reference cells' most common digest. A group
+// without one (its reference failed, has not run, or is not in it) has a reason instead: its
+// digests are left unverified, never settled by a vote of the cells under test.
+struct group_reference {
+    std::string digest;  // "" when there is none
+    std::string missing_because;
+};
+
+std::map<std::string, group_reference> reference_digests(const plan& p, const std::vector<std::vector<json>>& records) {
+    std::map<std::string, std::map<std::string, int>> votes;
+    std::map<std::string, bool> has_reference_cell, reference_ran;
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const std::string group = digest_group(p.cells[i]);
+        if (!is_reference_cell(p.cells[i])) continue;
+        has_reference_cell[group] = true;
+        if (!records[i].empty()) reference_ran[group] = true;
         for (const json* r : ok_records(records[i])) {
-            if (r->at("digest").is_null()) continue;  // a program with no result to compare
-            const auto digest = r->at("digest").get<std::string>();
-            ++all_votes[digest_group(p.cells[i])][digest];
-            if (p.cells[i].strategy == baseline_strategy) {
-                ++baseline_votes[digest_group(p.cells[i])][digest];
-            }
+            if (!r->at("digest").is_null()) ++votes[group][r->at("digest").get<std::string>()];
         }
     }
-    std::map<std::string, std::string> reference;
-    for (const auto& [group, votes] : all_votes) {
-        const auto& chosen = baseline_votes.contains(group) ? baseline_votes[group] : votes;
-        auto best = std::ranges::max_element(
-            chosen, [](const auto& a, const auto& b) { return a.second < b.second; });
-        reference[group] = best->first;
+    std::map<std::string, group_reference> reference;
+    for (const auto& cell : p.cells) {
+        const std::string group = digest_group(cell);
+        if (reference.contains(group)) continue;
+        const std::string who = cell.external ? std::string("the program's glibc cell") : std::string(baseline_strategy);
+        group_reference& r = reference[group];
+        if (votes.contains(group)) {
+            r.digest = std::ranges::max_element(votes[group], [](const auto& a, const auto& b) {
+                           return a.second < b.second;
+                       })->first;
+        } else if (!has_reference_cell[group]) {
+            r.missing_because = fmt::format("{} is not in this group", who);
+        } else if (!reference_ran[group]) {
+            r.missing_because = fmt::format("{} has not run yet", who);
+        } else {
+            r.missing_because = fmt::format("{} failed or gave no digest in this group", who);
+        }
     }
     return reference;
 }
@@ -270,19 +334,23 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
     // First pass: status of every cell, so that ratios use only trustworthy baselines.
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
         const auto ok = ok_records(records[i]);
-        const auto failed = std::ranges::count_if(records[i], [](const json& r) { return r.at("status") == "failed"; });
-        const bool not_applicable = !records[i].empty() && ok.empty() && failed == 0;
-        const std::string& expected = reference.contains(digest_group(p.cells[i]))
-                                          ? reference.at(digest_group(p.cells[i]))
-                                          : std::string();
-        bool digest_mismatch = std::ranges::any_of(ok, [&](const json* r) {
-            return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected;
+        auto count = [&](const char* wanted) {
+            return std::ranges::count_if(records[i], [&](const json& r) { return r.at("status") == wanted; });
+        };
+        const auto failed = count("failed"), implausible = count("implausible");
+        const bool not_applicable = !records[i].empty() && ok.empty() && failed == 0 && implausible == 0;
+        const group_reference& expected = reference.at(digest_group(p.cells[i]));
+        const bool has_digest = std::ranges::any_of(ok, [](const json* r) { return !r->at("digest").is_null(); });
+        const bool digest_mismatch = !expected.digest.empty() && std::ranges::any_of(ok, [&](const json* r) {
+            return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected.digest;
         });
-        status[i] = failed > 0               ? "failed"
-                    : not_applicable         ? "not_applicable"
-                    : digest_mismatch        ? "invalid"
+        status[i] = implausible > 0                  ? "implausible"
+                    : failed > 0                     ? "failed"
+                    : not_applicable                 ? "not_applicable"
+                    : digest_mismatch                ? "invalid"
                     : records[i].size() < planned[i] ? "pending"
-                                             : "ok";
+                    : has_digest && expected.digest.empty() ? "unverified"
+                                                     : "ok";
     }
 
     for (std::size_t i = 0; i < p.cells.size(); ++i) {
@@ -304,10 +372,11 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                      {"reps_done", records[i].size()},
                      {"reps_ok", ok.size()}};
 
-        const std::string group = digest_group(c);
-        cell["reference_digest"] = reference.contains(group) ? json(reference.at(group)) : json(nullptr);
+        const group_reference& expected = reference.at(digest_group(c));
+        cell["reference_digest"] = expected.digest.empty() ? json(nullptr) : json(expected.digest);
+        cell["added_as_reference"] = c.added_as_reference;
         cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
-        if (status[i] == "failed" || status[i] == "not_applicable") {
+        if (status[i] == "failed" || status[i] == "not_applicable" || status[i] == "implausible") {
             for (const auto& r : records[i]) {
                 if (r.at("status") == status[i]) {
                     cell["reason"] = r.at("reason");
@@ -315,10 +384,14 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
                 }
             }
         } else if (status[i] == "invalid") {
-            cell["reason"] = fmt::format("digest {} differs from the reference {} computed by the "
-                                         "other cells of this workload",
+            cell["reason"] = fmt::format("digest {} differs from the reference {} computed by {} in this group",
                                          cell["digest"].get<std::string>(),
-                                         cell["reference_digest"].get<std::string>());
+                                         cell["reference_digest"].get<std::string>(),
+                                         c.external ? std::string("the program's glibc cell")
+                                                    : std::string(baseline_strategy));
+        } else if (status[i] == "unverified") {
+            cell["reason"] = fmt::format("no reference digest to check {} against: {}",
+                                         cell["digest"].get<std::string>(), expected.missing_because);
         }
         cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
 
@@ -389,11 +462,33 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
 
 // ---- files --------------------------------------------------------------------------------------
 
+namespace {
+
+// RFC 4180's quoting: a field holding a comma, a quote or a line break is quoted, its quotes
+// doubled. Lines end in \n, not RFC 4180's \r\n, as they always have: readers split on it.
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (char c : text) {
+        if (c == '"') quoted += '"';
+        quoted += c;
+    }
+    return quoted + "\"";
+}
+
+std::string csv_row(const std::vector<std::string>& fields) {
+    std::string row;
+    for (const auto& f : fields) row.append(row.empty() ? "" : ",").append(csv_field(f));
+    return row + "\n";
+}
+
+}  // namespace
+
 std::string summary_csv(const json& cells) {
-    std::string csv =
-        "workload,strategy,allocator,threads,status,reps_ok,ns_per_op_median,ns_per_op_cv,noisy,"
-        "ratio_to_std,ratio_ci_low,ratio_ci_high,latency_p99_ns,alloc_calls_per_op,"
-        "rss_peak_bytes,memory_held_ratio,digest,wall_seconds,program_throughput,ratio_to_glibc,machine\n";
+    std::string csv = csv_row({"workload", "strategy", "allocator", "threads", "status", "reps_ok", "ns_per_op_median",
+                               "ns_per_op_cv", "noisy", "ratio_to_std", "ratio_ci_low", "ratio_ci_high",
+                               "latency_p99_ns", "alloc_calls_per_op", "rss_peak_bytes", "memory_held_ratio", "digest",
+                               "wall_seconds", "program_throughput", "ratio_to_glibc", "machine"});
     auto number = [](const json& v) {
         return v.is_null() ? std::string() : fmt::format("{:.6g}", v.get<double>());
     };
@@ -411,21 +506,19 @@ std::string summary_csv(const json& cells) {
         const json& ratio = cell.at("ratio_to_std");
         const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
         const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
-        csv += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
-            cell.at("allocator").get<std::string>(), cell.at("threads").get<unsigned>(),
-            cell.at("status").get<std::string>(), cell.at("reps_ok").get<std::size_t>(),
-            median_of(cell, "ns_per_op"), ns.is_null() ? "" : number(ns.at("cv")),
-            cell.at("noisy").get<bool>() ? "yes" : "no",
-            ns_ratio.is_null() ? "" : number(ns_ratio.at("estimate")),
-            ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_low")),
-            ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
-            median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
-            median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
-            cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
-            median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell),
-            cell.value("machine", 0));
+        csv += csv_row({cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
+                        cell.at("allocator").get<std::string>(), std::to_string(cell.at("threads").get<unsigned>()),
+                        cell.at("status").get<std::string>(), std::to_string(cell.at("reps_ok").get<std::size_t>()),
+                        median_of(cell, "ns_per_op"), ns.is_null() ? "" : number(ns.at("cv")),
+                        cell.at("noisy").get<bool>() ? "yes" : "no",
+                        ns_ratio.is_null() ? "" : number(ns_ratio.at("estimate")),
+                        ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_low")),
+                        ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
+                        median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
+                        median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
+                        cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
+                        median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell),
+                        std::to_string(cell.value("machine", 0))});
     }
     return csv;
 }

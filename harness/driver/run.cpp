@@ -1,5 +1,6 @@
 #include "harness/driver/run.hpp"
 
+#include "allocproof/registry.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
 #include "harness/driver/cpu_affinity.hpp"
@@ -9,6 +10,7 @@
 #include "harness/driver/results.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -105,6 +108,8 @@ void write_results(const fs::path& out, run_state& state, const run_options& opt
     }
 }
 
+// Each cell program's allocator as the program reports it with no plugin loaded: what every
+// record of the run must name (repetition_record), since a plugin can print any record it likes.
 json identify_allocators(const std::vector<std::string>& allocators) {
     json identities = json::object();
     std::atomic<bool> never{false};
@@ -214,8 +219,11 @@ void restore_records(const json& stored, run_state& state) {
         if (found == index.end()) {
             throw usage_error("the stored run has a cell '" + id + "' that its plan does not make");
         }
+        // A file of an older driver may hold one cell twice (--threads 1,1): each repetition counts once.
         for (const auto& record : cell.at("repetitions")) {
-            state.records[found->second].push_back(record);
+            if (!is_done(state.records[found->second], record.at("rep").get<unsigned>())) {
+                state.records[found->second].push_back(record);
+            }
         }
     }
 }
@@ -323,7 +331,7 @@ constexpr double calibration_aim = 1.25;
 
 // Returns plan.calibration.groups; sets the calibrated counts in `p`. Empty when stopped.
 std::optional<json> calibrate(plan& p, const matrix_request& request, const run_options& options,
-                              const cpu_plan& cpus, double min_phase_ms) {
+                              const cpu_plan& cpus, double min_phase_ms, const json& identities) {
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
     std::vector<planned_cell> baselines;  // in plan order
     std::set<std::string> seen;
@@ -348,7 +356,8 @@ std::optional<json> calibrate(plan& p, const matrix_request& request, const run_
                 progress.finish();
                 return std::nullopt;
             }
-            const json record = repetition_record(base, {0, 0}, 0, outcome);
+            const json record =
+                repetition_record(base, {0, 0}, 0, outcome, identities.value(base.allocator, json(nullptr)));
             if (record["status"] != "ok") {
                 // The cell will fail again in the schedule and say why there.
                 note = "the baseline failed, the scale's operations kept: " + record["reason"].get<std::string>();
@@ -427,9 +436,20 @@ int run_matrix(const run_options& options) {
     run_options effective = options;
     if (options.resume) {
         const json& plan = stored["plan"];
-        effective.timeout_seconds = plan.value("timeout_seconds", options.timeout_seconds);
-        effective.memory_limit_mib = plan.value("memory_limit_mib", options.memory_limit_mib);
-        effective.noise_threshold = plan.value("noise_threshold", options.noise_threshold);
+        // The file may be an older driver's, which stored a NaN limit as null, or edited by hand.
+        auto stored_limit = [&](const char* key, double fallback, double low, double high) {
+            if (!plan.contains(key)) return fallback;
+            const json& v = plan.at(key);
+            if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < low || v.get<double>() > high) {
+                throw usage_error(fmt::format("--resume: the stored plan's {} is {}, not a number in {}..{}", key,
+                                              v.dump(), low, high));
+            }
+            return v.get<double>();
+        };
+        effective.timeout_seconds = stored_limit("timeout_seconds", options.timeout_seconds, 1e-3, max_timeout_seconds);
+        effective.memory_limit_mib = static_cast<std::uint64_t>(
+            stored_limit("memory_limit_mib", static_cast<double>(options.memory_limit_mib), 0, double(1u << 30)));
+        effective.noise_threshold = stored_limit("noise_threshold", options.noise_threshold, 0, 10);
         effective.pin = plan.value("pinning", json::object()).value("enabled", options.pin);
     }
     try {
@@ -465,22 +485,33 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         if (request.claims_reps > 0) claims->schedule = {request.claims_reps};  // one round, no more
         if (request.claims_only) {
             // The other cells leave the plan: none is calibrated or waits for repetitions. A plugin's
-            // strategies stay, beside their baseline: the user added them to see them measured.
+            // strategies stay: the user added them to see them measured. Every kept cell keeps its
+            // group's reference cell (std, or a program's glibc cell) on its allocator, the baseline
+            // of its ratios and, in every group, what its digest is checked against.
             std::set<std::string> plugin_strategies;
             for (const auto& plugin : plugins) {
                 for (const auto& name : plugin.at("strategies")) plugin_strategies.insert(name.get<std::string>());
             }
-            std::set<std::string> plugin_groups;
-            for (const auto& cell : state.matrix.cells) {
-                if (plugin_strategies.contains(cell.strategy)) plugin_groups.insert(cell.group() + "|" + cell.allocator);
+            auto is_reference = [](const planned_cell& cell) {
+                return cell.external ? cell.allocator == "glibc" : cell.strategy == baseline_strategy;
+            };
+            std::set<std::string> kept_groups;
+            std::vector<bool> keep(state.matrix.cells.size(), false);
+            for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
+                const planned_cell& cell = state.matrix.cells[i];
+                keep[i] = claims->needed[i] || plugin_strategies.contains(cell.strategy);
+                if (keep[i]) {
+                    kept_groups.insert(cell.group());
+                    kept_groups.insert(cell.group() + "|" + cell.allocator);
+                }
             }
             std::vector<planned_cell> cells;
             for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
                 const planned_cell& cell = state.matrix.cells[i];
-                const bool plugin_or_its_baseline =
-                    plugin_strategies.contains(cell.strategy) ||
-                    (cell.strategy == "std" && plugin_groups.contains(cell.group() + "|" + cell.allocator));
-                if (claims->needed[i] || plugin_or_its_baseline) cells.push_back(std::move(state.matrix.cells[i]));
+                const bool its_reference =
+                    is_reference(cell) && (kept_groups.contains(cell.group() + "|" + cell.allocator) ||
+                                           (cell.external && kept_groups.contains(cell.group())));
+                if (keep[i] || its_reference) cells.push_back(std::move(state.matrix.cells[i]));
             }
             state.matrix.cells = std::move(cells);
             state.matrix.schedule.clear();
@@ -518,6 +549,20 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         }
     }
 
+    std::vector<std::string> allocators;
+    std::vector<std::string> references_added;
+    for (const auto& cell : state.matrix.cells) {
+        if (std::ranges::find(allocators, cell.allocator) == allocators.end()) allocators.push_back(cell.allocator);
+        if (cell.added_as_reference) references_added.push_back(cell.id());
+    }
+    if (!references_added.empty()) {
+        std::cout << fmt::format("allocproof: added {} reference cell(s) that the selection left out ({} for a model "
+                                 "workload, glibc for a real program), so that every digest is checked against "
+                                 "a trusted one: {}\n",
+                                 references_added.size(), baseline_strategy, fmt::join(references_added, ", "));
+    }
+    const json identities = identify_allocators(allocators);
+
     if (options.resume) {
         apply_stored_calibration(state.matrix, stored["plan"].value("calibration", json(nullptr)));
         state.document = stored;
@@ -531,23 +576,18 @@ int run_planned(const run_options& options, matrix_request request, const json& 
         const double min_phase_ms = request.ops ? 0 : request.min_phase_ms.value_or(default_min_phase_ms(request.scale));
         json calibration = nullptr;
         if (min_phase_ms > 0) {
-            const auto groups = calibrate(state.matrix, request, options, cpus, min_phase_ms);
+            const auto groups = calibrate(state.matrix, request, options, cpus, min_phase_ms, identities);
             if (!groups) {
                 std::cerr << "allocproof: stopped while calibrating, before any cell ran: nothing to resume\n";
                 return exit_interrupted;
             }
             calibration = {{"min_phase_ms", min_phase_ms}, {"groups", *groups}};
         }
-        std::vector<std::string> allocators;
-        for (const auto& cell : state.matrix.cells) {
-            if (std::find(allocators.begin(), allocators.end(), cell.allocator) == allocators.end())
-                allocators.push_back(cell.allocator);
-        }
         state.document = {
             {"schema_version", results_schema_version},
             {"tool", "allocproof"},
             {"status", "running"},
-            {"environment", collect_environment(options.command_line, identify_allocators(allocators))},
+            {"environment", collect_environment(options.command_line, identities)},
             {"plugins", plugins},
             {"settings", options.settings},
             {"plan",
@@ -559,6 +599,7 @@ int run_planned(const run_options& options, matrix_request request, const json& 
               {"noise_threshold", options.noise_threshold},
               {"pinning", to_json(cpus)},
               {"calibration", calibration},
+              {"references_added", references_added},
               {"skipped", state.matrix.skipped}}},
         };
     }
@@ -629,7 +670,8 @@ int run_planned(const run_options& options, matrix_request request, const json& 
                 child_outcome outcome = run_child(cell_argv(cell, request, options), limit, stop_requested,
                                                   cpus.cpus_for(cell.threads));
                 if (outcome.interrupted) return false;  // not the cell's fault: it will run on --resume
-                json record = repetition_record(cell, slot, order, outcome);
+                json record =
+                    repetition_record(cell, slot, order, outcome, identities.value(cell.allocator, json(nullptr)));
                 note_cpus(record, cpus, cell.threads, outcome);
                 state.records[slot.cell].push_back(std::move(record));
             }

@@ -24,6 +24,10 @@ struct run_options {
     nlohmann::json settings = nlohmann::json::array();  // the table of every option's value
 };
 
+// The longest --timeout: a week. Past it the limit, in milliseconds, would no longer be a number
+// anyone meant.
+inline constexpr double max_timeout_seconds = 7 * 24 * 3600;
+
 // Exit codes of `allocproof run`.
 enum exit_code : int {
     exit_ok = 0,
