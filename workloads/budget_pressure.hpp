@@ -24,6 +24,7 @@
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
 #include "allocproof/workload.hpp"
+#include "workloads/support/block_contents.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -111,8 +112,7 @@ struct budget_pressure {
                     ++refusals_;
                 }
             }
-            const std::uint64_t key = random_.next();
-            for (std::size_t w = 0; w < bytes / sizeof(std::uint64_t); ++w) b.words[w] = key + w;
+            support::fill(b.words, bytes, random_.next());
             held_[(head_ + count_) % held_.size()] = b;
             ++count_;
             live_bytes_ += bytes;
@@ -124,9 +124,7 @@ struct budget_pressure {
             block& b = held_[head_];
             head_ = (head_ + 1) % held_.size();
             --count_;
-            std::uint64_t sum = 0;
-            for (std::size_t w = 0; w < b.bytes / sizeof(std::uint64_t); ++w) sum = sum * 31 + b.words[w];
-            digest_ = digest_fold(digest_, sum);
+            digest_ = digest_fold(digest_, support::read_back(b.words, b.bytes));
             if (b.spilled) {
                 ::operator delete(b.words, b.bytes);
             } else {

@@ -20,7 +20,9 @@
 // the SIMD variants run the scalar kernel and say so once on stderr.
 // The digest folds the ids of the 8 nearest and their distances quantised to 1/16, read from the
 // strategy's memory; it is equal across strategies within a variant (the kernels never peel to an
-// alignment boundary, see support/distance_kernels.hpp), not across variants.
+// alignment boundary, see support/distance_kernels.hpp), not across variants. A vector's block is
+// also read in full when it is released (the misaligned variant's leading float is zeroed), so a
+// byte changed by a wrong strategy shows even where it does not move a query's 8 nearest.
 // Does not model: approximate indexes (HNSW, IVF), quantised vectors, batching of queries, or the
 // seed's zeroing on release (aligned_pool does it by its own option).
 //
@@ -32,6 +34,7 @@
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
 #include "allocproof/workload.hpp"
+#include "workloads/support/bytes.hpp"
 #include "workloads/support/distance_kernels.hpp"
 
 #include <algorithm>
@@ -170,6 +173,7 @@ struct embeddings {
         void store(std::size_t c, entry& v) {
             const std::size_t bytes = block_bytes(dimensions[c]);
             auto* block = static_cast<float*>(collections_[c]->pool.allocate(bytes));
+            std::fill_n(block, offset_, 0.0f);
             v.data = block + offset_;
             v.id = next_id_++;
             fill(v.data, dimensions[c], random_.next());
@@ -179,7 +183,9 @@ struct embeddings {
 
         void release(std::size_t c, entry& v) {
             const std::size_t bytes = block_bytes(dimensions[c]);
-            collections_[c]->pool.deallocate(v.data - offset_, bytes);
+            float* block = v.data - offset_;
+            digest_ = digest_fold(digest_, support::bytes_checksum(reinterpret_cast<const std::byte*>(block), bytes) ^ v.id);
+            collections_[c]->pool.deallocate(block, bytes);
             v.data = nullptr;
             live_bytes_ -= bytes;
         }

@@ -10,7 +10,11 @@
 // it leaves a window of the 16 most recent results. Between queries, nodes are removed and
 // inserted: a random slot among 2 x working_set is toggled, so about working_set nodes are live.
 // Node keys and neighbour ids are read back from the node memory during the search, and hits from
-// the result chunks at release; both go into the digest, as does a removed node's content.
+// the result chunks at release; both go into the digest, as does a removed node's content. At
+// release every byte of a node and of a chunk is read into the digest (a chunk's unused hits are
+// zeroed when it is taken, so that they too are the same on every strategy), except a chunk's
+// link, an address, which is followed instead: a strategy that writes into a live block anywhere
+// changes the digest or breaks the walk.
 // Does not model: edge updates on live nodes, embeddings (see workloads/embeddings.hpp), arenas
 // for per-query temporaries (the visited set is the workload's own, not the strategy's), or
 // persistence. Neighbour ids may name empty slots: the search skips them, as a store skips
@@ -143,6 +147,7 @@ struct graph {
                     chunk->next = nullptr;
                     chunk->count = 0;
                     chunk->query = static_cast<std::uint32_t>(owner.queries_);
+                    chunk->hits = {};
                     (tail == nullptr ? head : tail->next) = chunk;
                     tail = chunk;
                     owner.grow(sizeof(result_chunk));
@@ -173,7 +178,7 @@ struct graph {
 
         void remove(std::size_t slot) {
             const node* n = slots_[slot];
-            std::uint64_t sum = n->key ^ n->slot;
+            std::uint64_t sum = n->key ^ n->slot ^ (std::uint64_t{n->degree} << 32);
             for (std::uint32_t d = 0; d < max_degree; ++d) sum = sum * 31 + n->neighbours[d];
             sum += n->properties[0] ^ n->properties[1];
             digest_ = digest_fold(digest_, sum);
@@ -242,9 +247,8 @@ struct graph {
         void retire_result(result_chunk* chunk) {
             std::uint64_t sum = 0;
             while (chunk != nullptr) {
-                const std::uint32_t count = std::min<std::uint32_t>(chunk->count, hits_per_chunk);
-                sum = sum * 31 + chunk->query;
-                for (std::uint32_t i = 0; i < count; ++i) {
+                sum = sum * 31 + (chunk->query ^ (std::uint64_t{chunk->count} << 32));
+                for (std::uint32_t i = 0; i < hits_per_chunk; ++i) {
                     const hit& h = chunk->hits[i];
                     sum = sum * 31 + (h.key ^ (std::uint64_t{h.slot} << 8) ^ h.hops);
                 }

@@ -141,7 +141,7 @@ struct larson {
         void place(slot_array& array, std::size_t at) {
             const std::size_t bytes = support::random_block_bytes(random_);
             void* block = shared_.blocks.allocate(bytes);
-            support::stamp(block, bytes, random_.next());
+            support::fill(block, bytes, random_.next());
             array.slots[at] = {block, static_cast<std::uint32_t>(bytes)};
             array.bytes += bytes;
             live_bytes_peak_ = std::max(live_bytes_peak_, array.bytes);
@@ -149,7 +149,7 @@ struct larson {
 
         void retire(slot_array& array, std::size_t at) {
             slot& s = array.slots[at];
-            digest_ = digest_fold(digest_, support::read_stamp(s.block, s.bytes) ^ at);
+            digest_ = digest_fold(digest_, support::read_back(s.block, s.bytes) ^ at);
             shared_.blocks.deallocate(s.block, s.bytes);
             array.bytes -= s.bytes;
             s = {};

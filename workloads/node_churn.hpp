@@ -3,8 +3,9 @@
 //
 // Models: the node traffic of an index under a steady mix of inserts and deletes, where a
 // database keeps one pool per node type. Every node is written in full when allocated and read in
-// full when freed, so a strategy pays for the cache lines it hands out, and the content read back
-// goes into the digest: overlapping or reused-while-live blocks change it.
+// full when freed (support/block_contents.hpp), so a strategy pays for the cache lines it hands
+// out, and any byte changed while the node was live changes the digest: overlapping,
+// nested or reused-while-live blocks are caught.
 // Does not model: tree structure, key comparisons, or node sizes other than two classes.
 //
 // Each operation picks a slot among 2 x working_set at random: an empty slot gets a new node (one
@@ -15,6 +16,7 @@
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
 #include "allocproof/workload.hpp"
+#include "workloads/support/block_contents.hpp"
 
 #include <algorithm>
 #include <array>
@@ -82,7 +84,7 @@ struct node_churn {
 
     private:
         struct slot {
-            std::uint64_t* node = nullptr;
+            void* node = nullptr;
             std::uint32_t size_class = 0;
         };
 
@@ -90,11 +92,8 @@ struct node_churn {
             std::uint64_t key = random_.next();
             std::uint32_t size_class = static_cast<std::uint32_t>(key >> 63);
             std::size_t bytes = node_sizes[size_class];
-            auto* node = static_cast<std::uint64_t*>(pools_[size_class].allocate(bytes));
-            std::size_t words = bytes / sizeof(std::uint64_t);
-            for (std::size_t w = 0; w < words; ++w) {
-                node[w] = key + w * 0x9E3779B97F4A7C15ULL;
-            }
+            void* node = pools_[size_class].allocate(bytes);
+            support::fill(node, bytes, key);
             slots_[index] = {node, size_class};
             live_bytes_ += bytes;
             live_bytes_peak_ = std::max(live_bytes_peak_, live_bytes_);
@@ -103,11 +102,7 @@ struct node_churn {
         void retire(std::size_t index) {
             slot& s = slots_[index];
             std::size_t bytes = node_sizes[s.size_class];
-            std::uint64_t sum = 0;
-            for (std::size_t w = 0; w < bytes / sizeof(std::uint64_t); ++w) {
-                sum = sum * 31 + s.node[w];
-            }
-            digest_ = digest_fold(digest_, sum ^ index);
+            digest_ = digest_fold(digest_, support::read_back(s.node, bytes) ^ index);
             pools_[s.size_class].deallocate(s.node, bytes);
             s.node = nullptr;
             live_bytes_ -= bytes;

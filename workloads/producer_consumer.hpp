@@ -152,7 +152,7 @@ struct producer_consumer {
         void produce() {
             const std::size_t bytes = support::random_block_bytes(random_);
             void* block = blocks_.allocate(bytes);
-            support::stamp(block, bytes, random_.next());
+            support::fill(block, bytes, random_.next());
             produced_bytes_ += bytes;
             if (role_ == role::producer) {
                 lane_.produced_bytes.store(produced_bytes_, std::memory_order_relaxed);
@@ -167,7 +167,7 @@ struct producer_consumer {
             if (role_ == role::consumer && (++consumed_ & 63) == 0) {
                 live_bytes_peak_ = std::max(live_bytes_peak_, live_bytes());
             }
-            digest_ = digest_fold(digest_, support::read_stamp(e.block, e.bytes));
+            digest_ = digest_fold(digest_, support::read_back(e.block, e.bytes));
             blocks_.deallocate(e.block, e.bytes);
             consumed_bytes_ += e.bytes;
         }

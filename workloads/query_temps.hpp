@@ -20,7 +20,9 @@
 // One operation is one query: 60% group-by (sum, count and smallest name per key over a range of
 // 32-256 rows), 40% hash join (build 16-128 rows, probe 32-256 rows, one concatenated name per
 // match). Digest: each query's result read back from the temporaries (the groups in bucket order,
-// the join outputs in probe order).
+// the join outputs in probe order), and at the query's end every row slot of every page (unused
+// ones zeroed when the page is taken) and every entry's numbers, however the strategy frees them;
+// links and the rows' name pointers are addresses, followed rather than folded.
 #pragma once
 
 #include "allocproof/registry.hpp"
@@ -128,6 +130,7 @@ struct query_temps {
             std::size_t count;
             static constexpr std::size_t capacity = (page_bytes - 16) / sizeof(row);
             row* rows() { return reinterpret_cast<row*>(reinterpret_cast<std::byte*>(this) + 16); }
+            const row* rows() const { return reinterpret_cast<const row*>(reinterpret_cast<const std::byte*>(this) + 16); }
         };
         static_assert(sizeof(page) <= 16);
 
@@ -154,6 +157,7 @@ struct query_temps {
                     auto* fresh = static_cast<page*>(blocks_.allocate(page_bytes));
                     fresh->next = nullptr;
                     fresh->count = 0;
+                    std::fill_n(fresh->rows(), page::capacity, row{});
                     (last == nullptr ? first : last->next) = fresh;
                     last = fresh;
                 }
@@ -237,11 +241,25 @@ struct query_temps {
             }
             digest_ = digest_fold(digest_, outputs_.size());
             for (text* out : outputs_) digest_ = digest_fold(digest_, support::hash_bytes(out->bytes(), out->size));
+            fold_rows(probe);
             if constexpr (S::traits.frees_individually) {
                 for (text* out : outputs_) text::release(blocks_, out);
                 free_pages(probe);
             }
             end_query(build, directory, [](entry*) {});
+        }
+
+        // Every row slot of every page as the query leaves them: the pages' check at release,
+        // whichever way they are released.
+        void fold_rows(const page* p) {
+            for (; p != nullptr; p = p->next) {
+                std::uint64_t sum = p->count;
+                for (std::size_t i = 0; i < page::capacity; ++i) {
+                    const row& r = p->rows()[i];
+                    sum = (sum ^ r.key ^ static_cast<std::uint64_t>(r.value) ^ (r.name_size << 56)) * 0x100000001B3ULL;
+                }
+                digest_ = digest_fold(digest_, sum);
+            }
         }
 
         void free_pages(page* p) {
@@ -256,6 +274,12 @@ struct query_temps {
         // only that way.
         template <class Release>
         void end_query(page* rows, entry** directory, Release&& release_entry_parts) {
+            for (std::size_t b = 0; b < buckets; ++b) {
+                for (const entry* e = directory[b]; e != nullptr; e = e->next) {
+                    digest_ = digest_fold(digest_, e->key ^ static_cast<std::uint64_t>(e->sum) ^ (e->count << 40));
+                }
+            }
+            fold_rows(rows);
             if constexpr (S::traits.frees_individually) {
                 for (std::size_t b = 0; b < buckets; ++b) {
                     for (entry* e = directory[b]; e != nullptr;) {

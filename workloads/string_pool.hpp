@@ -16,7 +16,9 @@
 // uniformly by rank (P(rank) ~ 1/rank); 512 records in flight (a ring: each operation replaces
 // the oldest); the interner holds at most working_set / 4 entries. String bytes come from the
 // blocks strategy in one block per string (sizes vary: size classes for fixed-size strategies).
-// Digest: each record's string as read back when the record is retired, and the count of misses.
+// Digest: each record's string as read back when the record is retired, and the count of misses;
+// an interned entry's hash and string are read again when its last holder frees it (its links
+// are addresses, followed rather than folded), so every byte of every block is checked at release.
 #pragma once
 
 #include "allocproof/registry.hpp"
@@ -183,7 +185,9 @@ struct string_pool {
         }
 
         void unreference(entry* e) {
-            if (--e->refs == 0) blocks_.deallocate(e, sizeof(entry) + e->size);
+            if (--e->refs != 0) return;
+            digest_ = digest_fold(digest_, e->hash ^ support::hash_bytes(e->bytes(), e->size));
+            blocks_.deallocate(e, sizeof(entry) + e->size);
         }
 
         void push_lru(entry* e) {
