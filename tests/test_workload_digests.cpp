@@ -1,6 +1,9 @@
 // Every workload computes the same digest whatever strategy serves it, the digest depends on the
 // seed, and a strategy that hands out memory still in use (a test double per family: blocks,
 // object pool, buffers, vector) changes it: the check the driver makes on every cell can fail.
+// Two subtler blocks doubles (a block nested inside a live larger one; blocks overlapping their
+// live neighbour by 16 bytes) must be caught by every workload that takes blocks: its digest
+// differs, or its cell fails.
 #include "allocproof/cell.hpp"
 #include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
@@ -9,9 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace allocproof;
 
@@ -95,6 +103,66 @@ void check_every_workload_catches_overlap(type_list<Ws...>) {
         ...);
 }
 
+// Runs `digest_differs` in a child process and says how it ended: the wrong strategy is caught
+// when its digest differs from std's or when the child did not come back with a digest at all (a
+// crash, a hang ended by the alarm, or run_cell's exit when a worker threw), which the driver
+// records as a failed cell. A child for every case: a block nested in or overlapping another
+// corrupts what the workload navigates (links, lengths, vectors' pointers), and run_cell itself
+// ends the process when a worker fails, which would take the test binary with it.
+constexpr int digest_matched_std = 42;
+constexpr unsigned child_seconds = 10;  // a cell at the test scale takes milliseconds
+constexpr std::string_view missed = "digest matches std's";
+
+template <class DigestDiffers>
+std::string outcome_in_child(DigestDiffers digest_differs) {
+    std::fflush(nullptr);
+    const pid_t child = fork();
+    if (child < 0) {
+        ADD_FAILURE() << "fork failed";
+        return std::string(missed);
+    }
+    if (child == 0) {
+        alarm(child_seconds);
+        _exit(digest_differs() ? 0 : digest_matched_std);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) {
+        ADD_FAILURE() << "waitpid failed";
+        return std::string(missed);
+    }
+    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+    if (WEXITSTATUS(status) == digest_matched_std) return std::string(missed);
+    if (WEXITSTATUS(status) == 0) return "digest differs";
+    return "exit code " + std::to_string(WEXITSTATUS(status));
+}
+
+// Every form of every workload that accepts the blocks double D must catch it.
+template <class D, class... Ws>
+void check_every_blocks_workload_catches(type_list<Ws...>) {
+    unsigned checked = 0;
+    (
+        [&] {
+            if constexpr (Ws::template accepts<D>) {
+                ++checked;
+                unsigned variant = 0;
+                for (std::string_view name : registry::instance().workload_names(Ws::traits)) {
+                    cell_request request = test_request(Ws::traits, "std", 1);
+                    request.workload = std::string(name);
+                    request.params.variant = variant++;
+                    const std::uint64_t right = run(request).digest;
+                    request.strategy = "double";
+                    const std::string outcome =
+                        outcome_in_child([&] { return run_cell<Ws, D>(request).digest != right; });
+                    // How each form caught it, in the XML report (--gtest_output=xml).
+                    ::testing::Test::RecordProperty(std::string(name), outcome);
+                    EXPECT_NE(outcome, missed) << name << " does not notice " << D::traits.name;
+                }
+            }
+        }(),
+        ...);
+    EXPECT_GT(checked, 0u) << D::traits.name << " serves no workload";
+}
+
 }  // namespace
 
 TEST(WorkloadDigests, SameAcrossStrategiesForEveryWorkload) {
@@ -123,6 +191,17 @@ TEST(WorkloadDigests, DependOnTheSeedAndAreRepeatable) {
 
 TEST(WorkloadDigests, MemoryStillInUseChangesTheDigest) {
     check_every_workload_catches_overlap(generated::all_workloads{});
+}
+
+// A block placed inside a live, larger block: the host's bytes change in its interior, where a
+// digest that samples a few words (or only the ends) does not look.
+TEST(WorkloadDigests, BlockNestedInsideALiveBlockChangesTheDigest) {
+    check_every_blocks_workload_catches<test_doubles::interior_nesting_blocks>(generated::all_workloads{});
+}
+
+// A block overlapping its live neighbour's last 16 bytes.
+TEST(WorkloadDigests, BlockOverlappingItsNeighbourBySixteenBytesChangesTheDigest) {
+    check_every_blocks_workload_catches<test_doubles::neighbour_overlapping_blocks>(generated::all_workloads{});
 }
 
 TEST(WorkloadDigests, MeasurementIsComplete) {
