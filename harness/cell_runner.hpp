@@ -4,6 +4,8 @@
 //   build the starting state -> warm-up operations -> barrier (clock starts when the last thread
 //   arrives) -> a fixed number of measured operations, one in `sample_every` timed into the
 //   latency histogram -> barrier (clock stops when the last thread arrives) -> tear down, digest.
+// Around the clock, what it does not see is measured too: the setup and the teardown (main thread's
+// clock), the whole process's CPU over the phase, and resident memory operator new does not explain.
 // With --dirty-heap each thread first leaves its heap used (harness/dirty_heap.hpp). The measured
 // operations run in `timeline_points` equal chunks; after each, thread 0 reads the process's RSS
 // and every worker that can say how many bytes it holds says so: the memory timeline.
@@ -46,6 +48,7 @@ struct worker_report {
     std::uint64_t digest = 0;
     std::uint64_t live_bytes_peak = 0;
     std::int64_t held_peak = 0;  // bytes held from the global allocator, see this_thread_held_peak
+    std::int64_t held_at_end_of_measure = 0;  // requested - released since the thread started
     std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
     std::vector<std::uint64_t> rss_bytes;   // thread 0 only
     std::vector<std::uint64_t> elapsed_ns;  // thread 0 only
@@ -92,6 +95,7 @@ auto make_worker(const workload_params& params, unsigned index, shared_of<W, S>&
 // Readings taken at the barriers, by whichever thread completes them.
 struct phase_readings {
     std::chrono::steady_clock::time_point stamps[3];
+    std::uint64_t process_cpu_ns[3] = {};
     std::uint64_t rss_at_end = 0;
     bool peak_was_reset = false;
     std::uint64_t rss_peak_of_measure = 0;
@@ -102,6 +106,7 @@ struct phase_clock {
     int* phase;
     void operator()() noexcept {
         readings->stamps[*phase] = std::chrono::steady_clock::now();
+        readings->process_cpu_ns[*phase] = process_cpu_ns();
         if (*phase == 1) {
             readings->peak_was_reset = reset_peak_resident();
         } else if (*phase == 2) {
@@ -129,6 +134,10 @@ inline alloc_counts counts_between(const alloc_counts& before, const alloc_count
             after.bytes_requested - before.bytes_requested, after.bytes_released - before.bytes_released};
 }
 
+inline std::int64_t held_bytes(const alloc_counts& counts) {
+    return static_cast<std::int64_t>(counts.bytes_requested - counts.bytes_released);
+}
+
 inline void add_counts(alloc_counts& into, const alloc_counts& more) {
     into.allocations += more.allocations;
     into.deallocations += more.deallocations;
@@ -149,6 +158,7 @@ cell_measurement run_cell(const cell_request& request) {
     result.threads = threads;
     result.ops_per_thread = scale.ops_per_thread;
     result.rss_before_setup_bytes = resident_bytes();
+    const alloc_counts main_thread_at_start = this_thread_alloc_counts();
 
     const std::uint64_t chunks =
         std::max<std::uint64_t>(1, std::min<std::uint64_t>(request.timeline_points, scale.ops_per_thread));
@@ -226,7 +236,10 @@ cell_measurement run_cell(const cell_request& request) {
                 }
                 counters.stop();
                 report.held_peak = this_thread_held_peak();
-                report.counted = detail::counts_between(counts_before, this_thread_alloc_counts());
+                const alloc_counts counts_after = this_thread_alloc_counts();
+                report.counted = detail::counts_between(counts_before, counts_after);
+                // Read here, not with an atomic on the hot path: what this thread holds now.
+                report.held_at_end_of_measure = detail::held_bytes(detail::counts_between(born, counts_after));
                 report.cpu_ns = thread_cpu_ns() - cpu_before;
                 report.instructions = counters.instructions();
                 report.cycles = counters.cycles();
@@ -250,6 +263,8 @@ cell_measurement run_cell(const cell_request& request) {
         }
     };
 
+    std::int64_t main_thread_held = 0;
+    clock::time_point torn_down;
     const auto setup_start = clock::now();
     stamps[0] = setup_start;
     phase = 1;  // phase 0 is the setup start stamped above
@@ -261,8 +276,11 @@ cell_measurement run_cell(const cell_request& request) {
         }
         workers_done.wait();
         mark = this_thread_alloc_counts();
+        // This thread allocated nothing since the phase ended: it waited for the workers.
+        main_thread_held = detail::held_bytes(detail::counts_between(main_thread_at_start, mark));
         shared.reset();
         detail::add_counts(lifetime, detail::counts_between(mark, this_thread_alloc_counts()));
+        torn_down = clock::now();
         shared_gone.count_down();
         for (auto& thread : pool) {
             thread.join();
@@ -275,6 +293,8 @@ cell_measurement run_cell(const cell_request& request) {
     };
     result.setup_ns = ns(stamps[1] - stamps[0]);
     result.wall_ns = ns(stamps[2] - stamps[1]);
+    result.teardown_ns = ns(torn_down - stamps[2]);
+    result.process_cpu_ns = readings.process_cpu_ns[2] - readings.process_cpu_ns[1];
     result.rss_end_of_measure_bytes = readings.rss_at_end;
     if (readings.peak_was_reset) {
         // The mark can trail a reading of statm taken a moment before it.
@@ -315,6 +335,11 @@ cell_measurement run_cell(const cell_request& request) {
         cycles += report.cycles.value_or(0);
         if (report.bytes_copied) result.bytes_copied = result.bytes_copied.value_or(0) + *report.bytes_copied;
     }
+    std::int64_t explained = main_thread_held;
+    for (const auto& report : reports) explained += report.held_at_end_of_measure;
+    const auto growth = static_cast<std::int64_t>(result.rss_end_of_measure_bytes) -
+                        static_cast<std::int64_t>(result.rss_before_setup_bytes);
+    result.rss_unexplained_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, growth - explained));
     result.leaked_blocks = static_cast<std::int64_t>(lifetime.allocations - lifetime.deallocations);
     result.leaked_bytes = static_cast<std::int64_t>(lifetime.bytes_requested - lifetime.bytes_released);
     result.latency_buckets = latency.buckets();

@@ -29,6 +29,13 @@ std::uint64_t thread_cpu_ns() {
            static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+std::uint64_t process_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 std::uint64_t resident_bytes() {
     // statm: size resident shared text lib data dt, in pages. Plain read(): no stdio buffer
     // allocation, so reading it does not move the counters it is read beside.

@@ -122,6 +122,11 @@ json derive_metrics(const json& m) {
                                              static_cast<double>(field(m, "rss_before_setup_bytes")) - live)
                                       : json(nullptr)},
         {"global_bytes_held_peak", m.value("global_bytes_held_peak", json(nullptr))},
+        // What the measured phase's clock does not see (cell.hpp); null in records from before them.
+        {"setup_ns", field(m, "setup_ns")},
+        {"teardown_ns", m.value("teardown_ns", json(nullptr))},
+        {"process_cpu_ns", m.value("process_cpu_ns", json(nullptr))},
+        {"rss_unexplained_bytes", m.value("rss_unexplained_bytes", json(nullptr))},
         {"churn_growth", has_growth ? json((rss_timeline.back().get<double>() - rss_timeline.front().get<double>()) / live)
                                     : json(nullptr)},
     };

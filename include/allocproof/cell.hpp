@@ -34,6 +34,12 @@ struct cell_measurement {
     std::uint64_t wall_ns = 0;        // barrier release to the last thread's end
     std::uint64_t cpu_ns = 0;         // measured phase, summed over the worker threads
     std::uint64_t setup_ns = 0;       // building the starting state and warming up
+    // What the clock of the measured phase does not see. teardown_ns: from the end of the phase
+    // until the workers and the shared state are torn down (a strategy's destructor runs there).
+    // process_cpu_ns: CPU time of the whole process over the phase, every thread of it; beyond
+    // cpu_ns, it is work done on threads that are not the workers (a strategy's own thread).
+    std::uint64_t teardown_ns = 0;
+    std::uint64_t process_cpu_ns = 0;
     std::vector<std::uint64_t> latency_buckets;  // log-linear histogram, see latency_histogram
     std::uint64_t latency_max_ns = 0;
     std::uint64_t alloc_calls = 0;    // global operator new calls in the measured phase
@@ -42,6 +48,11 @@ struct cell_measurement {
     std::uint64_t rss_before_setup_bytes = 0;
     std::uint64_t rss_end_of_measure_bytes = 0;
     std::uint64_t rss_final_bytes = 0;  // after the workload tore down its state
+    // Resident memory at the end of the phase that operator new does not explain: its growth since
+    // before setup minus what the workers and the main thread held through the counted operator new
+    // at that moment (requested - released since the cell started), at least 0. Memory a strategy
+    // maps itself, or takes on a thread of its own, shows here; so do the allocator's own overheads.
+    std::uint64_t rss_unexplained_bytes = 0;
     std::uint64_t live_bytes_peak = 0;  // the workload's own count, summed over threads
     // Memory while it is held, not after it was freed: the process's resident high-water mark over
     // the measured phase alone (empty where the kernel would not reset the mark), and the most
