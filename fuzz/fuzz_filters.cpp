@@ -4,7 +4,8 @@
 //   1: a list for split_list and parse_counts   2: a --shard value
 //   3: patterns (comma-separated)                4: known names (comma-separated)
 //   5 (and the rest): a stored request, JSON
-// Bad input must be a usage_error; what each parser returns must keep its documented promise.
+// Bad input must be a usage_error; what each parser returns must keep its documented promise
+// (parse_counts: each distinct count once; parse_shard: 1 <= i <= n <= max_shards, no wrapping).
 #include "fuzz/fuzz_support.hpp"
 
 #include "harness/driver/matrix.hpp"
@@ -38,16 +39,23 @@ void check_lists(const std::string& text) {
     });
     expecting_usage_error([&] {
         const auto counts = parse_counts(text, "--threads");
-        if (counts.size() != static_cast<std::size_t>(std::ranges::count(text, ',')) + 1) {
-            broken("parse_counts", "not one count per item");
+        // One count per distinct item: a count given twice would plan two cells of one id.
+        std::vector<unsigned> items;
+        for (const auto& item : split_list(text, "--threads")) {
+            const auto count = static_cast<unsigned>(std::stoul(item));
+            if (std::ranges::find(items, count) == items.end()) items.push_back(count);
         }
+        if (counts != items) broken("parse_counts", "not one count per distinct item, in order");
     });
 }
 
 void check_shard(const std::string& text) {
     expecting_usage_error([&] {
         const auto [index, count] = parse_shard(text);
-        if (index < 1 || index > count) broken("parse_shard", fmt::format("{}/{} from '{}'", index, count, text));
+        if (index < 1 || index > count || count > max_shards) {
+            broken("parse_shard", fmt::format("{}/{} from '{}'", index, count, text));
+        }
+
     });
 }
 

@@ -12,7 +12,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 
 namespace fs = std::filesystem;
@@ -58,6 +60,33 @@ void exit_code_is(const char* command, int code, std::initializer_list<int> allo
     }
 }
 
+// summary.csv read back as RFC 4180 says: whatever the cells' names hold (commas, quotes, line
+// breaks), one row per cell under the header, each with the header's number of fields.
+void check_summary_csv(const fs::path& csv_path, const fs::path& results_path) {
+    std::ifstream in(csv_path);
+    const std::string csv{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::vector<std::size_t> fields_per_row(1, 1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < csv.size(); ++i) {
+        if (quoted && csv[i] == '"' && i + 1 < csv.size() && csv[i + 1] == '"') {
+            ++i;
+        } else if (csv[i] == '"') {
+            quoted = !quoted;
+        } else if (!quoted && csv[i] == ',') {
+            ++fields_per_row.back();
+        } else if (!quoted && csv[i] == '\n') {
+            fields_per_row.push_back(1);
+        }
+    }
+    fields_per_row.pop_back();  // after the last line's \n
+    std::ifstream results_in(results_path);
+    const std::size_t cells = json::parse(results_in).at("cells").size();
+    if (quoted || fields_per_row.size() != cells + 1 ||
+        std::ranges::any_of(fields_per_row, [&](std::size_t n) { return n != fields_per_row.front(); })) {
+        broken("summary_csv", "not one well-formed row per cell: " + csv.substr(0, 300));
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -96,7 +125,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     merge_options merge;
     merge.inputs = {plain.string()};
     merge.out = (scratch_folder() / "merged").string();
-    exit_code_is("merge", merge_command(merge), {0, exit_usage});
+    if (const int merged = merge_command(merge); merged == 0) {
+        check_summary_csv(fs::path(merge.out) / "summary.csv", fs::path(merge.out) / "results.json");
+    } else {
+        exit_code_is("merge", merged, {exit_usage});
+    }
     fs::remove_all(merge.out);
 
     // --resume plans from the stored request; the rest of its reading is run.cpp's own.
