@@ -5,13 +5,22 @@
 // With --plugin PATH (repeatable) it first loads strategy plugins (harness/plugin_loader.hpp);
 // --describe-plugins prints what they hold and exits, which is how the driver learns of them.
 //
-// Exit codes: 0 measured; 2 bad arguments or a plugin that cannot be loaded; 3 the allocator
-// serving malloc is not the one asked for; 70 a worker failed; 71 a worker ran out of memory.
+// With --conformance STRATEGY it measures nothing: it checks that the strategy keeps the contract
+// of allocproof/strategy.hpp (harness/conformance.hpp) and prints what passed, or exits 72 with
+// the failed check on stderr. The driver runs it for plugin and thread-safe strategies before it
+// measures them, and passes a failure on to their cells with --conformance-failed REASON: such a
+// cell exits 72 at once, with the reason, and is recorded `invalid`.
+//
+// Exit codes: 0 measured (or checked); 2 bad arguments or a plugin that cannot be loaded; 3 the
+// allocator serving malloc is not the one asked for; 70 a worker failed; 71 a worker ran out of
+// memory; 72 the strategy broke its contract (a misaligned block, a failed conformance check).
 // Anything else (a signal) the driver reports as a crash.
 #include "allocproof/cell.hpp"
+#include "allocproof/checked_blocks.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/alloc_counters.hpp"
 #include "harness/allocator_identity.hpp"
+#include "harness/conformance.hpp"
 #include "harness/latency_histogram.hpp"
 #include "harness/plugin_loader.hpp"
 #include "harness/thread_probes.hpp"
@@ -190,6 +199,31 @@ json plugins_json(const std::vector<loaded_plugin>& plugins) {
     return out;
 }
 
+// The --conformance mode. Each step is announced on stderr first, so that a strategy that crashes
+// or hangs in a check leaves the step's name as the last line the driver reads.
+int check_conformance(const std::string& strategy) {
+    std::vector<std::string> passed;
+    std::vector<conformance::failure> notes;
+    const auto failed = conformance::check_strategy(
+        strategy,
+        [](std::string_view step) {
+            std::cerr << "allocproof-cell: conformance check: " << step << "\n";
+            std::cerr.flush();
+        },
+        &passed, &notes);
+    for (const auto& note : notes) {
+        std::cerr << "allocproof-cell: conformance note: " << note.check << ": " << note.what << "\n";
+    }
+    if (failed && failed->check == "registry") {
+        std::cerr << "allocproof-cell: " << failed->what << "\n";
+        return 2;
+    }
+    // At once: what a failed strategy left behind is not torn down (it may be corrupt).
+    if (failed) conformance_check_failed(failed->check.c_str(), failed->what.c_str());
+    std::cout << json{{"schema", "allocproof-conformance/1"}, {"strategy", strategy}, {"passed", passed}}.dump() << "\n";
+    return 0;
+}
+
 }  // namespace
 }  // namespace allocproof
 
@@ -209,6 +243,11 @@ int main(int argc, char** argv) {
     bool describe_plugins = false;
     app.add_option("--plugin", plugin_paths, "load a strategy plugin (a shared library); repeatable");
     app.add_flag("--describe-plugins", describe_plugins, "print the strategies and cells of the plugins and exit");
+    std::string conformance_strategy, conformance_failure;
+    app.add_option("--conformance", conformance_strategy,
+                   "check that a strategy keeps its contract (harness/conformance.hpp) and exit");
+    app.add_option("--conformance-failed", conformance_failure,
+                   "the strategy failed its conformance check for this reason: exit 72 with it, unmeasured");
     app.add_option("--allocator", expected_allocator, "the allocator the driver expects");
     app.add_option("--workload", request.workload);
     app.add_option("--strategy", request.strategy);
@@ -246,6 +285,11 @@ int main(int argc, char** argv) {
     if (describe_plugins) {
         std::cout << plugins_json(plugins).dump() << "\n";
         return 0;
+    }
+    if (!conformance_strategy.empty()) return check_conformance(conformance_strategy);
+    if (!conformance_failure.empty()) {
+        std::cerr << "allocproof-cell: conformance check failed: " << conformance_failure << "\n";
+        return exit_conformance_failed;
     }
     if (!identify && (request.params.scale.ops_per_thread == 0 || request.params.scale.working_set == 0)) {
         // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.

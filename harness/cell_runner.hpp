@@ -118,6 +118,7 @@ struct phase_clock {
 };
 
 // Exit codes of a cell whose worker failed; the driver reads them (harness/driver/results.cpp).
+// A strategy that breaks its contract exits with exit_conformance_failed (allocproof/checked_blocks.hpp).
 inline constexpr int exit_worker_failed = 70;     // the workload or the strategy threw
 inline constexpr int exit_out_of_memory = 71;     // std::bad_alloc: the memory limit, or the machine's
 

@@ -12,6 +12,11 @@
 //     code of the micro program: no call through the vtable). A program that hands the resource to
 //     containers as a memory_resource* (polymorphic_allocator) pays one more indirect call per
 //     operation than these figures show.
+//   * Sizes are rounded up to a multiple of the alignment before they reach the resource: libstdc++
+//     12's pool resources choose a pool by max(bytes, alignment) alone, so a 24-byte block asked for
+//     with 16-byte alignment comes from the 24-byte pool, 8-aligned (found by the alignment check
+//     every cell makes, allocproof/checked_blocks.hpp). A program must round likewise to get the
+//     alignment it asks for; the rounding is its honest price in memory.
 //   * AddressSanitizer: a block given back is poisoned before the resource takes it. This is sound
 //     for libstdc++'s resources: the pool resources keep their bookkeeping (one bit per block)
 //     outside the blocks, and the monotonic resource never touches a block again; so a use after
@@ -45,20 +50,22 @@ public:
     pmr_blocks& operator=(const pmr_blocks&) = delete;
 
     void* allocate(std::size_t bytes) {
-        void* block = resource_.allocate(bytes, alignment_);
+        void* block = resource_.allocate(rounded(bytes), alignment_);
         unpoison_memory(block, bytes);
         return block;
     }
 
     void deallocate(void* block, std::size_t bytes) {
         poison_memory(block, bytes);
-        resource_.deallocate(block, bytes, alignment_);
+        resource_.deallocate(block, rounded(bytes), alignment_);
     }
 
     // The resource itself, for the native calls a strategy adds (release(), options()).
     Resource& resource() { return resource_; }
 
 private:
+    std::size_t rounded(std::size_t bytes) const { return (bytes + alignment_ - 1) / alignment_ * alignment_; }
+
     std::size_t alignment_;
     Resource resource_;
 };

@@ -2,6 +2,7 @@
 
 #include "harness/driver/metric_catalogue.hpp"
 
+#include "allocproof/checked_blocks.hpp"  // exit_conformance_failed
 #include "allocproof/registry.hpp"
 #include "harness/driver/external.hpp"
 
@@ -43,6 +44,9 @@ std::string failure_reason(const child_outcome& outcome) {
     if (outcome.signal != 0) return "crashed with " + signal_name(outcome.signal) + suffix;
     if (outcome.exit_code == 3) return "allocator mismatch" + suffix;
     if (outcome.exit_code == 71) return "out of memory" + suffix;  // cell_runner.hpp: exit_out_of_memory
+    if (outcome.exit_code == exit_conformance_failed && detail.starts_with("allocproof-cell: ")) {
+        return detail.substr(std::string_view("allocproof-cell: ").size());  // "conformance check failed: <check>: ..."
+    }
     return fmt::format("exited with code {}{}", outcome.exit_code, suffix);
 }
 
@@ -187,6 +191,11 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
                    {"raw", nullptr}};
     if (!outcome.started || outcome.timed_out || outcome.signal != 0 || outcome.exit_code != 0) {
         record["reason"] = failure_reason(outcome);
+        // The strategy broke its contract: the cell did not fail, its strategy is not what it says.
+        if (outcome.started && !outcome.timed_out && outcome.signal == 0 &&
+            outcome.exit_code == exit_conformance_failed) {
+            record["status"] = "invalid";
+        }
         return record;
     }
     try {
@@ -342,8 +351,9 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         auto count = [&](const char* wanted) {
             return std::ranges::count_if(records[i], [&](const json& r) { return r.at("status") == wanted; });
         };
-        const auto failed = count("failed"), implausible = count("implausible");
-        const bool not_applicable = !records[i].empty() && ok.empty() && failed == 0 && implausible == 0;
+        const auto failed = count("failed"), implausible = count("implausible"), broke_contract = count("invalid");
+        const bool not_applicable =
+            !records[i].empty() && ok.empty() && failed == 0 && implausible == 0 && broke_contract == 0;
         const group_reference& expected = reference.at(digest_group(p.cells[i]));
         const bool has_digest = std::ranges::any_of(ok, [](const json* r) { return !r->at("digest").is_null(); });
         const bool digest_mismatch = !expected.digest.empty() && std::ranges::any_of(ok, [&](const json* r) {
@@ -351,6 +361,7 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         });
         status[i] = implausible > 0                  ? "implausible"
                     : failed > 0                     ? "failed"
+                    : broke_contract > 0             ? "invalid"
                     : not_applicable                 ? "not_applicable"
                     : digest_mismatch                ? "invalid"
                     : records[i].size() < planned[i] ? "pending"
@@ -381,7 +392,10 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         cell["reference_digest"] = expected.digest.empty() ? json(nullptr) : json(expected.digest);
         cell["added_as_reference"] = c.added_as_reference;
         cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
-        if (status[i] == "failed" || status[i] == "not_applicable" || status[i] == "implausible") {
+        const bool invalid_by_record = status[i] == "invalid" && std::ranges::any_of(records[i], [](const json& r) {
+            return r.at("status") == "invalid";
+        });
+        if (status[i] == "failed" || status[i] == "not_applicable" || status[i] == "implausible" || invalid_by_record) {
             for (const auto& r : records[i]) {
                 if (r.at("status") == status[i]) {
                     cell["reason"] = r.at("reason");

@@ -3,6 +3,7 @@
 #include "allocproof/registry.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
+#include "harness/driver/conformance_check.hpp"
 #include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
@@ -171,7 +172,7 @@ void print_external_table(const json& cells) {
 
 void print_table(const json& cells) {
     if (std::ranges::all_of(cells, [](const json& cell) { return cell.contains("external"); })) return;
-    std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}\n", "workload",
+    std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}\n", "workload",
                              "strategy", "allocator", "t", "status", "ns/op", "cv", "ratio to std [95% CI]");
     for (const auto& cell : cells) {
         if (cell.contains("external")) continue;  // print_external_table
@@ -185,7 +186,7 @@ void print_table(const json& cells) {
                                       r["ci_low"].get<double>(), r["ci_high"].get<double>());
         }
         std::cout << fmt::format(
-            "{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
+            "{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
             cell["strategy"].get<std::string>(), cell["allocator"].get<std::string>(),
             cell["threads"].get<unsigned>(), cell["status"].get<std::string>(),
             ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()),
@@ -288,6 +289,7 @@ std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_reques
         "--sample-every", std::to_string(request.sample_every),
         "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
     for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
+    append_conformance_refusal(argv, cell.strategy);
     if (options.memory_limit_mib > 0) {
         argv.insert(argv.end(), {"--memory-limit-bytes", std::to_string(options.memory_limit_mib << 20)});
     }
@@ -538,6 +540,9 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGHUP, &action, nullptr);
+
+    // A strategy that fails its conformance check has none of its cells measured (cell_argv says why).
+    check_conformance(state.matrix, request, options, stop_requested);
 
     // The driver keeps off the CPU of the 1-thread cells while it runs cells, calibration included.
     std::optional<scoped_cpus> driver_side;

@@ -5,10 +5,13 @@
 // the ones a caller names, is instantiated with the strategy, for each workload whose `accepts`
 // says the strategy can serve it. The instantiations live in the strategy's own object file (or
 // plugin), so only the choice of cell, a function pointer, crosses into the harness: the hot path
-// is the workload calling the strategy directly, with no virtual call between them.
+// is the workload calling the strategy directly, with no virtual call between them. A cell sees a
+// blocks strategy through checked_blocks (allocproof/checked_blocks.hpp), which checks every
+// block's alignment.
 #pragma once
 
 #include "allocproof/cell.hpp"
+#include "allocproof/checked_blocks.hpp"
 #include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
@@ -51,7 +54,7 @@ void register_strategy_cells(type_list<Ws...>) {
             if constexpr (Ws::template accepts<S>) {
                 unsigned variant = 0;
                 for (std::string_view name : reg.workload_names(Ws::traits)) {
-                    reg.add_cell(name, S::traits.name, &run_cell<Ws, S>, variant++);
+                    reg.add_cell(name, S::traits.name, &run_cell<Ws, measured_strategy<S>>, variant++);
                 }
             }
         }(),
