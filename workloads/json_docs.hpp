@@ -11,6 +11,9 @@
 // Does not model: parsing text (the generator decides the shape), escapes and Unicode, floating
 // point numbers, or documents that outlive the request.
 //
+// Every byte of a document's blocks is read before they go: serialising reads every node, key
+// and string; a node's padding and an array's slots past its count are zeroed when taken and
+// read back as zero then (the links, addresses, are followed rather than folded).
 // Block sizes vary (24 B nodes, strings of 7-44 B, member and element arrays of 16-512 B): a
 // fixed-size strategy gets one instance per size class (workloads/support/tagged_blocks.hpp),
 // every other strategy one instance.
@@ -25,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -68,7 +72,9 @@ struct json_docs {
             std::uint64_t budget = max_nodes_ / 10 + random_.below(max_nodes_ - max_nodes_ / 10 + 1);
             node* root = make_container(kind::object, 0, budget);
             out_.clear();
+            unused_ = 0;
             serialise(*root);
+            digest_ = digest_fold(digest_, unused_);
             digest_ = digest_fold(digest_, support::hash_bytes(out_.data(), out_.size()));
             digest_ = digest_fold(digest_, out_.size());
             if constexpr (S::traits.frees_individually) {
@@ -112,11 +118,8 @@ struct json_docs {
 
         node* new_node(kind type) {
             node* n = static_cast<node*>(blocks_.allocate(sizeof(node)));
+            std::memset(static_cast<void*>(n), 0, sizeof(node));  // the padding too: it is read back
             n->type = type;
-            n->flag = false;
-            n->count = 0;
-            n->capacity = 0;
-            n->number = 0;
             return n;
         }
 
@@ -152,6 +155,7 @@ struct json_docs {
             if (count < capacity) return array;
             const std::uint32_t wider = capacity == 0 ? 2 : 2 * capacity;
             T* fresh = static_cast<T*>(blocks_.allocate(wider * sizeof(T)));
+            std::memset(static_cast<void*>(fresh + count), 0, (wider - count) * sizeof(T));
             if (count > 0) {
                 std::memcpy(static_cast<void*>(fresh), array, count * sizeof(T));
                 blocks_.deallocate(array, capacity * sizeof(T));
@@ -211,7 +215,30 @@ struct json_docs {
             out_.push_back('"');
         }
 
+        // The bytes of a node that serialising does not read: its header's padding, and the slots
+        // of its array past the count. Zero on every strategy unless something else wrote there.
+        template <class T>
+        static std::uint64_t unused_bytes(const node& n, const T* array) {
+            std::uint64_t header[2];
+            std::memcpy(header, &n, sizeof header);
+            static_assert(std::endian::native == std::endian::little && offsetof(node, count) == 4 &&
+                          offsetof(node, capacity) == 8 && sizeof(node) == 24);
+            std::uint64_t seen = header[0] & 0x00000000FFFF0000ULL;  // between flag and count
+            seen |= header[1] & 0xFFFFFFFF00000000ULL;               // after capacity
+            const auto* tail = reinterpret_cast<const std::byte*>(array + n.count);
+            const std::size_t tail_bytes = (n.capacity - n.count) * sizeof(T);
+            for (std::size_t i = 0; i < tail_bytes; ++i) seen |= static_cast<std::uint64_t>(tail[i]);
+            return seen;
+        }
+
         void serialise(const node& n) {
+            if (n.type == kind::array) {
+                unused_ |= unused_bytes(n, n.elements);
+            } else if (n.type == kind::object) {
+                unused_ |= unused_bytes(n, n.members);
+            } else {
+                unused_ |= unused_bytes(n, static_cast<const std::byte*>(nullptr));
+            }
             switch (n.type) {
             case kind::null:
                 out_.append("null");
@@ -274,6 +301,7 @@ struct json_docs {
         std::uint64_t max_nodes_;
         support::tagged_blocks<S> blocks_;
         std::string out_;  // the serialised document, its capacity reused
+        std::uint64_t unused_ = 0;  // bytes that should have stayed zero, OR-ed: zero when they did
         std::uint64_t digest_ = 0;
     };
 };

@@ -172,7 +172,7 @@ void print_external_table(const json& cells) {
 
 void print_table(const json& cells) {
     if (std::ranges::all_of(cells, [](const json& cell) { return cell.contains("external"); })) return;
-    std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}\n", "workload",
+    std::cout << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}\n", "workload",
                              "strategy", "allocator", "t", "status", "ns/op", "cv", "ratio to std [95% CI]");
     for (const auto& cell : cells) {
         if (cell.contains("external")) continue;  // print_external_table
@@ -186,7 +186,7 @@ void print_table(const json& cells) {
                                       r["ci_low"].get<double>(), r["ci_high"].get<double>());
         }
         std::cout << fmt::format(
-            "{:<12} {:<12} {:<9} {:>2} {:<8} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
+            "{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
             cell["strategy"].get<std::string>(), cell["allocator"].get<std::string>(),
             cell["threads"].get<unsigned>(), cell["status"].get<std::string>(),
             ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()),
