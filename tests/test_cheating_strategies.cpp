@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -120,6 +121,26 @@ TEST_F(CheatingStrategies, AHelperThreadShowsInTheProcessCpuBeyondTheWorkers) {
     EXPECT_GT(cpu_off_the_workers("helper_thread"), 0.25 * workers);
     const double std_workers = median("std", "cpu_ns_per_op") * ops;
     EXPECT_LT(cpu_off_the_workers("std"), 0.1 * std_workers);
+}
+
+// What the clock did not see is said wherever the cell is shown, not only in its metrics: the
+// cell's flags in results.json (which the report reads) and under the cell in the console table;
+// and a strategy that broke its contract is named with its faults at the end of the table.
+TEST_F(CheatingStrategies, WorkOutsideTheClockIsFlaggedInTheResultsAndTheConsole) {
+    auto flagged = [](const std::string& strategy, const std::string& flag) {
+        const json flags = cell(strategy).value("flags", json::array());
+        return std::ranges::any_of(flags, [&](const json& f) { return f.at("flag") == flag; });
+    };
+    EXPECT_TRUE(flagged("stocks_in_constructor", "work_outside_clock")) << cell("stocks_in_constructor");
+    EXPECT_TRUE(flagged("maps_its_own", "memory_outside_operator_new")) << cell("maps_its_own");
+    EXPECT_TRUE(flagged("helper_thread", "cpu_off_the_workers")) << cell("helper_thread");
+    EXPECT_EQ(cell("std").at("flags"), json::array());
+    for (const char* line : {"    flag work_outside_clock: setup and teardown take",
+                             "    flag memory_outside_operator_new: ", "    flag cpu_off_the_workers: the process used",
+                             "strategy misaligned: invalid in 1 cell (wrong or unbelievable results: not ranked, no verdict)",
+                             "strategy races: invalid in 1 cell"}) {
+        EXPECT_NE(outcome_.out.find(line), std::string::npos) << line << "\n" << outcome_.out;
+    }
 }
 
 // The check every cell makes, here without the driver's check before it: a cell program asked for

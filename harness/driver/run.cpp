@@ -1,6 +1,7 @@
 #include "harness/driver/run.hpp"
 
 #include "allocproof/registry.hpp"
+#include "harness/driver/cell_flags.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
 #include "harness/driver/conformance_check.hpp"
@@ -101,6 +102,7 @@ void write_results(const fs::path& out, run_state& state, const run_options& opt
     settings.scale = options.request.scale;
     settings.real_program_sizes = options.request.real_program_sizes;
     json cells = aggregate_cells(state.matrix, state.records, settings);
+    flag_cells(cells);
     state.document["status"] = status;
     state.document["cells"] = cells;
     atomic_write(out / "results.json", state.document.dump(1) + "\n");
@@ -200,6 +202,14 @@ void print_table(const json& cells) {
         if (!cell["reason"].is_null()) {
             std::cout << "    reason: " << cell["reason"].get<std::string>() << "\n";
         }
+        for (const auto& flag : cell.value("flags", json::array())) {
+            std::cout << fmt::format("    flag {}: {}\n", flag["flag"].get<std::string>(), flag["text"].get<std::string>());
+        }
+    }
+    // A strategy answers for all its cells: its ok cells above are read with this in mind.
+    for (const auto& [strategy, fault] : strategy_faults(cells)) {
+        std::cout << fmt::format("strategy {}: {}{}\n", strategy, fault.text,
+                                 fault.untrusted ? " (wrong or unbelievable results: not ranked, no verdict)" : "");
     }
 }
 
