@@ -1,5 +1,8 @@
 #include "harness/conformance.hpp"
 
+#include "allocproof/checked_blocks.hpp"  // required_alignment
+#include "workloads/support/spsc_ring.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -67,7 +70,7 @@ public:
                 return failure{"allocate", fmt::format("{}: allocate({}) returned nullptr, and it does not declare "
                                                        "may_refuse", where(), spec_.size)};
             }
-            if (!aligned(block, spec_.alignment)) {
+            if (!aligned(block, required_alignment(spec_.size, spec_.alignment, traits_.max_alignment))) {
                 const std::size_t found = lowest_alignment(block);
                 strategy_.deallocate(block, spec_.size);
                 return failure{"alignment", fmt::format("{}: a block at {} is aligned to {} bytes (it declares "
@@ -172,29 +175,10 @@ std::optional<failure> reuse(const strategy_traits& traits, const strategy_maker
 
 // ---- threads ------------------------------------------------------------------------------------
 
-// A ring with one producer thread and one consumer thread: how a block crosses to another thread.
-class handoff_ring {
-public:
-    bool push(void* block) {
-        const std::size_t tail = tail_.load(std::memory_order_relaxed);
-        if (tail - head_.load(std::memory_order_acquire) == slots_.size()) return false;
-        slots_[tail % slots_.size()] = block;
-        tail_.store(tail + 1, std::memory_order_release);
-        return true;
-    }
-    void* pop() {
-        const std::size_t head = head_.load(std::memory_order_relaxed);
-        if (head == tail_.load(std::memory_order_acquire)) return nullptr;
-        void* block = slots_[head % slots_.size()];
-        head_.store(head + 1, std::memory_order_release);
-        return block;
-    }
-
-private:
-    std::array<void*, 256> slots_{};
-    alignas(64) std::atomic<std::size_t> head_{0};
-    alignas(64) std::atomic<std::size_t> tail_{0};
-};
+// How a block crosses to another thread: a ring with one producer and one consumer, the one the
+// cross-thread workloads use.
+using handoff_ring = workloads::support::spsc_ring<void*>;
+constexpr std::size_t handoff_capacity = 256;
 
 // A block's tag: a marker, its thread and its number. Every word of the block holds a mix of the
 // tag and the word's index; its size follows from the tag, so nothing else travels with it.
@@ -211,8 +195,13 @@ class stress_run {
 public:
     stress_run(const strategy_traits& traits, erased_strategy& strategy, const block_spec& spec,
                const stress_settings& settings)
-        : traits_(traits), strategy_(strategy), spec_(spec), settings_(settings), to_(settings.threads * settings.threads),
-          back_(settings.threads * settings.threads) {}
+        : traits_(traits), strategy_(strategy), spec_(spec), settings_(settings) {
+        // A deque: the rings neither copy nor move, and stay where they were built.
+        for (unsigned i = 0; i < settings.threads * settings.threads; ++i) {
+            to_.emplace_back(handoff_capacity);
+            back_.emplace_back(handoff_capacity);
+        }
+    }
 
     std::optional<failure> run() {
         std::vector<std::thread> threads;
@@ -283,7 +272,8 @@ private:
     void serve(unsigned t, std::vector<void*>& to_return) {
         for (unsigned s = 0; s < settings_.threads; ++s) {
             if (s == t) continue;
-            while (void* block = to(s, t).pop()) {
+            void* block;
+            while (to(s, t).try_pop(block)) {
                 if (!verify(block, t, "received")) return;
                 if (traits_.cross_thread_free) {
                     release(block);
@@ -292,14 +282,14 @@ private:
                     to_return.push_back(block);
                 }
             }
-            while (void* block = back(s, t).pop()) {
+            while (back(s, t).try_pop(block)) {
                 if (!verify(block, t, "got back")) return;
                 release(block);
                 in_flight_.fetch_sub(1);
             }
         }
         std::erase_if(to_return, [&](void* block) {
-            return back(t, owner_of(*static_cast<const std::uint64_t*>(block))).push(block);
+            return back(t, owner_of(*static_cast<const std::uint64_t*>(block))).try_push(block);
         });
     }
 
@@ -343,9 +333,10 @@ private:
                 serve(t, to_return);
                 continue;
             }
-            if (!aligned(block, spec_.alignment)) {
+            const std::size_t alignment = required_alignment(bytes_of(tag), spec_.alignment, traits_.max_alignment);
+            if (!aligned(block, alignment)) {
                 fail(fmt::format("thread {}: a block at {} is aligned to {} bytes, not {}", t, block,
-                                 lowest_alignment(block), spec_.alignment));
+                                 lowest_alignment(block), alignment));
                 return false;
             }
             fill(block, tag);
@@ -356,7 +347,7 @@ private:
                 if (!verify(oldest, t, "kept")) return false;
                 const unsigned destination = (t + 1 + static_cast<unsigned>(number % (settings_.threads - 1))) % settings_.threads;
                 in_flight_.fetch_add(1);
-                if (!to(t, destination).push(oldest)) {
+                if (!to(t, destination).try_push(oldest)) {
                     in_flight_.fetch_sub(1);
                     release(oldest);
                 }
@@ -370,8 +361,8 @@ private:
     erased_strategy& strategy_;
     block_spec spec_;
     stress_settings settings_;
-    std::vector<handoff_ring> to_;    // [from * threads + destination]
-    std::vector<handoff_ring> back_;  // [from * threads + owner]: blocks going home to be freed
+    std::deque<handoff_ring> to_;    // [from * threads + destination]
+    std::deque<handoff_ring> back_;  // [from * threads + owner]: blocks going home to be freed
     std::latch start_{static_cast<std::ptrdiff_t>(settings_.threads)};
     std::barrier<> bursts_{static_cast<std::ptrdiff_t>(settings_.threads)};
     std::atomic<std::int64_t> in_flight_{0};  // handed to another thread and not yet freed

@@ -215,6 +215,24 @@ TEST(CheckedBlocks, ChecksOnlyAsMuchAlignmentAsTheStrategyDeclares) {
     strategy.deallocate(block, 64);
 }
 
+// jemalloc's operator new gives an 8-byte request an 8-byte-aligned block: legal, since nothing that
+// fits in 8 bytes needs 16. A block is held to the alignment its size can need, no more; the run
+// that found it was std on larson under jemalloc, invalid at every cell.
+TEST(CheckedBlocks, ABlockNeedsNoMoreAlignmentThanItsSizeCanUse) {
+    using allocproof::required_alignment;
+    static_assert(required_alignment(8, 16, 16) == 8);
+    static_assert(required_alignment(24, 16, 16) == 16);
+    static_assert(required_alignment(12, 16, 16) == 8);
+    static_assert(required_alignment(1, 16, 16) == 1);
+    static_assert(required_alignment(0, 16, 16) == 1);
+    static_assert(required_alignment(4096, 64, 16) == 16);
+    static_assert(required_alignment(4096, 64, 64) == 64);
+    allocproof::checked_blocks<typed_shifted> strategy(block_spec{64, 64});  // 8 bytes past a 16-aligned block
+    void* small = strategy.allocate(8);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small) % 16, 8u);
+    strategy.deallocate(small, 8);
+}
+
 // The families and reset() reach the workloads unchanged through the check.
 struct every_family {
     static constexpr strategy_traits traits{.name = "families", .summary = "", .origin = "test",

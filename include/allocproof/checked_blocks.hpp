@@ -12,6 +12,7 @@
 #include "allocproof/strategy.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +30,14 @@ inline constexpr int exit_conformance_failed = 72;
     std::fprintf(stderr, "allocproof-cell: conformance check failed: %s: %s\n", check, what);
     std::fflush(stderr);
     std::_Exit(exit_conformance_failed);
+}
+
+// The alignment a block of `bytes` must have when a strategy that declares max_alignment
+// `declared` is asked for `asked`: what was asked, up to what the strategy declares, and never more
+// than the largest power of two in `bytes`, since no object that fits in the block can need more.
+// That is the rule operator new keeps too: jemalloc hands an 8-byte request an 8-byte-aligned block.
+constexpr std::size_t required_alignment(std::size_t bytes, std::size_t asked, std::size_t declared) {
+    return std::max<std::size_t>(1, std::min({asked, declared, std::bit_floor(bytes | 1)}));
 }
 
 namespace detail {
@@ -82,7 +91,10 @@ public:
 
     void* allocate(std::size_t bytes) {
         void* block = strategy_.allocate(bytes);
-        if ((reinterpret_cast<std::uintptr_t>(block) & alignment_mask_) != 0) [[unlikely]] {
+        // alignment_mask_ and the mask of bytes' largest power of two are both all-ones masks: their
+        // AND is the mask of the smaller, required_alignment's rule in two instructions.
+        const std::uintptr_t mask = alignment_mask_ & (std::bit_floor(bytes | 1) - 1);
+        if ((reinterpret_cast<std::uintptr_t>(block) & mask) != 0) [[unlikely]] {
             detail::misaligned_block(S::traits.name, block, asked_, S::traits.max_alignment);
         }
         return block;
