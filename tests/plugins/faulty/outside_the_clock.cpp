@@ -17,6 +17,7 @@
 // (the conformance checks would refuse it otherwise).
 #include "allocproof/plugin.hpp"
 #include "tests/plugins/faulty/registrations.hpp"
+#include "workloads/support/spsc_ring.hpp"
 #include "workloads/embeddings.hpp"
 
 #include <sys/mman.h>
@@ -127,31 +128,9 @@ private:
     std::size_t used_ = 0;
 };
 
-// A ring with one producer thread and one consumer thread.
-class spsc_ring {
-public:
-    bool push(void* block) {
-        const std::size_t tail = tail_.load(std::memory_order_relaxed);
-        if (tail - head_.load(std::memory_order_acquire) == slots_.size()) return false;
-        slots_[tail % slots_.size()] = block;
-        tail_.store(tail + 1, std::memory_order_release);
-        return true;
-    }
-    bool full() const {
-        return tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire) == slots_.size();
-    }
-    void* pop() {
-        const std::size_t head = head_.load(std::memory_order_relaxed);
-        if (head == tail_.load(std::memory_order_acquire)) return nullptr;
-        void* block = slots_[head % slots_.size()];
-        head_.store(head + 1, std::memory_order_release);
-        return block;
-    }
-
-private:
-    std::array<void*, 64> slots_{};
-    std::atomic<std::size_t> head_{0}, tail_{0};
-};
+// A ring with one producer thread and one consumer thread, of 64 blocks.
+using block_ring = allocproof::workloads::support::spsc_ring<void*>;
+constexpr std::size_t ring_blocks = 64;
 
 class helper_thread {
 public:
@@ -162,8 +141,9 @@ public:
     ~helper_thread() {
         helper::instance().remove(this);
         if (last_freed_ != nullptr) ::operator delete(last_freed_, block_bytes_);
-        for (void* block = ready_.pop(); block != nullptr; block = ready_.pop()) ::operator delete(block, block_bytes_);
-        for (void* block = returned_.pop(); block != nullptr; block = returned_.pop()) ::operator delete(block, block_bytes_);
+        void* block;
+        while (ready_.try_pop(block)) ::operator delete(block, block_bytes_);
+        while (returned_.try_pop(block)) ::operator delete(block, block_bytes_);
     }
     helper_thread(const helper_thread&) = delete;
     helper_thread& operator=(const helper_thread&) = delete;
@@ -171,17 +151,12 @@ public:
     void* allocate(std::size_t bytes) {
         if (bytes > block_bytes_) return ::operator new(bytes);
         if (void* block = std::exchange(last_freed_, nullptr)) return block;
-        void* block = ready_.pop();
-        while (block == nullptr) {
-            std::this_thread::yield();
-            block = ready_.pop();
-        }
-        return block;
+        return ready_.pop();  // waits for the helper
     }
     void deallocate(void* block, std::size_t bytes) {
         if (bytes <= block_bytes_ && last_freed_ == nullptr) {
             last_freed_ = block;
-        } else if (bytes > block_bytes_ || !returned_.push(block)) {
+        } else if (bytes > block_bytes_ || !returned_.try_push(block)) {
             ::operator delete(block, bytes);
         }
     }
@@ -231,14 +206,15 @@ private:
     };
 
     void restock() {
-        for (void* block = returned_.pop(); block != nullptr; block = returned_.pop()) ::operator delete(block, block_bytes_);
+        void* block;
+        while (returned_.try_pop(block)) ::operator delete(block, block_bytes_);
         while (!ready_.full()) ready_.push(::operator new(block_bytes_));
     }
 
     std::size_t block_bytes_;
     void* last_freed_ = nullptr;  // handed out again first
-    spsc_ring ready_;     // the helper produces, the worker consumes
-    spsc_ring returned_;  // the worker produces, the helper consumes
+    block_ring ready_{ring_blocks};     // the helper produces, the worker consumes
+    block_ring returned_{ring_blocks};  // the worker produces, the helper consumes
 };
 
 const registers outside_the_clock_cells{[] {
