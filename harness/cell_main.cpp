@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
     app.add_option("--memory-limit-bytes", memory_limit_bytes, "limit this process's address space (RLIMIT_AS)");
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
     } catch (const CLI::ParseError& error) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
         return 2;

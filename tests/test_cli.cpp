@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -129,6 +130,18 @@ TEST(Cli, BadFlagsAndSubcommandsAreRefused) {
     expect_one_error_line(driver({"run", "--no-such-flag"}), "no-such-flag");
     expect_one_error_line(driver({"frobnicate"}), "");
     expect_one_error_line(driver({}), "");
+}
+
+// A cell program is run by hand to look into a failed cell (README): it explains its options.
+TEST(Cli, ACellProgramExplainsItsOptionsAndRefusesBadOnes) {
+    const std::string cell_program = (fs::path(ALLOCPROOF_DRIVER).parent_path() / "allocproof-cell-glibc").string();
+    std::atomic<bool> never{false};
+    const auto help = allocproof::driver::run_child({cell_program, "--help"}, std::chrono::seconds(30), never);
+    EXPECT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_NE(help.out.find("--workload"), std::string::npos) << help.out;
+    const auto bad = allocproof::driver::run_child({cell_program, "--no-such-flag"}, std::chrono::seconds(30), never);
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("no-such-flag"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, UnwritableOutputFolderIsRefusedBeforeMeasuring) {
