@@ -111,6 +111,18 @@ TEST_F(FaultyPlugin, OverlappingBlocksMakeTheCellInvalid) {
     EXPECT_EQ(c.at("ratio_to_std"), nullptr) << "no figures for a wrong cell";
 }
 
+// A plugin's strategy passes the conformance checks the built-in ones pass before any of its cells
+// is measured: one that hands out live blocks is stopped there, with the check that caught it.
+TEST_F(FaultyPlugin, AStrategyThatFailsItsConformanceCheckIsNotMeasured) {
+    for (const char* strategy : {"overlaps", "scribbles"}) {
+        const json& c = cell(strategy);
+        EXPECT_NE(reason_of(c).find("conformance check failed: "), std::string::npos) << c;
+        EXPECT_EQ(c.at("reps_ok"), 0) << c;
+        for (const auto& rep : c.at("repetitions")) EXPECT_TRUE(rep.at("raw").is_null()) << "measured: " << rep;
+    }
+    EXPECT_NE(reason_of(cell("overlaps")).find("disjoint blocks"), std::string::npos) << cell("overlaps");
+}
+
 TEST_F(FaultyPlugin, ACorruptedNeighbourMakesTheCellInvalid) {
     const json& c = cell("scribbles");
     EXPECT_EQ(c.at("status"), "invalid");
