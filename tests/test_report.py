@@ -107,6 +107,9 @@ class Report(unittest.TestCase):
             planted = copy.deepcopy(next(c for c in results["cells"] if c["strategy"] == "fixed_pool"))
             planted["strategy"] = HOSTILE
             planted["id"] = planted["id"].replace("fixed_pool", HOSTILE)
+            # Failed, so that it is shown whatever its speed: in the workload's cells not ok and among the
+            # strategies at fault (an ok cell is shown only if it is among the fastest three).
+            planted["status"], planted["reason"] = "failed", f"crashed with {HOSTILE}"
             results["cells"].append(planted)
             results["environment"]["command_line"] = ["allocproof", "run", "--out", "<img src=x onerror=alert(1)>"]
             (hostile / "results.json").write_text(json.dumps(results))
