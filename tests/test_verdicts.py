@@ -511,10 +511,21 @@ class BadInput(unittest.TestCase):
         self.assertEqual(err.count("\n"), 1)
 
     def test_a_file_that_is_not_a_results_file(self):
-        for text in ("{}", "[]", '{"tool": "allocproof", "schema_version": 2, "cells": []}'):
+        for text in ("{}", "[]", '{"tool": "allocproof", "cells": []}', '{"tool": "allocproof", "schema_version": 1}'):
             code, err, written = self.run_main(text)
             self.assertEqual((code, written), (2, False), text)
             self.assertIn("not an allocproof results file", err)
+
+    def test_a_results_file_of_another_schema_version(self):
+        # The version read is the driver's own: results/schema_version, which CMake compiles in.
+        supported = int((SOURCE / "results" / "schema_version").read_text())
+        self.assertEqual(verdicts.RESULTS_SCHEMA_VERSION, supported)
+        for version in (supported + 1, 0, f'"{supported}"', "true", f"{supported}.0"):
+            code, err, written = self.run_main(f'{{"tool": "allocproof", "schema_version": {version}, "cells": []}}')
+            self.assertEqual((code, written), (2, False), version)
+            self.assertIn(f"results.json has schema_version {version}, this report reads schema_version {supported}",
+                          err)
+            self.assertEqual(err.count("\n"), 1, err)
 
     def test_a_malformed_claims_file(self):
         doc = claims_doc()

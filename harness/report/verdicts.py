@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The one catalogue of metrics (results/metrics.json), which the driver compiles in: directions
 # come from there, and every value from a repetition's `metrics`, derived once by the driver.
 CATALOGUE = json.loads((REPO / "results" / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+# The schema_version of results.json this reads: the number the driver compiles in, from one file.
+RESULTS_SCHEMA_VERSION = int((REPO / "results" / "schema_version").read_text(encoding="utf-8"))
 
 
 def higher_is_better(metric: str) -> bool:
@@ -67,9 +69,14 @@ def load_json(path: Path):
 
 def load_results(path: Path) -> dict:
     results = load_json(path)
-    if not isinstance(results, dict) or results.get("tool") != "allocproof" or \
-            results.get("schema_version") != 1 or not isinstance(results.get("cells"), list):
-        raise ValueError(f"{path} is not an allocproof results file of schema_version 1 with a cells array")
+    if not isinstance(results, dict) or results.get("tool") != "allocproof" or "schema_version" not in results:
+        raise ValueError(f"{path} is not an allocproof results file (no tool \"allocproof\" and schema_version)")
+    version = results["schema_version"]
+    if type(version) is not int or version != RESULTS_SCHEMA_VERSION:  # bool is an int, and 1.0 == 1: not a version
+        raise ValueError(f"{path} has schema_version {json.dumps(version)}, this report reads schema_version "
+                         f"{RESULTS_SCHEMA_VERSION}")
+    if not isinstance(results.get("cells"), list):
+        raise ValueError(f"{path} is not an allocproof results file: no cells array")
     problem = shape_problem(results)
     if problem:
         raise ValueError(f"{path} is malformed: {problem}")
