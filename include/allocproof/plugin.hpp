@@ -38,7 +38,7 @@ inline constexpr const char plugin_abi_tag[] =
 
 inline constexpr const char plugin_entry_symbol[] = "allocproof_plugin_entry_v1";
 
-template <any_strategy... S>
+template <class... S>
 void register_each_strategy() {
     (register_strategy_cells<S>(), ...);
 }

@@ -111,15 +111,30 @@ template <class T>
 extern const bool strategy_registered;
 }  // namespace allocproof::registration
 
-// Registers a workload's name and description; placed at the end of workloads/<name>.hpp.
+// Registers a workload's name and description; placed at the end of workloads/<name>.hpp. The
+// workload's contract is checked there (check_workload_contract), so a workload that misses part
+// of it gets one error from its own file.
 // A plugin (ALLOCPROOF_PLUGIN_BUILD, set by the installed CMake package) includes the same
 // headers to instantiate the workloads with its strategy, but the workloads themselves are the
-// host's: registering them a second time would clash.
+// host's: registering them a second time would clash. Their contract is checked all the same.
+namespace allocproof::registration {
+// True once W's contract was checked: the static_asserts of check_workload_contract say what fails.
+template <class W>
+inline constexpr bool workload_contract_checked = (check_workload_contract<W>(), true);
+
+template <class W>
+bool register_workload() {
+    if constexpr (check_workload_contract<W>()) registry::instance().add_workload(W::traits);
+    return true;
+}
+}  // namespace allocproof::registration
+
 #if defined(ALLOCPROOF_PLUGIN_BUILD)
-#define ALLOCPROOF_REGISTER_WORKLOAD(...)
+#define ALLOCPROOF_REGISTER_WORKLOAD(...) \
+    static_assert(::allocproof::registration::workload_contract_checked<__VA_ARGS__>);
 #else
 #define ALLOCPROOF_REGISTER_WORKLOAD(...)                                                     \
     template <>                                                                               \
     inline const bool allocproof::registration::workload_registered<__VA_ARGS__> =           \
-        (::allocproof::registry::instance().add_workload(__VA_ARGS__::traits), true);
+        ::allocproof::registration::register_workload<__VA_ARGS__>();
 #endif

@@ -41,28 +41,43 @@ std::unique_ptr<erased_strategy> make_erased(const block_spec& spec) {
 
 }  // namespace detail
 
-// Registers strategy S and its cells with the workloads Ws. A plugin may name fewer workloads
-// than the build has, to build faster; a cell it does not make is simply not in its matrix.
-template <any_strategy S, class... Ws>
-void register_strategy_cells(type_list<Ws...>) {
-    strategy_factory make = nullptr;
-    if constexpr (S::traits.provides_blocks) make = &detail::make_erased<S>;
-    registry& reg = registry::instance();
-    reg.add_strategy(S::traits, make);
-    (
-        [&] {
-            if constexpr (Ws::template accepts<S>) {
+namespace detail {
+
+// W's cells with S, when W is a workload that accepts S and whose worker S can be measured with.
+template <class W, class S>
+void register_cells_with(registry& reg) {
+    if constexpr (workload_definition<W>) {  // else W's own ALLOCPROOF_REGISTER_WORKLOAD says why
+        if constexpr (W::template accepts<S>) {
+            using measured = measured_strategy<S>;
+            if constexpr (check_worker_contract<W, measured>()) {
                 unsigned variant = 0;
-                for (std::string_view name : reg.workload_names(Ws::traits)) {
-                    reg.add_cell(name, S::traits.name, &run_cell<Ws, measured_strategy<S>>, variant++);
+                for (std::string_view name : reg.workload_names(W::traits)) {
+                    reg.add_cell(name, S::traits.name, &run_cell<W, measured>, variant++);
                 }
             }
-        }(),
-        ...);
+        }
+    }
+}
+
+}  // namespace detail
+
+// Registers strategy S and its cells with the workloads Ws. A plugin may name fewer workloads
+// than the build has, to build faster; a cell it does not make is simply not in its matrix.
+// S's contract is checked here (check_strategy_contract): a strategy that misses part of it gets
+// one error naming the family and the member, and nothing further is instantiated with it.
+template <class S, class... Ws>
+void register_strategy_cells(type_list<Ws...>) {
+    if constexpr (check_strategy_contract<S>()) {
+        strategy_factory make = nullptr;
+        if constexpr (S::traits.provides_blocks) make = &detail::make_erased<S>;
+        registry& reg = registry::instance();
+        reg.add_strategy(S::traits, make);
+        (detail::register_cells_with<Ws, S>(reg), ...);
+    }
 }
 
 // Registers strategy S and its cells with every workload of the build.
-template <any_strategy S>
+template <class S>
 void register_strategy_cells() {
     register_strategy_cells<S>(generated::all_workloads{});
 }

@@ -25,6 +25,9 @@
 // that is fast because it is wrong (overlapping blocks, lost writes) is caught.
 #pragma once
 
+#include "allocproof/strategy.hpp"
+
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -62,6 +65,91 @@ struct workload_params {
 
 template <class... Ts>
 struct type_list {};
+
+// ---- the workload contract as concepts ----------------------------------------------------------
+// One concept per requirement, as for strategies (allocproof/strategy.hpp), so that
+// check_workload_contract and check_worker_contract can say which one a workload misses.
+namespace contract {
+
+template <class W>
+concept has_workload_traits = requires {
+    { W::traits } -> std::convertible_to<workload_traits>;
+};
+
+template <template <class> class>
+struct class_template_of_one {};
+template <class W>
+concept has_worker_template = requires { typename class_template_of_one<W::template worker>; };
+
+// `accepts` is asked about a plain blocks strategy: reading a strategy's traits is all it may do.
+struct blocks_probe {
+    static constexpr strategy_traits traits{.name = "contract_probe", .summary = "", .origin = ""};
+    explicit blocks_probe(const block_spec&);
+    void* allocate(std::size_t bytes);
+    void deallocate(void* block, std::size_t bytes);
+};
+template <class W>
+concept has_accepts = requires {
+    { W::template accepts<blocks_probe> } -> std::convertible_to<bool>;
+};
+
+template <class W, class S>
+using worker_of = typename W::template worker<S>;
+template <class W, class S>
+concept has_shared_state = requires { typename W::template shared<S>; };
+template <class W, class S>
+concept worker_constructible =
+    std::constructible_from<worker_of<W, S>, const workload_params&, unsigned> ||
+    (has_shared_state<W, S> &&
+     std::constructible_from<worker_of<W, S>, const workload_params&, unsigned, typename W::template shared<S>&>);
+template <class W, class S>
+concept worker_operation = requires(worker_of<W, S>& worker, std::uint64_t index) { worker.operation(index); };
+template <class W, class S>
+concept worker_finish = requires(worker_of<W, S>& worker) {
+    { worker.finish() } -> std::convertible_to<std::uint64_t>;
+};
+template <class W, class S>
+concept worker_live_bytes_peak = requires(const worker_of<W, S>& worker) {
+    { worker.live_bytes_peak() } -> std::convertible_to<std::size_t>;
+};
+
+}  // namespace contract
+
+template <class W>
+concept workload_definition = contract::has_workload_traits<W> && contract::has_worker_template<W> && contract::has_accepts<W>;
+
+// What a cell needs of W's worker on strategy S; checked for each pair a strategy registers.
+template <class W, class S>
+concept workload_worker = contract::worker_constructible<W, S> && contract::worker_operation<W, S> &&
+                          contract::worker_finish<W, S> && contract::worker_live_bytes_peak<W, S>;
+
+// Where a workload registers (ALLOCPROOF_REGISTER_WORKLOAD): one static_assert per requirement,
+// so a workload that misses one gets a single error naming it, from the workload's own file.
+template <class W>
+consteval bool check_workload_contract() {
+    static_assert(contract::has_workload_traits<W>,
+                  "allocproof workload: missing `static constexpr allocproof::workload_traits traits` "
+                  "(its name, summary and scales)");
+    static_assert(contract::has_worker_template<W>, "allocproof workload: missing `template <class S> class worker`");
+    static_assert(contract::has_accepts<W>,
+                  "allocproof workload: missing `template <class S> static constexpr bool accepts` "
+                  "(whether strategy S can serve it, read from S::traits)");
+    return workload_definition<W>;
+}
+
+// Where a strategy's cells are made (register_strategy_cells), for each workload W that accepts S.
+template <class W, class S>
+consteval bool check_worker_contract() {
+    static_assert(contract::worker_constructible<W, S>,
+                  "allocproof workload: worker<S> misses the constructor "
+                  "`worker(const workload_params&, unsigned thread_index)` (with `shared<S>&` third, if it has one)");
+    static_assert(contract::worker_operation<W, S>,
+                  "allocproof workload: worker<S> misses `void operation(std::uint64_t index)`");
+    static_assert(contract::worker_finish<W, S>, "allocproof workload: worker<S> misses `std::uint64_t finish()`");
+    static_assert(contract::worker_live_bytes_peak<W, S>,
+                  "allocproof workload: worker<S> misses `std::size_t live_bytes_peak() const`");
+    return workload_worker<W, S>;
+}
 
 // ---- deterministic randomness -------------------------------------------------------------
 // splitmix64: tiny, fast, and identical on every platform, so a seed means the same operation
