@@ -17,6 +17,7 @@
 // Anything else (a signal) the driver reports as a crash.
 #include "allocproof/cell.hpp"
 #include "allocproof/checked_blocks.hpp"
+#include "allocproof/exit_codes.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/alloc_counters.hpp"
 #include "harness/allocator_identity.hpp"
@@ -216,7 +217,7 @@ int check_conformance(const std::string& strategy) {
     }
     if (failed && failed->check == "registry") {
         std::cerr << "allocproof-cell: " << failed->what << "\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
     // At once: what a failed strategy left behind is not torn down (it may be corrupt).
     if (failed) conformance_check_failed(failed->check.c_str(), failed->what.c_str());
@@ -267,7 +268,7 @@ int main(int argc, char** argv) {
         return 0;
     } catch (const CLI::ParseError& error) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
     if (memory_limit_bytes > 0) {
         // Set by the cell on itself, before plugins and the workload: an allocation past it fails
@@ -275,7 +276,7 @@ int main(int argc, char** argv) {
         const rlimit limit{memory_limit_bytes, memory_limit_bytes};
         if (::setrlimit(RLIMIT_AS, &limit) != 0) {
             std::cerr << "allocproof-cell: cannot set the memory limit: " << std::strerror(errno) << "\n";
-            return 2;
+            return exit_codes::cell::usage;
         }
     }
     std::vector<loaded_plugin> plugins;
@@ -283,7 +284,7 @@ int main(int argc, char** argv) {
         for (const auto& path : plugin_paths) plugins.push_back(load_plugin(path));
     } catch (const plugin_error& error) {
         std::cerr << "allocproof-cell: " << error.what() << "\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
     if (describe_plugins) {
         std::cout << plugins_json(plugins).dump() << "\n";
@@ -297,11 +298,11 @@ int main(int argc, char** argv) {
     if (!identify && (request.params.scale.ops_per_thread == 0 || request.params.scale.working_set == 0)) {
         // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.
         std::cerr << "allocproof-cell: --ops and --working-set are required\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
     if ((request.sample_every & (request.sample_every - 1)) != 0) {
         std::cerr << "allocproof-cell: --sample-every must be a power of two\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
 
     const allocator_identity identity = identify_global_allocator();
@@ -315,14 +316,14 @@ int main(int argc, char** argv) {
                   << "' but malloc is served by " << identity.malloc_provider << " ("
                   << identity.name << ", ownership check "
                   << (identity.serves_malloc ? "passed" : "failed") << ")\n";
-        return 3;
+        return exit_codes::cell::allocator_mismatch;
     }
 
     const cell_entry* cell = registry::instance().find_cell(request.workload, request.strategy);
     if (cell == nullptr) {
         std::cerr << "allocproof-cell: no cell for workload '" << request.workload
                   << "' and strategy '" << request.strategy << "'\n";
-        return 2;
+        return exit_codes::cell::usage;
     }
     // Under callgrind nothing is timed, and the probes' cost would take most of the run.
     const auto cost = under_valgrind() ? probe_cost{} : measure_probe_cost();

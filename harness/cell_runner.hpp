@@ -14,6 +14,7 @@
 #pragma once
 
 #include "allocproof/cell.hpp"
+#include "allocproof/exit_codes.hpp"
 #include "allocproof/workload.hpp"
 #include "harness/alloc_counters.hpp"
 #include "harness/dirty_heap.hpp"
@@ -119,8 +120,8 @@ struct phase_clock {
 
 // Exit codes of a cell whose worker failed; the driver reads them (harness/driver/results.cpp).
 // A strategy that breaks its contract exits with exit_conformance_failed (allocproof/checked_blocks.hpp).
-inline constexpr int exit_worker_failed = 70;     // the workload or the strategy threw
-inline constexpr int exit_out_of_memory = 71;     // std::bad_alloc: the memory limit, or the machine's
+inline constexpr int exit_worker_failed = exit_codes::cell::worker_failed;
+inline constexpr int exit_out_of_memory = exit_codes::cell::out_of_memory;
 
 [[noreturn]] inline void worker_failed(const char* what, int exit_code = exit_worker_failed) {
     // A worker cannot report a failure through the barrier; the cell fails as a whole, and the

@@ -2,6 +2,7 @@
 // strategy, on the global allocator this program is linked with. Google Benchmark's own flags
 // apply (--benchmark_filter, --benchmark_out=FILE --benchmark_out_format=json, ...); its JSON
 // output is kept as is, so its compare tool works on two runs.
+#include "allocproof/exit_codes.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/allocator_identity.hpp"
 
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
     if (!identity.serves_malloc) {
         std::cerr << "allocproof-micro: " << identity.name << " does not serve malloc here ("
                   << identity.malloc_provider << ")\n";
-        return 3;
+        return exit_codes::micro::allocator_mismatch;
     }
     benchmark::AddCustomContext("allocator", identity.name);
     benchmark::AddCustomContext("allocator_version", identity.version);
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
         }
     }
     benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return exit_codes::micro::usage;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

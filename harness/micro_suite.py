@@ -23,8 +23,10 @@ import subprocess
 import sys
 import tempfile
 
-ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The global allocators, in the order every table shows them: catalogue/allocators.json, the one list.
+with open(os.path.join(REPO, "catalogue", "allocators.json"), encoding="utf-8") as catalogue:
+    ALLOCATORS = [entry["name"] for entry in json.load(catalogue)["allocators"]]
 
 
 def run_allocator(build, allocator, out_dir, args):

@@ -2,11 +2,11 @@
 # Installs the Debian packages allocproof needs, only those missing. Used by run_all.sh,
 # run_tests.sh and .ci/run, so a fresh Debian 12 machine needs nothing done by hand.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   cmake g++ make git pkg-config
   libbenchmark-dev libgtest-dev
-  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libboost-dev libboost-container-dev libabsl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   python3 python3-matplotlib python3-yaml valgrind
@@ -18,6 +18,8 @@ packages=(
   # time: a workload whose program is missing is skipped, and the run says so.
   rocksdb-tools redis-server redis-tools sqlite3
 )
+# Each global allocator's package, from its catalogue (read with sed: Python may not be here yet).
+packages+=($(sed -n 's/.*"debian_package": *"\([^"]*\)".*/\1/p' catalogue/allocators.json))
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,5 +1,7 @@
 #include "harness/driver/callgrind_file.hpp"
 
+#include "harness/driver/allocator_catalogue.hpp"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -35,10 +37,13 @@ bool contains(std::string_view text, std::string_view part) { return text.find(p
 
 bool is_allocation_code(std::string_view object, std::string_view file) {
     // The global allocator: its own library, or glibc's malloc (whose sources are under malloc/).
-    for (std::string_view library : {"libjemalloc", "libmimalloc", "libtcmalloc"}) {
-        if (contains(object, library)) return true;
+    for (const auto& allocator : global_allocators()) {
+        if (allocator.name == "glibc") {
+            if (contains(object, allocator.loaded_as) && contains(file, "/malloc/")) return true;
+        } else if (contains(object, allocator.loaded_as)) {
+            return true;
+        }
     }
-    if (contains(object, "libc.so") && contains(file, "/malloc/")) return true;
     // The strategy's code, inlined into the workload or not: it is compiled from a strategies/
     // folder (the built-in ones; a plugin that keeps its strategies in one too).
     if (contains(file, "/strategies/")) return true;

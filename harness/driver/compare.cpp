@@ -3,9 +3,7 @@
 #include "harness/driver/metric_catalogue.hpp"
 
 #include "harness/driver/external.hpp"
-#include "harness/driver/matrix.hpp"  // usage_error
 #include "harness/driver/results.hpp"
-#include "harness/driver/run.hpp"  // exit_usage
 #include "harness/stats.hpp"
 
 #include <CLI/CLI.hpp>
@@ -389,7 +387,7 @@ comparison_result compare_runs(const run_cells& a, const run_cells& b, const com
         }
     }
     const bool fails = r.counts.count(verdict::regression) > 0 || (options.fail_on_untestable && r.counts.untestable_worse > 0);
-    r.exit_code = fails ? exit_regression : 0;
+    r.exit_code = fails ? exit_regression : exit_ok;
     if (r.cells.matched.empty()) {
         r.warning = "no cell is ok in both A and B: nothing was compared";
     } else if (r.counts.tested() == 0) {

@@ -2,6 +2,8 @@
 // whether B's repetitions differ from A's (two-sided Mann-Whitney U) by more than a threshold.
 #pragma once
 
+#include "harness/driver/exit_codes.hpp"  // compare exits exit_regression on a regression
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -22,10 +24,6 @@ struct compare_options {
     bool fail_on_untestable = false;               // exit 1 on a large change that is too few reps to test
     std::string json_out;                          // where to write the whole comparison, if set
 };
-
-// Exit code of `compare` when B has a significant regression beyond the threshold (0: none;
-// 2: bad input, as for `run`).
-inline constexpr int exit_regression = 1;
 
 // Registers the `compare` subcommand and its options, filling `options` when parsed.
 CLI::App* add_compare_command(CLI::App& app, compare_options& options);

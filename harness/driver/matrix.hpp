@@ -3,6 +3,7 @@
 #pragma once
 
 #include "allocproof/workload.hpp"
+#include "harness/driver/exit_codes.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,11 +17,6 @@
 namespace allocproof::driver {
 
 struct external_spec;  // harness/driver/external.hpp
-
-// Bad input from the user: one line of explanation, exit code 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct matrix_request {
     std::vector<std::string> workloads{"*"};

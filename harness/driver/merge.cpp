@@ -1,5 +1,6 @@
 #include "harness/driver/merge.hpp"
 
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/compare.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/results.hpp"
@@ -64,11 +65,9 @@ int status_rank(const std::string& status) {
 // The order of make_plan: machine, model before external workloads, workload, std first, allocators
 // in their fixed order, threads.
 auto plan_order(const json& cell) {
-    static const std::vector<std::string> allocators{"glibc", "jemalloc", "mimalloc", "tcmalloc"};
-    const auto allocator = std::ranges::find(allocators, cell.value("allocator", ""));
     return std::make_tuple(cell.value("machine", 0LL), cell.contains("external"), cell.value("workload", ""),
                            cell.value("strategy", "") != "std", cell.value("strategy", ""),
-                           allocator - allocators.begin(), cell.value("allocator", ""), cell.value("threads", 0));
+                           allocator_rank(cell.value("allocator", "")), cell.value("allocator", ""), cell.value("threads", 0));
 }
 
 }  // namespace

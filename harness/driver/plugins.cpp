@@ -59,7 +59,7 @@ json describe(const std::vector<std::string>& paths, std::chrono::milliseconds l
     }
     // The cell program refuses a plugin it cannot load (not a library, no entry point, another
     // build's tag) with exit code 2 and one line of its own; any other ending is the plugin's doing.
-    if (outcome.exit_code == 2 && outcome.err.starts_with("allocproof-cell: ")) {
+    if (outcome.exit_code == exit_codes::cell::usage && outcome.err.starts_with("allocproof-cell: ")) {
         throw usage_error(first_line(outcome.err));
     }
     const std::string printed = without_trailing_space(outcome.out);

@@ -2,7 +2,7 @@
 
 #include "harness/driver/metric_catalogue.hpp"
 
-#include "allocproof/checked_blocks.hpp"  // exit_conformance_failed
+#include "allocproof/exit_codes.hpp"
 #include "allocproof/registry.hpp"
 #include "harness/driver/external.hpp"
 
@@ -42,9 +42,9 @@ std::string failure_reason(const child_outcome& outcome) {
     if (!outcome.started) return "could not start the cell program" + suffix;
     if (outcome.timed_out) return fmt::format("timed out after {:.1f} s", outcome.seconds);
     if (outcome.signal != 0) return "crashed with " + signal_name(outcome.signal) + suffix;
-    if (outcome.exit_code == 3) return "allocator mismatch" + suffix;
-    if (outcome.exit_code == 71) return "out of memory" + suffix;  // cell_runner.hpp: exit_out_of_memory
-    if (outcome.exit_code == exit_conformance_failed && detail.starts_with("allocproof-cell: ")) {
+    if (outcome.exit_code == exit_codes::cell::allocator_mismatch) return "allocator mismatch" + suffix;
+    if (outcome.exit_code == exit_codes::cell::out_of_memory) return "out of memory" + suffix;
+    if (outcome.exit_code == exit_codes::cell::conformance_failed && detail.starts_with("allocproof-cell: ")) {
         return detail.substr(std::string_view("allocproof-cell: ").size());  // "conformance check failed: <check>: ..."
     }
     return fmt::format("exited with code {}{}", outcome.exit_code, suffix);
@@ -193,7 +193,7 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
         record["reason"] = failure_reason(outcome);
         // The strategy broke its contract: the cell did not fail, its strategy is not what it says.
         if (outcome.started && !outcome.timed_out && outcome.signal == 0 &&
-            outcome.exit_code == exit_conformance_failed) {
+            outcome.exit_code == exit_codes::cell::conformance_failed) {
             record["status"] = "invalid";
         }
         return record;

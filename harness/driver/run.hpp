@@ -28,15 +28,6 @@ struct run_options {
 // anyone meant.
 inline constexpr double max_timeout_seconds = 7 * 24 * 3600;
 
-// Exit codes of `allocproof run`.
-enum exit_code : int {
-    exit_ok = 0,
-    exit_usage = 2,         // bad input; nothing was run
-    exit_cells_failed = 3,  // the run finished, but some cells failed or are invalid
-    exit_io = 4,            // the results could not be written
-    exit_interrupted = 130, // stopped by a signal; finished cells are kept, --resume completes it
-};
-
 int run_matrix(const run_options& options);
 
 // The global allocators that have a cell program beside the driver, in the canonical order.

@@ -37,8 +37,10 @@ from intervals import IntervalError, IntervalService
 from trust import fault_text, strategy_faults, untrusted
 
 SCHEMA = "allocproof-verdicts/2"
-ALLOCATOR_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 REPO = Path(__file__).resolve().parents[2]
+# The global allocators in the order every table shows them: catalogue/allocators.json, the one list.
+ALLOCATOR_ORDER = [entry["name"] for entry in
+                   json.loads((REPO / "catalogue" / "allocators.json").read_text(encoding="utf-8"))["allocators"]]
 # The one catalogue of metrics (results/metrics.json), which the driver compiles in: directions
 # come from there, and every value from a repetition's `metrics`, derived once by the driver.
 CATALOGUE = json.loads((REPO / "results" / "metrics.json").read_text(encoding="utf-8"))["metrics"]

@@ -9,6 +9,7 @@
 // which the driver records as the cell's reason, with status `invalid`.
 #pragma once
 
+#include "allocproof/exit_codes.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <algorithm>
@@ -23,7 +24,7 @@ namespace allocproof {
 
 // The exit code of a cell program whose strategy broke its contract (a misaligned block here, or a
 // failed check of the cell program's --conformance mode); harness/driver/results.cpp reads it.
-inline constexpr int exit_conformance_failed = 72;
+inline constexpr int exit_conformance_failed = exit_codes::cell::conformance_failed;
 
 // Ends the process: "allocproof-cell: conformance check failed: <check>: <what>" on stderr.
 [[noreturn]] inline void conformance_check_failed(const char* check, const char* what) {
