@@ -10,12 +10,10 @@
 // allocator is), alignment up to alignof(std::max_align_t). Every other strategy is read as a
 // ratio to this one on the same global allocator.
 #include "allocproof/register.hpp"
+#include "allocproof/std_baseline.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <cstddef>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
 
 namespace allocproof::strategies {
@@ -37,39 +35,16 @@ public:
 
     explicit std_new(const block_spec&) {}
 
-    void* allocate(std::size_t bytes) { return ::operator new(bytes); }
-    void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes); }
+    void* allocate(std::size_t bytes) { return baseline::global_new_blocks_ops::allocate(bytes); }
+    void deallocate(void* block, std::size_t bytes) { baseline::global_new_blocks_ops::deallocate(block, bytes); }
 
     template <class T, std::size_t N>
     using vector = std::vector<T>;
 
     template <class T>
-    class object_pool {
-    public:
-        explicit object_pool(std::size_t /*max_pooled*/) {}
-        T* acquire() { return new T(); }
-        void release(T* object) { delete object; }
-    };
+    using object_pool = baseline::fresh_objects<T>;
 
-    // Owns its bytes; a slice copies them out, as code without shared buffers does.
-    class buffer {
-    public:
-        buffer() = default;
-        static buffer copy_of(const void* data, std::size_t size) {
-            buffer b;
-            b.bytes_.resize(size);
-            if (size != 0) std::memcpy(b.bytes_.data(), data, size);
-            return b;
-        }
-        buffer slice(std::size_t offset, std::size_t size) const {
-            return copy_of(bytes_.data() + offset, size);
-        }
-        const std::byte* data() const { return bytes_.data(); }
-        std::size_t size() const { return bytes_.size(); }
-
-    private:
-        std::vector<std::byte> bytes_;
-    };
+    using buffer = baseline::copied_buffer;
 };
 
 }  // namespace allocproof::strategies

@@ -12,7 +12,7 @@
 //   * seed 000 (Mojo-Grizzly, "Memory Usage Profiling"): MemoryProfiler, which "tracks allocation
 //     count and total bytes" and reports them.
 // Claims G0-5 and R4-4: the counts must equal ground truth, which the harness has of its own (the
-// cell programs' counting operator new, harness/alloc_counters.hpp); tests compare the two.
+// cell programs' counting operator new, allocproof/alloc_counters.hpp); tests compare the two.
 //
 // What is counted: every call the caller makes, with the size the caller passes, as the seed's
 // allocator records layout.size(); a strategy that may refuse is not counted for a refused call.
@@ -36,6 +36,7 @@
 // suite's 2t_own and 2t_cross) shows what the seed's one shared lock word would cost.
 #pragma once
 
+#include "allocproof/std_baseline.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <atomic>
@@ -48,8 +49,8 @@
 
 namespace allocproof::strategies {
 
-// The blocks family of the `std` baseline (strategies/std.cpp), restated here because that class
-// lives in a .cpp: each block from global operator new, given back with sized delete.
+// The blocks family of the `std` baseline (allocproof/std_baseline.hpp) as a strategy of its own,
+// for the tracking decorator to wrap.
 class global_new_blocks {
 public:
     static constexpr strategy_traits traits{
@@ -62,8 +63,8 @@ public:
     };
 
     explicit global_new_blocks(const block_spec&) {}
-    void* allocate(std::size_t bytes) { return ::operator new(bytes); }
-    void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes); }
+    void* allocate(std::size_t bytes) { return baseline::global_new_blocks_ops::allocate(bytes); }
+    void deallocate(void* block, std::size_t bytes) { baseline::global_new_blocks_ops::deallocate(block, bytes); }
 };
 
 // Counts at one instant. `taken` is when the snapshot was read (steady clock).

@@ -1,44 +1,17 @@
 // For workloads that use two strategy families (object pools for whole objects and buffers for
 // their bytes): a strategy that provides only one of them is served the other the `std` way, so
 // that every cell differs from `std` in the family its strategy provides and in nothing else.
-// The fallbacks behave as strategies/std.cpp's: `new`/`delete` per object, a deep copy per
-// buffer and per slice.
+// The fallbacks are the `std` baseline's own (allocproof/std_baseline.hpp): `new`/`delete` per
+// object, a deep copy per buffer and per slice.
 #pragma once
 
+#include "allocproof/std_baseline.hpp"
 #include "allocproof/strategy.hpp"
-
-#include <cstddef>
-#include <cstring>
-#include <vector>
 
 namespace allocproof::workloads::support {
 
-template <class T>
-class fresh_objects {
-public:
-    explicit fresh_objects(std::size_t /*max_pooled*/) {}
-    T* acquire() { return new T(); }
-    void release(T* object) { delete object; }
-};
-
-class copied_buffer {
-public:
-    copied_buffer() = default;
-    static copied_buffer copy_of(const void* data, std::size_t size) {
-        copied_buffer b;
-        b.bytes_.resize(size);
-        if (size != 0) std::memcpy(b.bytes_.data(), data, size);
-        return b;
-    }
-    copied_buffer slice(std::size_t offset, std::size_t size) const {
-        return copy_of(bytes_.data() + offset, size);
-    }
-    const std::byte* data() const { return bytes_.data(); }
-    std::size_t size() const { return bytes_.size(); }
-
-private:
-    std::vector<std::byte> bytes_;
-};
+using baseline::copied_buffer;
+using baseline::fresh_objects;
 
 namespace detail {
 template <class S, class T, bool = S::traits.provides_object_pool>
