@@ -1,4 +1,4 @@
-#include "harness/alloc_counters.hpp"
+#include "allocproof/alloc_counters.hpp"
 
 #include <algorithm>
 

@@ -19,12 +19,12 @@
 #include "allocproof/checked_blocks.hpp"
 #include "allocproof/exit_codes.hpp"
 #include "allocproof/registry.hpp"
-#include "harness/alloc_counters.hpp"
+#include "allocproof/alloc_counters.hpp"
 #include "harness/allocator_identity.hpp"
 #include "harness/conformance.hpp"
-#include "harness/latency_histogram.hpp"
+#include "allocproof/latency_histogram.hpp"
 #include "harness/plugin_loader.hpp"
-#include "harness/thread_probes.hpp"
+#include "allocproof/thread_probes.hpp"
 #include "harness/traits_json.hpp"
 
 #include <CLI/CLI.hpp>

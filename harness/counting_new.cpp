@@ -4,7 +4,7 @@
 // Measurement trap, written down: allocators that ship their own operator new (tcmalloc) or a
 // sized free (jemalloc's sdallocx) are reached through plain malloc/free here, the same path for
 // all four, so differences between them are differences of their malloc and free.
-#include "harness/alloc_counters.hpp"
+#include "allocproof/alloc_counters.hpp"
 
 #include <malloc.h>
 

@@ -3,8 +3,8 @@
 // apply (--benchmark_filter, --benchmark_out=FILE --benchmark_out_format=json, ...); its JSON
 // output is kept as is, so its compare tool works on two runs.
 #include "allocproof/exit_codes.hpp"
-#include "allocproof/registry.hpp"
 #include "harness/allocator_identity.hpp"
+#include "harness/micro_registry.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     // ALLOCPROOF_MICRO_ITERATIONS fixes the iteration count: counting instructions under
     // callgrind at two counts and taking the difference cancels every fixed cost.
     const char* fixed_iterations = std::getenv("ALLOCPROOF_MICRO_ITERATIONS");
-    for (const micro_entry& entry : registry::instance().micro_benchmarks()) {
+    for (const micro_entry& entry : micro_registry::instance().entries()) {
         for (std::size_t k = 0; k < std::size(entry.arguments); ++k) {
             const std::size_t argument = entry.arguments[k];
             if (k > 0 && argument == entry.arguments[0]) continue;  // one argument only

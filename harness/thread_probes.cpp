@@ -1,4 +1,4 @@
-#include "harness/thread_probes.hpp"
+#include "allocproof/thread_probes.hpp"
 
 #include <fcntl.h>
 #include <linux/perf_event.h>

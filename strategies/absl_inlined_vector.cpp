@@ -10,7 +10,7 @@
 // Measurement trap: InlinedVector packs "is allocated" into the low bit of its size word, so
 // every size() and push_back shifts and masks; and it is the only strategy here that needs a
 // compiled library (absl::inlined_vector links absl::throw_delegate), linked into the core.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <absl/container/inlined_vector.h>

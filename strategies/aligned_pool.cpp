@@ -27,6 +27,6 @@
 //     blocks the first, small chunks hold only a few (a 4 KiB chunk holds three 1 KiB blocks).
 #include "strategies/aligned_pool.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 ALLOCPROOF_REGISTER_STRATEGY(allocproof::strategies::aligned_pool)

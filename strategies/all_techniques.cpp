@@ -16,7 +16,7 @@
 // Measurement traps: on a workload that uses one family, this is that family's strategy and its
 // cells repeat that strategy's (btree, txn_sets: small_vector; memtable_wal: shared_bytes;
 // query_temps, json_docs: arena); only a workload that uses them together shows the combination.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/arena.hpp"
 #include "strategies/shared_buffer.hpp"

@@ -33,6 +33,6 @@
 //     meaningless.
 #include "strategies/arena.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 ALLOCPROOF_REGISTER_STRATEGY(allocproof::strategies::arena)

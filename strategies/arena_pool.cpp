@@ -46,7 +46,7 @@
 //     own allocations are not in it.
 #include "strategies/arena_pool.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 #include <atomic>
 #include <cassert>

@@ -27,7 +27,7 @@
 //
 // Measurement traps: the pool outlives the instance, so memory measured after an instance is gone
 // still includes its chunks; the first use of a size class in a process pays for its first block.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/boost_free_list.hpp"
 

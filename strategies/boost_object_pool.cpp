@@ -21,7 +21,7 @@
 // order so that ~object_pool can tell live chunks from free ones in one pass; its plain
 // boost::pool<>::free() is O(1) and unordered, but object_pool offers no such path (its own
 // free() is ordered too). construct() is O(1).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <boost/pool/object_pool.hpp>

@@ -16,7 +16,7 @@
 //
 // Measurement traps: the pool never shrinks; a freed chunk's contents past its first pointer are
 // poisoned under ASan (strategies/boost_free_list.hpp).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/boost_free_list.hpp"
 

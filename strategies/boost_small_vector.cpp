@@ -9,7 +9,7 @@
 //
 // Models the same seed text as small_vector (seed 003, SmallVec, claim L3-1): it is the
 // established implementation that ours is held to (vector_fill within 1.1x of it).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 
 #include <boost/container/small_vector.hpp>

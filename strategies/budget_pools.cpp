@@ -45,7 +45,7 @@
 //   * Workloads that cannot handle nullptr are not paired with it (traits.may_refuse).
 #include "strategies/budget_pools.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 #include <algorithm>
 #include <bit>

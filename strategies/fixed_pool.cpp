@@ -19,7 +19,7 @@
 // so the figure is a floor, not what a workload sees, and its time moves with code alignment. The
 // pool never returns memory, so after a burst its footprint stays at the peak (A2-4 measures
 // memory held / live bytes after churn: this is where it shows).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/fixed_pool.hpp"
 

@@ -29,7 +29,7 @@
 // instructions, most of them the thread-local lookup; in 2t_cross most of the time per pair is
 // the pattern's own queue (a strategy that does nothing costs about two thirds of fixed_pool_mt's
 // time there). Each instance carries 65 x 128 B of slots.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/fixed_pool_mt.hpp"
 

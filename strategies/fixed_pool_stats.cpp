@@ -20,7 +20,7 @@
 // Measurement traps: the counters are not atomic: stats() must be called by the owning thread.
 // In one_live the increments are a measurable share of a few-instruction pair; in a workload that
 // touches its blocks they disappear into the noise.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/fixed_pool.hpp"
 

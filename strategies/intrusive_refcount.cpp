@@ -12,7 +12,7 @@
 //
 // Measurement trap: against shared_bytes this isolates the price of the atomic count (one
 // lock-prefixed add per retain and per release); both allocate and copy exactly the same.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/shared_buffer.hpp"
 

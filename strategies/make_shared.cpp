@@ -13,7 +13,7 @@
 // Measurement traps: _for_overwrite, not make_shared<std::byte[]>(n), which would zero the bytes
 // before copying over them; and shared_ptr counts atomically only once a thread has been started
 // (the harness starts one, so this is measured as a server runs it).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/shared_buffer.hpp"
 

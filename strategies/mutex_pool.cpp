@@ -14,7 +14,7 @@
 // read-modify-writes per call, so one_live measures them, not the pool. With two threads the
 // lock's cache line bounces between cores on every call, and a waiting thread may sleep in the
 // kernel: 2t_own and 2t_cross figures depend on where the host places the two vCPUs.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/fixed_pool.hpp"
 

@@ -15,7 +15,7 @@
 // nearly pure allocator cost, and tcmalloc/mimalloc thread caches make that cost small. The gain
 // also depends on the pool being large enough for the live set (objects_many with max_pooled =
 // count reuses everything; a smaller max_pooled discards the surplus on every round).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/object_pool.hpp"
 

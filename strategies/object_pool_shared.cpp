@@ -14,7 +14,7 @@
 // Measurement traps: single-threaded, this pays an uncontended lock/unlock pair on each acquire
 // and release (about what a glibc tcache malloc costs), so it can lose to `std` at one thread;
 // under contention all threads serialise on one cache line, which is the point of claim R4-3.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/object_pool.hpp"
 

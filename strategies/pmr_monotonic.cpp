@@ -2,6 +2,6 @@
 // strategies/pmr_monotonic.hpp (a header, so that tests can reach reset()).
 #include "strategies/pmr_monotonic.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 ALLOCPROOF_REGISTER_STRATEGY(allocproof::strategies::pmr_monotonic)

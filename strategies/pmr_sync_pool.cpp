@@ -29,7 +29,7 @@
 // shared lock's cache line bouncing between two threads that never touch each other's blocks.
 // glibc 2.34+ always reports threads active, so the single-thread shortcut of libstdc++ is never
 // taken there.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/pmr_blocks.hpp"
 

@@ -27,7 +27,7 @@
 // the unpooled path above 4 KiB, whose cost per call is linear in the number of live big blocks
 // (seed 001's 8 KB query blocks would reach it). The resource is reached by a direct call; through
 // a memory_resource* it costs one more indirect call (see pmr_blocks.hpp).
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/pmr_blocks.hpp"
 

@@ -17,7 +17,7 @@
 // 65536 vs 4096); what remains is the atomic increment and decrement per slice, an uncontended
 // lock-prefixed instruction each, which becomes cache-line ping-pong when threads share a block.
 // A slice keeps its whole parent alive: memory held can exceed the bytes still in use.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/shared_buffer.hpp"
 

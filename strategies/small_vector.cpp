@@ -15,7 +15,7 @@
 // <= N (vector_fill/6 with N = 8); past N this is a std::vector with a larger header that first
 // copies its inline elements out (vector_fill/20). A workload's own node size grows by
 // N * sizeof(T), which a memory figure must count.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/strategy.hpp"
 #include "strategies/small_vector.hpp"
 

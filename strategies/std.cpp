@@ -9,7 +9,7 @@
 // Contract: any size, frees individually, thread-safe and cross-thread free (as the global
 // allocator is), alignment up to alignof(std::max_align_t). Every other strategy is read as a
 // ratio to this one on the same global allocator.
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 #include "allocproof/std_baseline.hpp"
 #include "allocproof/strategy.hpp"
 

@@ -9,7 +9,7 @@
 // instance (see tracking.hpp for what that means next to the seed's one locked global).
 #include "strategies/tracking.hpp"
 
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 namespace allocproof::strategies {
 

@@ -1,7 +1,7 @@
 // The counting operator new/delete against known sequences. This test program links the same
 // replacement operators as the cell programs (harness/counting_new.cpp).
 #include "allocproof/registry.hpp"
-#include "harness/alloc_counters.hpp"
+#include "allocproof/alloc_counters.hpp"
 #include "strategies/pmr_monotonic.hpp"
 #include "strategies/tracking.hpp"
 

@@ -3,7 +3,7 @@
 // inline capacity as often as said, and a count of bytes copied that counts the copies made.
 #include "allocproof/cell.hpp"
 #include "allocproof/strategy.hpp"
-#include "harness/cell_runner.hpp"
+#include "allocproof/cell_runner.hpp"
 #include "strategies/shared_buffer.hpp"
 #include "strategies/small_vector.hpp"
 #include "workloads/btree.hpp"

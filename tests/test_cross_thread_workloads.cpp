@@ -4,7 +4,7 @@
 // deadlocks, and digests still agree across strategies.
 #include "allocproof/cell.hpp"
 #include "allocproof/registry.hpp"
-#include "harness/cell_runner.hpp"
+#include "allocproof/cell_runner.hpp"
 #include "workloads/larson.hpp"
 #include "workloads/producer_consumer.hpp"
 

@@ -1,4 +1,4 @@
-#include "harness/latency_histogram.hpp"
+#include "allocproof/latency_histogram.hpp"
 
 #include <gtest/gtest.h>
 

@@ -62,9 +62,10 @@ class InstalledPackage(unittest.TestCase):
     def test_the_package_installs_headers_config_and_programs(self):
         include = self.prefix / "include" / "allocproof-0.1.0"
         for header in ["allocproof/plugin.hpp", "allocproof/abi.hpp", "allocproof/generated_workloads.hpp",
-                       "workloads/node_churn.hpp", "harness/cell_runner.hpp"]:
+                       "workloads/node_churn.hpp", "allocproof/cell_runner.hpp"]:
             self.assertTrue((include / header).is_file(), header)
         self.assertFalse((include / "allocproof" / "register.hpp").exists(), "the in-tree macro is not public")
+        self.assertFalse((include / "harness").exists(), "a plugin compiles against allocproof/ and workloads/ only")
         self.assertTrue((self.prefix / "lib" / "cmake" / "allocproof" / "allocproofConfig.cmake").is_file())
         for program in ["allocproof", "allocproof-cell-glibc", "allocproof-cell-jemalloc"]:
             self.assertTrue((self.prefix / "bin" / program).is_file(), program)

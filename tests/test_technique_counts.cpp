@@ -7,7 +7,7 @@
 //     more bytes at its peak than fresh contexts do, because idle contexts keep grown buffers.
 #include "allocproof/cell.hpp"
 #include "allocproof/registry.hpp"
-#include "harness/alloc_counters.hpp"
+#include "allocproof/alloc_counters.hpp"
 #include "strategies/object_pool.hpp"
 #include "workloads/db_mix.hpp"
 #include "workloads/long_contexts.hpp"

@@ -7,7 +7,7 @@
 #include "allocproof/cell.hpp"
 #include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
-#include "harness/cell_runner.hpp"
+#include "allocproof/cell_runner.hpp"
 #include "tests/overlapping_doubles.hpp"
 
 #include <gtest/gtest.h>

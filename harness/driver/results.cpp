@@ -6,7 +6,7 @@
 #include "allocproof/registry.hpp"
 #include "harness/driver/external.hpp"
 
-#include "harness/latency_histogram.hpp"
+#include "allocproof/latency_histogram.hpp"
 #include "harness/stats.hpp"
 
 #include <fmt/format.h>

@@ -14,10 +14,6 @@
 #include <string_view>
 #include <vector>
 
-namespace benchmark {
-class State;
-}
-
 namespace allocproof {
 
 struct cell_request;
@@ -48,16 +44,6 @@ struct cell_entry {
     cell_measurement measure(const cell_request& request) const;
 };
 
-// One micro-benchmark: a pattern run on a strategy, for Google Benchmark (harness/micro_patterns.hpp).
-using micro_function = void (*)(benchmark::State&, std::size_t argument);
-struct micro_entry {
-    std::string_view strategy;
-    std::string_view pattern;
-    micro_function run;
-    std::size_t arguments[2];  // block sizes in bytes, or element counts for vector patterns
-    bool manual_time;          // timed by the pattern itself (the two-thread patterns)
-};
-
 class registry {
 public:
     static registry& instance();
@@ -69,7 +55,6 @@ public:
     void add_strategy(const strategy_traits& traits, strategy_factory make);
     void add_cell(std::string_view workload, std::string_view strategy, cell_function run,
                   unsigned variant = 0);
-    void add_micro(const micro_entry& entry) { micro_.push_back(entry); }
 
     // Sorted by name, except that the baseline strategy `std` comes first.
     std::vector<workload_traits> workloads() const;
@@ -80,7 +65,6 @@ public:
     std::unique_ptr<erased_strategy> make_strategy(std::string_view name, const block_spec& spec) const;
     const cell_entry* find_cell(std::string_view workload, std::string_view strategy) const;
 
-    const std::vector<micro_entry>& micro_benchmarks() const { return micro_; }
     const std::vector<cell_entry>& cells() const { return cells_; }
 
     // Names registered twice; a non-empty list makes the driver refuse to run.
@@ -93,7 +77,6 @@ private:
     std::vector<workload_traits> workloads_;
     std::vector<strategy_entry> strategies_;
     std::vector<cell_entry> cells_;
-    std::vector<micro_entry> micro_;
     std::vector<std::string> conflicts_;
 };
 

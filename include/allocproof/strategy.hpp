@@ -42,7 +42,7 @@
 //     figure can be read as a ratio to it.
 //
 // Registration: end the strategy's .cpp file with ALLOCPROOF_REGISTER_STRATEGY(type) after
-// including "allocproof/register.hpp". Nothing else in the tree needs to change. Out of the tree,
+// including "harness/register.hpp". Nothing else in the tree needs to change. Out of the tree,
 // the same class goes into a plugin instead: ALLOCPROOF_PLUGIN (allocproof/plugin.hpp).
 #pragma once
 

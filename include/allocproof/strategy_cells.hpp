@@ -15,7 +15,7 @@
 #include "allocproof/generated_workloads.hpp"
 #include "allocproof/registry.hpp"
 #include "allocproof/strategy.hpp"
-#include "harness/cell_runner.hpp"
+#include "allocproof/cell_runner.hpp"
 
 #include <memory>
 

@@ -1,6 +1,6 @@
 // A blocks strategy that forgot deallocate(), registered as a strategy of the tree is.
 // expect: allocproof blocks strategy (traits.provides_blocks): missing `void deallocate(void* block, std::size_t bytes)`
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 #include <cstddef>
 #include <new>

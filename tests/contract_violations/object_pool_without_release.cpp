@@ -1,6 +1,6 @@
 // An object-pool strategy whose pool takes nothing back, registered as a strategy of the tree is.
 // expect: allocproof object_pool strategy (traits.provides_object_pool): object_pool<T> misses `void release(T*)`
-#include "allocproof/register.hpp"
+#include "harness/register.hpp"
 
 #include <cstddef>
 
