@@ -607,118 +607,135 @@ def is_side(side, level: str) -> bool:
 
 
 def rows_for(claim: dict, spec: dict, run: Run, service: IntervalService, repetitions: dict) -> list[dict]:
-    effect = Effect(claim, spec)
-    rows = []
     comparing_allocators = claim.get("compare") == "allocators"
     allocator_pairs = ([(claim["allocators"]["candidate"], claim["allocators"]["baseline"])]
                        if comparing_allocators else [(a, a) for a in run.allocators])
     groups = ([claim["comparisons"]] if claim.get("combine") == "geomean"
               else [[c] for c in claim["comparisons"]])
-    for machine in run.machines:
-        for cand_alloc, base_alloc in allocator_pairs:
-            for group in groups:
-                label = " + ".join(c["label"] for c in group) if len(group) > 1 else group[0]["label"]
-                if comparing_allocators:
-                    label += f" ({cand_alloc} vs {base_alloc})"
-                row = {"label": label, "allocator": cand_alloc, "machine": machine, "verdict": "no_verdict",
-                       "estimate": None, "ci_low": None, "ci_high": None, "cells": []}
-                problems, pairs = [], []
-                threads_used = []
-                for comparison in group:
-                    if any(comparison.get(side, {}).get("threads") == "most" for side in ("candidate", "baseline")):
-                        sides = {"candidate": cand_alloc} | ({"baseline": base_alloc} if "baseline" in comparison else {})
-                        most = run.most_threads(machine, comparison, sides)
-                        if most is not None:
-                            comparison = {k: (dict(v, threads=most) if isinstance(v, dict) and v.get("threads") == "most"
-                                              else v) for k, v in comparison.items()}
-                            threads_used.append(most)
-                    pair = {"label": comparison["label"]}
-                    sides = [("candidate", cand_alloc)]
-                    if claim["effect"] != "absolute":
-                        sides.append(("baseline", base_alloc))
-                    for side, allocator in sides:
-                        ident, values, problem = run.values(machine, comparison[side], allocator, claim["metric"])
-                        row["cells"].append(ident)
-                        if problem:
-                            problems.append(problem)
-                            continue
-                        pair[side] = values
-                        if side == "candidate" and claim["effect"] == "saving_per_object":
-                            pair["live"] = run.values(machine, comparison[side], allocator,
-                                                      "live_bytes_peak")[1] or [0.0]
-                    pairs.append(pair)
-                required = (claim.get("requires") or {}).get("dirty_heap")
-                if required is not None and required != run.dirty_heap:
-                    problems.insert(0, "needs a run " + ("with" if required else "without")
-                                    + " --dirty-heap; this run was " + ("with" if run.dirty_heap else "without"))
-                if problems:
-                    row["why"] = "not judged: " + "; ".join(problems)
-                    rows.append(row)
-                    continue
-                try:
-                    measured = measure(claim, effect, pairs, service, repetitions)
-                except ValueError as why:
-                    row["why"] = f"not judged: {why}"
-                    rows.append(row)
-                    continue
-                low_ci, high_ci = measured["ci"]
-                if not all(math.isfinite(x) for x in (measured["estimate"], low_ci, high_ci)):
-                    row["why"] = "not judged: the effect is undefined on these values"
-                    rows.append(row)
-                    continue
-                state = settling(measured, effect, spec, repetitions["schedule"])
-                row.update(estimate=measured["estimate"], ci_low=low_ci, ci_high=high_ci, reps=measured["n"],
-                           exact=measured["exact"], decided=state["decided"], reps_needed=state["reps_needed"])
-                row["verdict"], row["why"] = judge(low_ci, high_ci, spec)
-                if measured["exact"]:  # counts, not timings: the same in every repetition, or counted once
-                    row["why"] = row["why"].replace("the whole 95% CI", "the exact figure").replace("95% CI", "exact figure")
-                if threads_used:
-                    row["threads"] = min(threads_used)
-                    row["label"] += f" t{row['threads']}"
-                # Measured, but on data that cannot show the claim: the figure is said, the verdict withheld.
-                withheld = None
-                if claim.get("min_threads") and threads_used and min(threads_used) < claim["min_threads"]:
-                    env = run.environments[machine] if machine < len(run.environments) else {}
-                    withheld = (f"measured at {min(threads_used)} threads, the most this machine "
-                                f"({env.get('logical_cpus', '?')} CPUs) runs without oversubscription; the claim "
-                                f"speaks of many threads (read as at least {claim['min_threads']})",
-                                f"A run on a machine with {claim['min_threads']} or more cores, merged into this one "
-                                "(allocproof merge), is judged on its own row")
-                thin = thin_data(run, machine, group, [("candidate", cand_alloc), ("baseline", base_alloc)], claim)
-                if thin:
-                    withheld = (f"the data held is too small beside the program's own footprint to show a memory "
-                                f"claim: {thin}",
-                                f"Data at least {claim['min_over_footprint']:g} times the idle footprint (the real "
-                                "programs' full sizes) would judge it")
-                sizes = (claim.get("requires") or {}).get("real_program_sizes")
-                fell_back = [f"{ident} ran at its {cell['params']['scale']} scale" for ident in row["cells"]
-                             if isinstance(cell := run.by_id.get((machine, ident)), dict)
-                             and isinstance(cell.get("params"), dict)
-                             and cell["params"].get("scale") not in (None, sizes)]
-                if sizes is not None and sizes == run.real_program_sizes and fell_back:
-                    withheld = (f"the run asked for the real programs' {sizes} sizes, but {'; '.join(fell_back)} "
-                                "(its descriptor has none)", f"A descriptor with a {sizes} scale would judge it")
-                if sizes is not None and sizes != run.real_program_sizes:
-                    withheld = (f"the real programs ran at their {run.real_program_sizes} sizes, which cannot show "
-                                f"this claim: {claim.get('size_note', 'the data is too small')}",
-                                f"A run at their {sizes} sizes would judge it")
-                wrong, failed_elsewhere = strategies_at_fault(run, machine, group)
-                if wrong:
-                    withheld = (f"{'; '.join(wrong)} elsewhere in this run, so its figures here cannot be trusted",
-                                "A run in which every strategy of the comparison passes its checks would judge it")
-                if withheld:
-                    row.update(verdict="no_verdict", why=(
-                        f"not judged: {withheld[0]}. Its figure here, {fmt(measured['estimate'], spec['unit'])} "
-                        f"[{fmt(low_ci, spec['unit'])}, {fmt(high_ci, spec['unit'])}], would read {row['verdict']}. "
-                        f"{withheld[1]}"), estimate=None, ci_low=None, ci_high=None)
-                    rows.append(row)
-                    continue
-                if row["verdict"] == "inconclusive":
-                    row["why"] += settle_text(state, spec, measured["n"], repetitions["schedule"])
-                if failed_elsewhere:
-                    row["why"] += f" Note: {'; '.join(failed_elsewhere)} elsewhere in this run."
-                rows.append(row)
+    judged = RowJudge(claim, spec, run, service, repetitions)
+    rows = [judged.row(machine, allocators, group)
+            for machine in run.machines for allocators in allocator_pairs for group in groups]
     return by_construction(rows, claim)
+
+
+class RowJudge:
+    """One row of a claim: a group of comparisons on one machine and one pair of allocators."""
+
+    def __init__(self, claim: dict, spec: dict, run: Run, service: IntervalService, repetitions: dict):
+        self.claim, self.spec, self.run, self.service, self.repetitions = claim, spec, run, service, repetitions
+        self.effect = Effect(claim, spec)
+
+    def row(self, machine: int, allocators: tuple[str, str], group: list[dict]) -> dict:
+        claim, cand_alloc, base_alloc = self.claim, allocators[0], allocators[1]
+        label = " + ".join(c["label"] for c in group) if len(group) > 1 else group[0]["label"]
+        if claim.get("compare") == "allocators":
+            label += f" ({cand_alloc} vs {base_alloc})"
+        row = {"label": label, "allocator": cand_alloc, "machine": machine, "verdict": "no_verdict",
+               "estimate": None, "ci_low": None, "ci_high": None, "cells": []}
+        pairs, problems, threads_used = self.pairs(machine, allocators, group, row)
+        required = (claim.get("requires") or {}).get("dirty_heap")
+        if required is not None and required != self.run.dirty_heap:
+            problems.insert(0, "needs a run " + ("with" if required else "without")
+                            + " --dirty-heap; this run was " + ("with" if self.run.dirty_heap else "without"))
+        if problems:
+            return row | {"why": "not judged: " + "; ".join(problems)}
+        try:
+            measured = measure(claim, self.effect, pairs, self.service, self.repetitions)
+        except ValueError as why:
+            return row | {"why": f"not judged: {why}"}
+        low_ci, high_ci = measured["ci"]
+        if not all(math.isfinite(x) for x in (measured["estimate"], low_ci, high_ci)):
+            return row | {"why": "not judged: the effect is undefined on these values"}
+        return self.judged(row, measured, threads_used, machine, allocators, group)
+
+    def pairs(self, machine: int, allocators: tuple[str, str], group: list[dict], row: dict):
+        """Each comparison's candidate (and baseline) values, the problems that keep them from
+        being judged, and the thread counts "most" stood for."""
+        claim, run, (cand_alloc, base_alloc) = self.claim, self.run, allocators
+        pairs, problems, threads_used = [], [], []
+        for comparison in group:
+            if any(comparison.get(side, {}).get("threads") == "most" for side in ("candidate", "baseline")):
+                sides = {"candidate": cand_alloc} | ({"baseline": base_alloc} if "baseline" in comparison else {})
+                most = run.most_threads(machine, comparison, sides)
+                if most is not None:
+                    comparison = {k: (dict(v, threads=most) if isinstance(v, dict) and v.get("threads") == "most"
+                                      else v) for k, v in comparison.items()}
+                    threads_used.append(most)
+            pair = {"label": comparison["label"]}
+            sides = [("candidate", cand_alloc)]
+            if claim["effect"] != "absolute":
+                sides.append(("baseline", base_alloc))
+            for side, allocator in sides:
+                ident, values, problem = run.values(machine, comparison[side], allocator, claim["metric"])
+                row["cells"].append(ident)
+                if problem:
+                    problems.append(problem)
+                    continue
+                pair[side] = values
+                if side == "candidate" and claim["effect"] == "saving_per_object":
+                    pair["live"] = run.values(machine, comparison[side], allocator, "live_bytes_peak")[1] or [0.0]
+            pairs.append(pair)
+        return pairs, problems, threads_used
+
+    def judged(self, row: dict, measured: dict, threads_used: list[int], machine: int,
+               allocators: tuple[str, str], group: list[dict]) -> dict:
+        spec, (low_ci, high_ci) = self.spec, measured["ci"]
+        state = settling(measured, self.effect, spec, self.repetitions["schedule"])
+        row.update(estimate=measured["estimate"], ci_low=low_ci, ci_high=high_ci, reps=measured["n"],
+                   exact=measured["exact"], decided=state["decided"], reps_needed=state["reps_needed"])
+        row["verdict"], row["why"] = judge(low_ci, high_ci, spec)
+        if measured["exact"]:  # counts, not timings: the same in every repetition, or counted once
+            row["why"] = row["why"].replace("the whole 95% CI", "the exact figure").replace("95% CI", "exact figure")
+        if threads_used:
+            row["threads"] = min(threads_used)
+            row["label"] += f" t{row['threads']}"
+        withheld = self.withheld(row, threads_used, machine, allocators, group)
+        wrong, failed_elsewhere = strategies_at_fault(self.run, machine, group)
+        if wrong:
+            withheld = (f"{'; '.join(wrong)} elsewhere in this run, so its figures here cannot be trusted",
+                        "A run in which every strategy of the comparison passes its checks would judge it")
+        if withheld:
+            return row | {"verdict": "no_verdict", "estimate": None, "ci_low": None, "ci_high": None, "why": (
+                f"not judged: {withheld[0]}. Its figure here, {fmt(measured['estimate'], spec['unit'])} "
+                f"[{fmt(low_ci, spec['unit'])}, {fmt(high_ci, spec['unit'])}], would read {row['verdict']}. "
+                f"{withheld[1]}")}
+        if row["verdict"] == "inconclusive":
+            row["why"] += settle_text(state, spec, measured["n"], self.repetitions["schedule"])
+        if failed_elsewhere:
+            row["why"] += f" Note: {'; '.join(failed_elsewhere)} elsewhere in this run."
+        return row
+
+    def withheld(self, row: dict, threads_used: list[int], machine: int, allocators: tuple[str, str],
+                 group: list[dict]):
+        """Measured, but on data that cannot show the claim: (why, what would judge it), or None.
+        The last reason that applies is the one said."""
+        claim, run, withheld = self.claim, self.run, None
+        if claim.get("min_threads") and threads_used and min(threads_used) < claim["min_threads"]:
+            env = run.environments[machine] if machine < len(run.environments) else {}
+            withheld = (f"measured at {min(threads_used)} threads, the most this machine "
+                        f"({env.get('logical_cpus', '?')} CPUs) runs without oversubscription; the claim "
+                        f"speaks of many threads (read as at least {claim['min_threads']})",
+                        f"A run on a machine with {claim['min_threads']} or more cores, merged into this one "
+                        "(allocproof merge), is judged on its own row")
+        thin = thin_data(run, machine, group, [("candidate", allocators[0]), ("baseline", allocators[1])], claim)
+        if thin:
+            withheld = (f"the data held is too small beside the program's own footprint to show a memory "
+                        f"claim: {thin}",
+                        f"Data at least {claim['min_over_footprint']:g} times the idle footprint (the real "
+                        "programs' full sizes) would judge it")
+        sizes = (claim.get("requires") or {}).get("real_program_sizes")
+        fell_back = [f"{ident} ran at its {cell['params']['scale']} scale" for ident in row["cells"]
+                     if isinstance(cell := run.by_id.get((machine, ident)), dict)
+                     and isinstance(cell.get("params"), dict)
+                     and cell["params"].get("scale") not in (None, sizes)]
+        if sizes is not None and sizes == run.real_program_sizes and fell_back:
+            withheld = (f"the run asked for the real programs' {sizes} sizes, but {'; '.join(fell_back)} "
+                        "(its descriptor has none)", f"A descriptor with a {sizes} scale would judge it")
+        if sizes is not None and sizes != run.real_program_sizes:
+            withheld = (f"the real programs ran at their {run.real_program_sizes} sizes, which cannot show "
+                        f"this claim: {claim.get('size_note', 'the data is too small')}",
+                        f"A run at their {sizes} sizes would judge it")
+        return withheld
 
 
 def strategies_at_fault(run: Run, machine: int, group: list[dict]) -> tuple[list[str], list[str]]:
