@@ -22,9 +22,6 @@
 
 namespace allocproof::driver {
 
-struct planned_cell;
-struct run_slot;
-
 // The strategy name of every external cell: the program as its package built it.
 inline constexpr const char* external_strategy = "as_installed";
 
@@ -87,13 +84,6 @@ std::vector<std::string> missing_programs(const external_spec& spec);
 std::vector<std::shared_ptr<const external_spec>> load_external_specs(
     const std::vector<std::string>& descriptor_files, const std::vector<std::string>& commands);
 
-// The absolute path of a program (PATH search for a bare name), or empty when not installed.
-std::string find_program(const std::string& name);
-
-// The shared library a global allocator is preloaded from, or empty for glibc (no preload).
-// Throws std::runtime_error naming the places searched when it is not installed.
-std::string preload_library(const std::string& allocator);
-
 // `allocproof list`: one entry per external workload, with whether its program is installed.
 nlohmann::json external_list_json(const std::vector<std::shared_ptr<const external_spec>>& specs);
 
@@ -104,10 +94,11 @@ struct external_run_settings {
     std::chrono::milliseconds limit{300000};
 };
 
-// Runs one repetition of an external cell and returns its record (the same keys as a model
-// cell's, see results/SCHEMA.md), or nothing when `stop` was set while it ran.
-std::optional<nlohmann::json> run_external_repetition(const planned_cell& cell, const run_slot& slot,
-                                                      std::size_t order,
+// Runs repetition `rep` (the run's `order`-th) of `spec` under the global allocator `allocator`
+// and returns its record (the same keys as a model cell's, see results/SCHEMA.md), or nothing
+// when `stop` was set while it ran.
+std::optional<nlohmann::json> run_external_repetition(const external_spec& spec, const std::string& allocator,
+                                                      unsigned rep, std::size_t order,
                                                       const external_run_settings& settings,
                                                       const std::atomic<bool>& stop);
 

@@ -1,8 +1,10 @@
 // Descriptors of external workloads: reading and validating them, and what `list` shows.
 #include "harness/driver/external.hpp"
 
-#include "allocproof/registry.hpp"
+#include "harness/driver/child_process.hpp"
 #include "harness/driver/matrix.hpp"
+#include "harness/driver/text_template.hpp"
+#include "allocproof/registry.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -41,17 +43,6 @@ bool valid_name(const std::string& name) {
            name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
 }
 
-// The {name} placeholders of a template.
-std::vector<std::string> placeholders(const std::string& text) {
-    std::vector<std::string> names;
-    for (std::size_t open = text.find('{'); open != std::string::npos; open = text.find('{', open + 1)) {
-        auto close = text.find('}', open);
-        if (close == std::string::npos) break;
-        names.push_back(text.substr(open + 1, close - open - 1));
-    }
-    return names;
-}
-
 class reader {
 public:
     reader(const json& j, std::string origin, std::string where)
@@ -61,6 +52,9 @@ public:
     [[noreturn]] void fail(const std::string& what) const {
         throw descriptor_error(origin_, where_.empty() ? what : where_ + " " + what);
     }
+    // A reader of the object at `key`, which errors call `where`.
+    reader nested(const char* key, std::string where) const { return reader(j_.at(key), origin_, std::move(where)); }
+    const json& at(const char* key) const { return j_.at(key); }
     bool has(const char* key) {
         seen_.insert(key);
         return j_.contains(key) && !j_.at(key).is_null();
@@ -89,6 +83,20 @@ public:
         if (!has(key) || !j_.at(key).is_object()) fail(fmt::format("needs \"{}\" (an object)", key));
         return j_.at(key);
     }
+    // A variable's value: a whole number or a string; `what` names it in the error.
+    std::string variable_value(const json& value, const std::string& what) const {
+        if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
+        if (value.is_string()) return value.get<std::string>();
+        fail(fmt::format("{} must be a whole number or a string", what));
+    }
+    // The placeholders of a template; one that cannot be read fails.
+    std::vector<std::string> placeholders_of(const std::string& text) const {
+        try {
+            return placeholders(text);
+        } catch (const template_error& e) {
+            fail(e.what());
+        }
+    }
     void no_other_keys() const {
         for (const auto& [key, value] : j_.items()) {
             if (!seen_.contains(key)) fail(fmt::format("has an unknown key \"{}\"", key));
@@ -101,35 +109,41 @@ private:
     std::set<std::string> seen_;
 };
 
-external_spec parse_descriptor(const json& j, const std::string& origin) {
-    external_spec spec;
-    spec.origin = origin;
-    reader r(j, origin, "");
+// Fails unless every placeholder of `templates` names a variable of `defined`.
+void check_placeholders(const reader& r, const std::vector<std::string>& templates, const std::set<std::string>& defined) {
+    for (const auto& t : templates) {
+        for (const auto& name : r.placeholders_of(t)) {
+            if (defined.contains(name)) continue;
+            std::vector<std::string> known;
+            for (const auto& d : defined) known.push_back("{" + d + "}");
+            r.fail(fmt::format("'{}' uses {{{}}}, which is none of {}", t, name, fmt::join(known, ", ")));
+        }
+    }
+}
+
+void parse_header(reader& r, external_spec& spec) {
     spec.name = r.text("name");
     if (!valid_name(spec.name)) r.fail(fmt::format("name '{}' must be 1-40 of a-z, 0-9, _", spec.name));
     spec.summary = r.text("summary");
     spec.package = r.text("package", false);
     if (r.has("threads")) {
-        const json& t = j.at("threads");
+        const json& t = r.at("threads");
         if (!t.is_number_unsigned() || t.get<unsigned>() == 0 || t.get<unsigned>() > 4096) {
             r.fail("\"threads\" must be a whole number in 1..4096");
         }
         spec.threads = t.get<unsigned>();
     }
     spec.threads_note = r.text("threads_note", false);
+}
 
+// The scales' variables; returns their names, which every scale defines alike.
+std::set<std::string> parse_scales(reader& r, external_spec& spec) {
     const json& scales = r.object("scales");
     std::set<std::string> variable_names;
     std::vector<std::string> present = scale_names;
     for (const auto& scale : optional_scale_names) {
         if (scales.contains(scale)) present.push_back(scale);
     }
-    // A whole number or a string, as every variable; `what` names it in the error.
-    auto variable_value = [&](const json& value, const std::string& what) {
-        if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
-        if (value.is_string()) return value.get<std::string>();
-        r.fail(fmt::format("{} must be a whole number or a string", what));
-    };
     for (const auto& scale : present) {
         if (!scales.contains(scale) || !scales.at(scale).is_object()) {
             r.fail(fmt::format("\"scales\" needs \"{}\" (an object of variables)", scale));
@@ -140,7 +154,7 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             if (std::ranges::find(builtin_variables, name) != builtin_variables.end()) {
                 r.fail(fmt::format("scale variable '{}' is reserved", name));
             }
-            spec.scales[scale][name] = variable_value(value, fmt::format("scale variable '{}'", name));
+            spec.scales[scale][name] = r.variable_value(value, fmt::format("scale variable '{}'", name));
             names.insert(name);
         }
         if (scale == scale_names.front()) variable_names = names;
@@ -153,10 +167,13 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             r.fail(fmt::format("\"scales\" has an unknown scale \"{}\" (default, quick, test, full)", key));
         }
     }
+    return variable_names;
+}
 
-    spec.command = r.command("command");
+// "server", "idle" and "input": how the program runs.
+void parse_running(reader& r, external_spec& spec, const std::set<std::string>& variable_names) {
     if (r.has("server")) {
-        reader s(j.at("server"), origin, "\"server\"");
+        reader s = r.nested("server", "\"server\"");
         external_server server;
         server.command = s.command("command");
         server.ready_command = s.command("ready_command");
@@ -169,22 +186,47 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
     if (r.has("idle")) {
         if (spec.server) r.fail("\"idle\" is for a program that is not a server (a server's idle footprint is read "
                                 "when it first answers)");
-        const json& idle = r.object("idle");
-        for (const auto& [name, value] : idle.items()) {
+        for (const auto& [name, value] : r.object("idle").items()) {
             if (!variable_names.contains(name)) {
                 r.fail(fmt::format("\"idle\" replaces '{}', which is not a scale variable", name));
             }
-            spec.idle[name] = variable_value(value, fmt::format("\"idle\".{}", name));
+            spec.idle[name] = r.variable_value(value, fmt::format("\"idle\".{}", name));
         }
     }
     if (r.has("input")) {
-        reader in(j.at("input"), origin, "\"input\"");
+        reader in = r.nested("input", "\"input\"");
         spec.input_generator = in.text("generator");
         if (spec.input_generator != "sql_mix") in.fail("\"generator\" must be \"sql_mix\"");
         in.no_other_keys();
     }
+}
+
+external_check parse_check(reader& c, const external_spec& spec) {
+    external_check check;
+    check.source = c.text("source", false);
+    if (check.source.empty()) check.source = "stdout";
+    if (check.source != "stdout" && check.source != "after") c.fail("\"source\" must be stdout or after");
+    if (check.source == "after" && (!spec.server || spec.server->after_command.empty())) {
+        c.fail("reads \"after\", but there is no server after_command");
+    }
+    check.regex = c.text("regex");
+    check.equals = c.text("equals", false);
+    check.at_least = c.text("at_least", false);
+    if (check.equals.empty() == check.at_least.empty()) c.fail("needs one of \"equals\" and \"at_least\"");
+    if (c.has("matches")) {
+        const json& m = c.at("matches");
+        if (m.is_number_unsigned()) check.matches = std::to_string(m.get<unsigned>());
+        else if (m.is_string() && !c.placeholders_of(m.get<std::string>()).empty()) check.matches = m.get<std::string>();
+        else c.fail("\"matches\" must be a whole number or a template of one, e.g. \"{steps}\"");
+    }
+    c.no_other_keys();
+    return check;
+}
+
+// "throughput", "checks", "report" and "digest": what is read from the output.
+void parse_readings(reader& r, external_spec& spec) {
     if (r.has("throughput")) {
-        reader t(j.at("throughput"), origin, "\"throughput\"");
+        reader t = r.nested("throughput", "\"throughput\"");
         spec.throughput_regex = t.text("regex", false);
         spec.throughput_count = t.text("count_per_second_of_wall", false);
         spec.throughput_unit = t.text("unit");
@@ -194,66 +236,54 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
         t.no_other_keys();
     }
     if (r.has("checks")) {
-        if (!j.at("checks").is_array()) r.fail("\"checks\" must be an array");
-        for (std::size_t i = 0; i < j.at("checks").size(); ++i) {
-            reader c(j.at("checks")[i], origin, fmt::format("\"checks\"[{}]", i));
-            external_check check;
-            check.source = c.text("source", false);
-            if (check.source.empty()) check.source = "stdout";
-            if (check.source != "stdout" && check.source != "after") c.fail("\"source\" must be stdout or after");
-            if (check.source == "after" && (!spec.server || spec.server->after_command.empty())) {
-                c.fail("reads \"after\", but there is no server after_command");
-            }
-            check.regex = c.text("regex");
-            check.equals = c.text("equals", false);
-            check.at_least = c.text("at_least", false);
-            if (check.equals.empty() == check.at_least.empty()) c.fail("needs one of \"equals\" and \"at_least\"");
-            if (c.has("matches")) {
-                const json& m = j.at("checks")[i].at("matches");
-                if (m.is_number_unsigned()) check.matches = std::to_string(m.get<unsigned>());
-                else if (m.is_string() && !placeholders(m.get<std::string>()).empty()) check.matches = m.get<std::string>();
-                else c.fail("\"matches\" must be a whole number or a template of one, e.g. \"{steps}\"");
-            }
-            c.no_other_keys();
-            spec.checks.push_back(std::move(check));
+        const json& checks = r.at("checks");
+        if (!checks.is_array()) r.fail("\"checks\" must be an array");
+        for (std::size_t i = 0; i < checks.size(); ++i) {
+            reader c(checks[i], spec.origin, fmt::format("\"checks\"[{}]", i));
+            spec.checks.push_back(parse_check(c, spec));
         }
     }
     if (r.has("report")) {
         if (!spec.server || spec.server->after_command.empty()) r.fail("\"report\" needs a server after_command");
-        const json& report = r.object("report");
-        for (const auto& [name, regex] : report.items()) {
+        for (const auto& [name, regex] : r.object("report").items()) {
             if (!regex.is_string()) r.fail(fmt::format("\"report\".{} must be a regex string", name));
             spec.report[name] = regex.get<std::string>();
         }
     }
     if (r.has("digest")) {
-        if (j.at("digest") != "stdout") r.fail("\"digest\" can only be \"stdout\"");
+        if (r.at("digest") != "stdout") r.fail("\"digest\" can only be \"stdout\"");
         spec.digest_stdout = true;
     }
-    spec.probe = r.command("probe", false);
-    r.no_other_keys();
+}
 
-    // Every regex compiles and every placeholder is defined, so that no cell fails for a typo.
-    auto compile = [&](const std::string& regex, const std::string& what) {
+// Every regex compiles, with the groups it needs, so that no cell fails for a typo.
+void check_regexes(const reader& r, const external_spec& spec) {
+    auto groups = [&](const std::string& regex, const std::string& what) {
         try {
-            std::regex compiled(regex);
-            return compiled.mark_count();
+            return std::regex(regex).mark_count();
         } catch (const std::regex_error& e) {
             r.fail(fmt::format("{} '{}' is not a valid regex ({})", what, regex, e.what()));
         }
     };
     if (!spec.throughput_regex.empty()) {
-        auto groups = compile(spec.throughput_regex, "\"throughput\".regex");
-        if (groups < 1 || groups > 2) {
+        const auto count = groups(spec.throughput_regex, "\"throughput\".regex");
+        if (count < 1 || count > 2) {
             r.fail("\"throughput\".regex needs one group (the value) or two (a label, then the value)");
         }
     }
     for (const auto& check : spec.checks) {
-        if (compile(check.regex, "a check's regex") < 1) r.fail("a check's regex needs a group (the number)");
+        if (groups(check.regex, "a check's regex") < 1) r.fail("a check's regex needs a group (the number)");
     }
     for (const auto& [name, regex] : spec.report) {
-        if (compile(regex, "\"report\"." + name) < 1) r.fail(fmt::format("\"report\".{} needs a group", name));
+        if (groups(regex, "\"report\"." + name) < 1) r.fail(fmt::format("\"report\".{} needs a group", name));
     }
+}
+
+// Every template's placeholders are defined: the scale's variables, the built-in ones, and
+// {statements} for generated input.
+void check_templates(const reader& r, const external_spec& spec, std::set<std::string> defined) {
+    defined.insert(builtin_variables.begin(), builtin_variables.end());
+    if (spec.input_generator == "sql_mix") defined.insert("statements");
     std::vector<std::string> templates = spec.command;
     if (spec.server) {
         for (const auto* argv : {&spec.server->command, &spec.server->ready_command, &spec.server->after_command,
@@ -261,31 +291,43 @@ external_spec parse_descriptor(const json& j, const std::string& origin) {
             templates.insert(templates.end(), argv->begin(), argv->end());
         }
     }
-    for (const auto& check : spec.checks) templates.push_back(check.equals + check.at_least + check.matches);
+    for (const auto& check : spec.checks) {
+        for (const auto* t : {&check.equals, &check.at_least, &check.matches}) templates.push_back(*t);
+    }
     templates.push_back(spec.throughput_count);
-    for (const auto& t : templates) {
-        for (const auto& name : placeholders(t)) {
-            const bool generated = name == "statements" && spec.input_generator == "sql_mix";
-            if (!variable_names.contains(name) && !generated &&
-                std::ranges::find(builtin_variables, name) == builtin_variables.end()) {
-                r.fail(fmt::format("'{}' uses {{{}}}, which is neither a scale variable nor one of {{tmpdir}}, "
-                                   "{{seed}}, {{port}}, {{threads}}",
-                                   t, name));
+    check_placeholders(r, templates, defined);
+}
+
+void check_sql_mix(const reader& r, const external_spec& spec, const std::set<std::string>& variable_names) {
+    if (spec.input_generator != "sql_mix") return;
+    if (!variable_names.contains("rows")) r.fail("the sql_mix input needs a scale variable \"rows\"");
+    for (const char* size : {"rows", "rounds", "cache_mib"}) {
+        for (const auto& [scale, variables] : spec.scales) {
+            auto found = variables.find(size);
+            if (found != variables.end() &&
+                (found->second.empty() || found->second.find_first_not_of("0123456789") != std::string::npos)) {
+                r.fail(fmt::format("the sql_mix input's \"{}\" must be a whole number (scale {})", size, scale));
             }
         }
     }
-    if (spec.input_generator == "sql_mix") {
-        if (!variable_names.contains("rows")) r.fail("the sql_mix input needs a scale variable \"rows\"");
-        for (const char* size : {"rows", "rounds", "cache_mib"}) {
-            for (const auto& [scale, variables] : spec.scales) {
-                auto found = variables.find(size);
-                if (found != variables.end() &&
-                    (found->second.empty() || found->second.find_first_not_of("0123456789") != std::string::npos)) {
-                    r.fail(fmt::format("the sql_mix input's \"{}\" must be a whole number (scale {})", size, scale));
-                }
-            }
-        }
-    }
+}
+
+// Reads a descriptor strictly: unknown keys are refused, so that a typo does not silently drop
+// a check.
+external_spec parse_descriptor(const json& j, const std::string& origin) {
+    external_spec spec;
+    spec.origin = origin;
+    reader r(j, origin, "");
+    parse_header(r, spec);
+    const std::set<std::string> variable_names = parse_scales(r, spec);
+    spec.command = r.command("command");
+    parse_running(r, spec, variable_names);
+    parse_readings(r, spec);
+    spec.probe = r.command("probe", false);
+    r.no_other_keys();
+    check_regexes(r, spec);
+    check_templates(r, spec, variable_names);
+    check_sql_mix(r, spec, variable_names);
     return spec;
 }
 
@@ -330,15 +372,9 @@ external_spec parse_command(const std::string& text) {
     if (quote != 0) throw descriptor_error(origin, "has an unclosed quote");
     if (in_word) spec.command.push_back(word);
     if (spec.command.empty()) throw descriptor_error(origin, "has no command after '='");
-    for (const auto& a : spec.command) {
-        for (const auto& name : placeholders(a)) {
-            if (std::ranges::find(builtin_variables, name) == builtin_variables.end()) {
-                throw descriptor_error(origin, fmt::format("uses {{{}}}: a command may use {{tmpdir}}, {{seed}}, "
-                                                           "{{port}}, {{threads}}",
-                                                           name));
-            }
-        }
-    }
+    const json none = json::object();  // a command has no keys of its own: the reader only reports
+    check_placeholders(reader(none, origin, ""), spec.command,
+                       std::set<std::string>(builtin_variables.begin(), builtin_variables.end()));
     spec.summary = "user command: " + text.substr(equals + 1);
     for (const auto& scale : scale_names) spec.scales[scale] = {};
     return spec;
@@ -358,21 +394,6 @@ json read_json_file(const fs::path& path) {
 }  // namespace
 
 // ---- public -------------------------------------------------------------------------------------
-
-std::string find_program(const std::string& name) {
-    if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
-    const char* path = std::getenv("PATH");
-    std::string directories = path != nullptr && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin";
-    directories += ":/usr/sbin:/sbin";  // redis-server is in /usr/bin, but some programs live here
-    std::stringstream list(directories);
-    std::string directory;
-    while (std::getline(list, directory, ':')) {
-        if (directory.empty()) continue;
-        fs::path candidate = fs::path(directory) / name;
-        if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate.string();
-    }
-    return {};
-}
 
 std::string external_scale(const external_spec& spec, const std::string& scale, const std::string& sizes) {
     if (sizes == "full") return spec.scales.contains("full") ? "full" : "default";

@@ -1,7 +1,6 @@
 #include "harness/driver/run.hpp"
 
 #include "allocproof/registry.hpp"
-#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/cell_flags.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
@@ -47,6 +46,8 @@ fs::path driver_directory() {
     auto self = fs::read_symlink("/proc/self/exe", error);
     return error ? fs::current_path() : self.parent_path();
 }
+
+const std::vector<std::string> known_allocators = {"glibc", "jemalloc", "mimalloc", "tcmalloc"};
 
 // ---- progress -------------------------------------------------------------------------------
 
@@ -413,7 +414,7 @@ fs::path cell_program(const std::string& allocator) {
 
 std::vector<std::string> available_allocators() {
     std::vector<std::string> found;
-    for (const auto& name : global_allocator_names()) {
+    for (const auto& name : known_allocators) {
         if (::access(cell_program(name).c_str(), X_OK) == 0) found.push_back(name);
     }
     return found;
@@ -674,7 +675,7 @@ int run_planned(const run_options& options, matrix_request request, const json& 
             if (cell.external) {
                 // A real program and its servers run with their own threads: every CPU of the run.
                 scoped_cpus everywhere(cpus.allowed);
-                auto record = run_external_repetition(cell, slot, order,
+                auto record = run_external_repetition(*cell.external, cell.allocator, slot.rep, order,
                                                       {request.scale, request.real_program_sizes, request.seed, limit},
                                                       stop_requested);
                 if (!record) return false;  // stopped: it will run on --resume
