@@ -1,10 +1,10 @@
 // Descriptors of external workloads: reading and validating them, and what `list` shows.
 #include "harness/driver/external.hpp"
 
-#include "harness/driver/child_process.hpp"
-#include "harness/driver/matrix.hpp"
-#include "harness/driver/text_template.hpp"
 #include "allocproof/registry.hpp"
+#include "harness/driver/child_process.hpp"
+#include "harness/driver/exit_codes.hpp"
+#include "harness/driver/text_template.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

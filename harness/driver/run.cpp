@@ -1,6 +1,7 @@
 #include "harness/driver/run.hpp"
 
 #include "allocproof/registry.hpp"
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/cell_flags.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
@@ -46,8 +47,6 @@ fs::path driver_directory() {
     auto self = fs::read_symlink("/proc/self/exe", error);
     return error ? fs::current_path() : self.parent_path();
 }
-
-const std::vector<std::string> known_allocators = {"glibc", "jemalloc", "mimalloc", "tcmalloc"};
 
 // ---- progress -------------------------------------------------------------------------------
 
@@ -414,7 +413,7 @@ fs::path cell_program(const std::string& allocator) {
 
 std::vector<std::string> available_allocators() {
     std::vector<std::string> found;
-    for (const auto& name : known_allocators) {
+    for (const auto& name : global_allocator_names()) {
         if (::access(cell_program(name).c_str(), X_OK) == 0) found.push_back(name);
     }
     return found;
