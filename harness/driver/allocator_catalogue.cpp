@@ -12,7 +12,9 @@ const std::vector<global_allocator>& global_allocators() {
     static const std::vector<global_allocator> catalogue = [] {
         std::vector<global_allocator> out;
         // Part of the build: CMake has read the same file, so a malformed one never gets here.
-        for (const auto& entry : nlohmann::json::parse(allocator_catalogue_json).at("allocators")) {
+        // Named: a range-for over a member of a temporary would read it after it is destroyed.
+        const auto parsed = nlohmann::json::parse(allocator_catalogue_json);
+        for (const auto& entry : parsed.at("allocators")) {
             out.push_back({entry.at("name"), entry.at("link"), entry.at("shared_object"), entry.at("loaded_as")});
         }
         return out;
