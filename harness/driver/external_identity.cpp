@@ -1,5 +1,6 @@
 #include "harness/driver/external_identity.hpp"
 
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/external_run.hpp"
 
 #include <fmt/format.h>
@@ -83,11 +84,11 @@ bool binds_to(const json& bound, const std::string& preload) {
 }  // namespace
 
 std::string preload_library(const std::string& allocator) {
-    static const std::map<std::string, std::string> libraries = {
-        {"jemalloc", "libjemalloc.so.2"}, {"mimalloc", "libmimalloc.so.2"}, {"tcmalloc", "libtcmalloc_minimal.so.4"}};
-    if (allocator == "glibc") return {};
-    auto library = libraries.find(allocator);
-    if (library == libraries.end()) throw std::runtime_error("no shared library is known for allocator " + allocator);
+    const global_allocator* library = find_global_allocator(allocator);
+    if (library == nullptr) {
+        throw std::runtime_error("no shared library is known for allocator " + allocator + " (catalogue/allocators.json)");
+    }
+    if (library->link.empty()) return {};  // glibc's malloc: every program has it, nothing to preload
 #if defined(__x86_64__)
     const std::string triplet = "x86_64-linux-gnu";
 #elif defined(__aarch64__)
@@ -98,12 +99,12 @@ std::string preload_library(const std::string& allocator) {
     std::vector<std::string> folders = {"/usr/lib/" + triplet, "/lib/" + triplet, "/usr/lib64", "/usr/lib",
                                         "/usr/local/lib"};
     for (const auto& folder : folders) {
-        fs::path candidate = fs::path(folder) / library->second;
+        fs::path candidate = fs::path(folder) / library->shared_object;
         std::error_code error;
         if (fs::is_regular_file(candidate, error)) return fs::canonical(candidate, error).string();
     }
     throw std::runtime_error(fmt::format("{} is not installed (looked in {}); scripts/install-deps.sh installs it",
-                                         library->second, fmt::join(folders, ", ")));
+                                         library->shared_object, fmt::join(folders, ", ")));
 }
 
 json identity_before_run(const external_spec& spec, const std::string& program, const std::string& allocator,
@@ -164,8 +165,8 @@ std::optional<std::vector<std::string>> mapped_libraries(pid_t pid) {
         std::string path = line.substr(slash);
         std::string name = file_name(path);
         if (name.starts_with("libc.so")) loaded = true;
-        for (const char* allocator : {"libc.so", "jemalloc", "mimalloc", "tcmalloc"}) {
-            if (name.find(allocator) != std::string::npos) found.insert(path);
+        for (const auto& allocator : global_allocators()) {
+            if (name.find(allocator.loaded_as) != std::string::npos) found.insert(path);
         }
     }
     if (!loaded) return std::nullopt;  // the dynamic linker has not finished: look again later
