@@ -7,6 +7,7 @@
 #include "harness/driver/compare.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/merge.hpp"
+#include "harness/driver/results_file.hpp"  // load_results
 #include "harness/driver/run.hpp"  // exit_usage
 
 #include <zlib.h>

@@ -1,20 +1,15 @@
 #include "harness/driver/compare.hpp"
 
 #include "harness/driver/metric_catalogue.hpp"
-
-#include "harness/driver/external.hpp"
-#include "harness/driver/results.hpp"
+#include "harness/driver/results_file.hpp"
 #include "harness/stats.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -24,79 +19,6 @@ namespace allocproof::driver {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-// ---- reading a results file ---------------------------------------------------------------------
-
-namespace {
-
-// gzread passes a file that is not gzip-compressed through unchanged, so one reader serves both.
-std::string read_maybe_compressed(const fs::path& file) {
-    gzFile in = gzopen(file.c_str(), "rb");
-    if (in == nullptr) {
-        throw usage_error(fmt::format("cannot open {}: {}", file.string(), std::strerror(errno)));
-    }
-    gzbuffer(in, 1 << 20);
-    std::string text;
-    std::vector<char> chunk(1 << 20);
-    int got = 0;
-    while ((got = gzread(in, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0) {
-        text.append(chunk.data(), static_cast<std::size_t>(got));
-    }
-    int code = Z_OK;
-    std::string problem = gzerror(in, &code);
-    // A stream cut short shows only at the close: the data so far came back without an error.
-    const int closed = gzclose(in);
-    if (got < 0 || code != Z_OK || closed != Z_OK) {
-        if (problem.empty() || code == Z_OK) problem = closed == Z_BUF_ERROR ? "unexpected end of file" : zError(closed);
-        throw usage_error(fmt::format("cannot read {}: {} (a damaged or truncated gzip file?)", file.string(), problem));
-    }
-    return text;
-}
-
-fs::path results_file_of(const fs::path& given) {
-    std::error_code error;
-    if (!fs::exists(given, error)) {
-        throw usage_error(fmt::format("{} does not exist", given.string()));
-    }
-    if (!fs::is_directory(given, error)) return given;
-    for (const char* name : {"results.json", "results.json.gz"}) {
-        if (fs::exists(given / name, error)) return given / name;
-    }
-    throw usage_error(fmt::format("{} is a folder without results.json or results.json.gz", given.string()));
-}
-
-}  // namespace
-
-json load_results(const fs::path& folder_or_file, fs::path* file_read, bool keep_raw) {
-    const fs::path file = results_file_of(folder_or_file);
-    if (file_read != nullptr) *file_read = file;
-    const std::string text = read_maybe_compressed(file);
-    json::parser_callback_t drop_raw = [keep_raw](int, json::parse_event_t event, json& parsed) {
-        return keep_raw || !(event == json::parse_event_t::key && parsed == "raw");
-    };
-    json document;
-    try {
-        document = json::parse(text, drop_raw);
-    } catch (const json::exception& error) {
-        std::string what = error.what();
-        throw usage_error(fmt::format("{} is not valid JSON ({})", file.string(), what.substr(what.find(']') + 2)));
-    }
-    // json::value() throws when the key holds another type ({"tool": [...]}): compare as JSON instead.
-    if (!document.is_object() || !document.contains("tool") || document["tool"] != json("allocproof") ||
-        !document.contains("schema_version")) {
-        throw usage_error(fmt::format("{} is not an allocproof results file (no tool \"allocproof\" and schema_version)",
-                                      file.string()));
-    }
-    const json& version = document.at("schema_version");
-    if (!version.is_number_integer() || version.get<long long>() != results_schema_version) {
-        throw usage_error(fmt::format("{} has schema_version {}, this allocproof reads schema_version {}",
-                                      file.string(), version.dump(), results_schema_version));
-    }
-    if (!document.contains("cells") || !document.at("cells").is_array()) {
-        throw usage_error(fmt::format("{} is malformed: no cells array", file.string()));
-    }
-    return document;
-}
 
 // ---- matching and testing -----------------------------------------------------------------------
 
@@ -117,28 +39,13 @@ struct run_cells {
 
 run_cells index_cells(const std::string& given) {
     run_cells run;
-    run.document = load_results(given, &run.file);
+    run.document = load_results(given, &run.file);  // which checks every cell's id, status and machine
     const json& cells = run.document.at("cells");
     for (std::size_t i = 0; i < cells.size(); ++i) {
-        const json& cell = cells[i];
-        auto malformed = [&](const std::string& what) {
-            return usage_error(fmt::format("{} is malformed: cells[{}] {}", run.file.string(), i, what));
-        };
-        if (!cell.is_object() || !cell.contains("id") || !cell.at("id").is_string()) throw malformed("has no string id");
-        if (!cell.contains("status") || !cell.at("status").is_string()) throw malformed("has no string status");
-        cell_key key{0, cell.at("id").get<std::string>()};
-        if (cell.contains("machine")) {
-            const json& machine = cell.at("machine");
-            if (!machine.is_number_integer() || machine.get<long long>() < 0) {
-                throw malformed("has a machine that is not a non-negative integer");
-            }
-            key.machine = machine.get<long long>();
-        }
-        if (cell.at("status") == "ok" && !(cell.contains("repetitions") && cell.at("repetitions").is_array())) {
-            throw malformed("is ok but has no repetitions array");
-        }
-        if (!run.by_key.emplace(key, &cell).second) {
-            throw malformed(fmt::format("repeats cell {} of machine {}", key.id, key.machine));
+        const cell_key key{cells[i].value("machine", 0LL), cells[i].at("id").get<std::string>()};
+        if (!run.by_key.emplace(key, &cells[i]).second) {
+            throw usage_error(fmt::format("{} is malformed: cells[{}] repeats cell {} of machine {}", run.file.string(),
+                                          i, key.id, key.machine));
         }
         run.order.push_back(key);
     }
@@ -398,104 +305,129 @@ comparison_result compare_runs(const run_cells& a, const run_cells& b, const com
     return r;
 }
 
-std::string text_report(const run_cells& a, const run_cells& b, const comparison_result& r,
-                        const compare_options& options) {
-    auto label = [&](const cell_key& key) {
-        return r.cells.several_machines ? fmt::format("{} @machine {}", key.id, key.machine) : key.id;
-    };
-    const std::string threshold_text = fmt::format("{:g}%", options.threshold * 100);
+// How the report names a cell: with its machine when the runs hold several.
+std::string cell_label(const comparison_result& r, const cell_key& key) {
+    return r.cells.several_machines ? fmt::format("{} @machine {}", key.id, key.machine) : key.id;
+}
+
+const std::vector<std::string> comparison_header{"cell", "metric", "median A", "median B", "change", "p", "n"};
+
+std::vector<std::string> comparison_row(const comparison_result& r, const comparison& c) {
+    return {cell_label(r, c.key), c.metric, number(c.median_a), number(c.median_b), percent(c),
+            fmt::format("{:.2g}", *c.p), fmt::format("{} vs {}", c.n_a, c.n_b)};
+}
+
+std::string threshold_text(const compare_options& options) { return fmt::format("{:g}%", options.threshold * 100); }
+
+std::string report_heading(const run_cells& a, const run_cells& b, const compare_options& options) {
     std::vector<std::string> metric_texts;
     for (const auto& m : options.metrics) {
         metric_texts.push_back(fmt::format("{} ({} is better)", m, higher_is_better(m) ? "higher" : "lower"));
     }
-    std::string out = fmt::format("A: {}\nB: {}\n", run_line(a), run_line(b));
-    out += fmt::format("metrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the median "
-                       "moved by more than {}\n",
-                       fmt::join(metric_texts, ", "), options.alpha, threshold_text);
+    return fmt::format("A: {}\nB: {}\nmetrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the "
+                       "median moved by more than {}\n",
+                       run_line(a), run_line(b), fmt::join(metric_texts, ", "), options.alpha, threshold_text(options));
+}
 
-    const std::vector<std::string> header{"cell", "metric", "median A", "median B", "change", "p", "n"};
-    auto row = [&](const comparison& c) {
-        return std::vector<std::string>{label(c.key), c.metric,  number(c.median_a),
-                                        number(c.median_b), percent(c), fmt::format("{:.2g}", *c.p),
-                                        fmt::format("{} vs {}", c.n_a, c.n_b)};
-    };
+std::string significant_changes(const comparison_result& r) {
+    std::string out;
     for (auto [v, title] : {std::pair{verdict::regression, "Significant regressions"},
                             std::pair{verdict::improvement, "Significant improvements"}}) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& c : r.comparisons) {
-            if (c.outcome == v) rows.push_back(row(c));
+            if (c.outcome == v) rows.push_back(comparison_row(r, c));
         }
         out += rows.empty() ? fmt::format("\n{}: none\n", title)
-                            : fmt::format("\n{} ({}):\n{}", title, rows.size(), table(header, rows));
+                            : fmt::format("\n{} ({}):\n{}", title, rows.size(), table(comparison_header, rows));
     }
+    return out;
+}
 
-    // Too few repetitions: one line per pair of sample sizes; the cells themselves are in --json.
+// Too few repetitions: one line per pair of sample sizes (the cells themselves are in --json),
+// then the changes beyond the threshold that they cannot tell from noise.
+std::string untestable_changes(const comparison_result& r, const compare_options& options) {
     std::map<std::pair<std::size_t, std::size_t>, std::size_t> underpowered;
     std::vector<std::vector<std::string>> moved;
     for (const auto& c : r.comparisons) {
         if (c.outcome != verdict::untestable && c.outcome != verdict::untestable_change) continue;
         ++underpowered[{c.n_a, c.n_b}];
         if (c.outcome == verdict::untestable_change) {
-            moved.push_back(row(c));
+            moved.push_back(comparison_row(r, c));
             moved.back().emplace_back(c.worsening > 0 ? "worse" : "better");
         }
     }
-    if (!underpowered.empty()) out += "\nToo few repetitions to test:\n";
+    std::string out = underpowered.empty() ? "" : "\nToo few repetitions to test:\n";
     for (const auto& [sizes, n] : underpowered) {
         out += fmt::format("  {} comparisons: too few repetitions to test (n={} vs {}; {}; smallest possible p {:.2g})\n",
                            n, sizes.first, sizes.second, needs_text(options.alpha),
                            stats::mann_whitney_min_p(sizes.first, sizes.second));
     }
     if (!moved.empty()) {
-        auto with_direction = header;
+        auto with_direction = comparison_header;
         with_direction.emplace_back("direction");
         out += fmt::format("\nUntestable changes beyond {} ({}): the median moved, but these repetitions cannot "
                            "tell it from noise:\n{}",
-                           threshold_text, moved.size(), table(with_direction, moved));
+                           threshold_text(options), moved.size(), table(with_direction, moved));
     }
+    return out;
+}
 
-    auto list = [&](const std::string& title, const std::vector<std::string>& items) {
-        if (!items.empty()) out += fmt::format("\n{} ({}): {}\n", title, items.size(), some_of(items));
-    };
+std::string named_list(const std::string& title, const std::vector<std::string>& items) {
+    return items.empty() ? "" : fmt::format("\n{} ({}): {}\n", title, items.size(), some_of(items));
+}
+
+// The cells and metrics that were not compared, and why.
+std::string not_compared(const comparison_result& r) {
     auto labels = [&](const std::vector<cell_key>& keys) {
         std::vector<std::string> names;
-        for (const auto& key : keys) names.push_back(label(key));
+        for (const auto& key : keys) names.push_back(cell_label(r, key));
         return names;
     };
-    auto key_of = [](const json& entry) { return cell_key{entry["machine"].get<long long>(), entry["id"].get<std::string>()}; };
-    list("Only in A, not compared", labels(r.cells.only_a));
-    list("Only in B, not compared", labels(r.cells.only_b));
+    auto label_of = [&](const json& entry) {
+        return cell_label(r, {entry["machine"].get<long long>(), entry["id"].get<std::string>()});
+    };
+    std::string out = named_list("Only in A, not compared", labels(r.cells.only_a)) +
+                      named_list("Only in B, not compared", labels(r.cells.only_b));
     std::vector<std::string> names;
     for (const auto& entry : r.cells.not_ok) {
-        names.push_back(fmt::format("{} (A {}, B {})", label(key_of(entry)), entry["status_a"].get<std::string>(),
+        names.push_back(fmt::format("{} (A {}, B {})", label_of(entry), entry["status_a"].get<std::string>(),
                                     entry["status_b"].get<std::string>()));
     }
-    list("Not ok in A or B, not compared", names);
+    out += named_list("Not ok in A or B, not compared", names);
     names.clear();
-    for (const auto& entry : r.cells.params_differ) names.push_back(label(key_of(entry)));
-    list("Run with other parameters (ops, working set, warm-up or seed) in A and B, not compared", names);
+    for (const auto& entry : r.cells.params_differ) names.push_back(label_of(entry));
+    out += named_list("Run with other parameters (ops, working set, warm-up or seed) in A and B, not compared", names);
     names.clear();
     for (const auto& c : r.comparisons) {
         if (c.outcome == verdict::no_values) {
-            names.push_back(fmt::format("{} {} ({} vs {} values)", label(c.key), c.metric, c.n_a, c.n_b));
+            names.push_back(fmt::format("{} {} ({} vs {} values)", cell_label(r, c.key), c.metric, c.n_a, c.n_b));
         }
     }
-    list("No values of the metric on a side", names);
+    out += named_list("No values of the metric on a side", names);
     if (!names.empty()) {
         out += "  (model cells have the metrics of SCHEMA.md §6, real programs those of §10, e.g. wall_seconds)\n";
     }
+    return out;
+}
 
-    if (!r.warning.empty()) out += fmt::format("\n*** WARNING: {} ***\n", r.warning);
+std::string summary_line(const comparison_result& r, const compare_options& options) {
     const auto& n = r.counts;
-    out += fmt::format("\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond {}), "
+    return fmt::format("\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond {}), "
                        "without values {}; cells matched {}, only in A {}, only in B {}, not ok {}, with other "
                        "parameters {} -> {}\n",
                        n.count(verdict::regression), n.count(verdict::improvement), n.count(verdict::unchanged),
                        n.count(verdict::untestable) + n.count(verdict::untestable_change),
-                       n.count(verdict::untestable_change), threshold_text, n.count(verdict::no_values),
+                       n.count(verdict::untestable_change), threshold_text(options), n.count(verdict::no_values),
                        r.cells.matched.size(), r.cells.only_a.size(), r.cells.only_b.size(), r.cells.not_ok.size(),
                        r.cells.params_differ.size(), r.exit_code == 0 ? "PASS" : "FAIL");
-    return out;
+}
+
+std::string text_report(const run_cells& a, const run_cells& b, const comparison_result& r,
+                        const compare_options& options) {
+    std::string out = report_heading(a, b, options) + significant_changes(r) + untestable_changes(r, options) +
+                      not_compared(r);
+    if (!r.warning.empty()) out += fmt::format("\n*** WARNING: {} ***\n", r.warning);
+    return out + summary_line(r, options);
 }
 
 json json_report(const run_cells& a, const run_cells& b, const comparison_result& r, const compare_options& options) {

@@ -31,11 +31,4 @@ CLI::App* add_compare_command(CLI::App& app, compare_options& options);
 // Prints the report, writes --json, and returns the exit code. Bad input: one line on stderr, 2.
 int compare_command(const compare_options& options);
 
-// A results document from a run folder (its results.json, else results.json.gz) or a file,
-// gzip-compressed or not. Unless `keep_raw`, repetitions' `raw` records are dropped while parsing:
-// they are the bulk of a full run and compare does not read them. Checks the schema version;
-// throws usage_error.
-nlohmann::json load_results(const std::filesystem::path& folder_or_file, std::filesystem::path* file_read = nullptr,
-                            bool keep_raw = false);
-
 }  // namespace allocproof::driver

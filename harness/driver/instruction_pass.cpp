@@ -4,9 +4,9 @@
 
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
-#include "harness/driver/compare.hpp"
+#include "harness/driver/exit_codes.hpp"
 #include "harness/driver/external.hpp"
-#include "harness/driver/results.hpp"
+#include "harness/driver/results_file.hpp"
 #include "harness/driver/run.hpp"
 
 #include <fmt/format.h>
@@ -83,6 +83,148 @@ counted count_instructions(const std::string& valgrind, std::vector<std::string>
     return {split, record["measurement"]["digest"].dump()};
 }
 
+// The run the pass counts, and what its cells were run with.
+struct stored_run {
+    fs::path file;
+    json document;
+    matrix_request request;
+    run_options settings;  // the memory limit the run's cells had
+};
+
+stored_run open_run(const instruction_options& options) {
+    stored_run run;
+    run.document = load_results(options.run, &run.file, /*keep_raw=*/true);
+    if (run.file.extension() == ".gz") {
+        throw usage_error(run.file.string() + " is compressed: the pass writes into a run's results.json");
+    }
+    try {
+        run.request = matrix_request_from_json(run.document.at("plan").at("request"));
+        run.settings.memory_limit_mib = run.document.at("plan").value("memory_limit_mib", std::uint64_t{0});
+    } catch (const std::exception& e) {
+        throw usage_error(fmt::format("{}: the stored plan is malformed ({})", run.file.string(), e.what()));
+    }
+    return run;
+}
+
+// The cells that can be counted: ok, one thread, model cells (a real program runs its own threads),
+// as a plan, and each one's index in `cells`.
+std::pair<plan, std::vector<std::size_t>> countable_cells(const json& cells) {
+    plan candidates;
+    std::vector<std::size_t> index_of;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        const json& c = cells[i];
+        if (c.value("status", "") != "ok" || c.value("threads", 0u) != 1u || !c.contains("params") ||
+            c.value("strategy", "") == external_strategy) {
+            continue;
+        }
+        planned_cell cell{c["workload"], c["strategy"], c["allocator"], 1, {}, nullptr};
+        cell.params.scale = {c["params"].at("ops_per_thread").get<std::uint64_t>(),
+                             c["params"].at("working_set").get<std::uint64_t>(),
+                             c["params"].at("warmup_ops").get<std::uint64_t>()};
+        cell.params.seed = c["params"].at("seed").get<std::uint64_t>();
+        cell.params.threads = 1;
+        candidates.cells.push_back(std::move(cell));
+        index_of.push_back(i);
+    }
+    return {std::move(candidates), std::move(index_of)};
+}
+
+std::vector<bool> chosen_cells(const plan& candidates, const stored_run& run, const instruction_options& options) {
+    if (options.cells == "all") return std::vector<bool>(candidates.cells.size(), true);
+    const std::string claims_file = !options.claims_file.empty() ? options.claims_file : run.request.claims_file;
+    if (claims_file.empty()) throw usage_error("the run had no claims file: give --claims FILE or --cells all");
+    return plan_claims(candidates, claims_file, claim_cells::instructions).needed;
+}
+
+struct count_job {
+    std::size_t cell_index;  // in results.json's cells
+    planned_cell cell;
+    std::optional<counted> result;
+    std::string error;
+};
+
+// Counts do not depend on what else the machine runs: as many callgrinds at once as CPUs.
+void run_jobs(std::vector<count_job>& jobs, const std::string& valgrind, const stored_run& run,
+              const instruction_options& options) {
+    std::atomic<std::size_t> next{0}, finished{0};
+    auto worker = [&](std::size_t slot) {
+        for (std::size_t j = next++; j < jobs.size() && !stop_requested.load(); j = next++) {
+            try {
+                jobs[j].result =
+                    count_instructions(valgrind, cell_argv(jobs[j].cell, run.request, run.settings), options, slot);
+            } catch (const std::exception& e) {
+                jobs[j].error = e.what();
+            }
+            const std::size_t now = ++finished;
+            if (isatty(STDERR_FILENO)) {
+                std::cerr << fmt::format("\rallocproof instructions: {}/{} cells counted", now, jobs.size());
+            }
+        }
+    };
+    std::vector<std::jthread> workers;
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned slot = 0; slot < std::min<std::size_t>(cpus, jobs.size()); ++slot) workers.emplace_back(worker, slot);
+}
+
+// The cells' operations, for the digest check: what std computed on the same operations.
+std::string operations_key(const planned_cell& c) {
+    return fmt::format("{}|{}|{}|{}|{}", c.workload, c.params.scale.ops_per_thread, c.params.scale.working_set,
+                       c.params.scale.warmup_ops, c.params.seed);
+}
+
+struct pass_tally {
+    std::size_t done = 0, failed = 0;
+};
+
+// Writes each job's counts into its cell; then holds each to the digest std computed under
+// callgrind on the same operations: a strategy that computed another did other work, and its
+// instructions are not comparable.
+pass_tally record_counts(const std::vector<count_job>& jobs, json& cells) {
+    pass_tally tally;
+    std::map<std::string, std::string> std_digest;
+    for (const count_job& j : jobs) {
+        json& record = cells[j.cell_index];
+        const std::uint64_t ops = j.cell.params.scale.ops_per_thread;
+        if (!j.result) {
+            if (j.error.empty() || stop_requested.load()) continue;  // not run: it will be on the next pass
+            record["instructions"] = {{"tool", "callgrind"}, {"ops", ops}, {"error", j.error}};
+            ++tally.failed;
+            continue;
+        }
+        const double per_op = j.result->split.total / static_cast<double>(ops);
+        const double allocation = j.result->split.allocation / static_cast<double>(ops);
+        record["instructions"] = {{"tool", "callgrind"},        {"ops", ops},
+                                  {"per_op", per_op},           {"allocation_per_op", allocation},
+                                  {"other_per_op", per_op - allocation}, {"allocation_share", allocation / per_op},
+                                  {"digest", j.result->digest}};
+        // Where the hardware gave no counts (a VM), the cell's instructions per operation are callgrind's.
+        json& summary = record["metrics"]["instructions_per_op"];
+        if (summary.is_null()) {
+            summary = {{"median", per_op}, {"min", per_op}, {"max", per_op}, {"cv", 0.0}, {"n", 1}, {"source", "callgrind"}};
+        }
+        if (j.cell.strategy == "std") std_digest[operations_key(j.cell)] = j.result->digest;
+        ++tally.done;
+    }
+    for (const count_job& j : jobs) {
+        if (!j.result) continue;
+        json& counts = cells[j.cell_index]["instructions"];
+        const auto reference = std_digest.find(operations_key(j.cell));
+        if (reference == std_digest.end()) {
+            counts["digest_check"] = "no std cell was counted on the same operations";
+        } else if (reference->second != j.result->digest) {
+            counts = {{"tool", "callgrind"}, {"ops", counts["ops"]},
+                      {"error", fmt::format("computed digest {} where std computed {} on the same operations: other "
+                                            "work, so its instructions are not comparable",
+                                            j.result->digest, reference->second)}};
+            --tally.done;
+            ++tally.failed;
+        } else {
+            counts["digest_check"] = "std's";
+        }
+    }
+    return tally;
+}
+
 }  // namespace
 
 CLI::App* add_instructions_command(CLI::App& app, instruction_options& options) {
@@ -105,172 +247,42 @@ CLI::App* add_instructions_command(CLI::App& app, instruction_options& options) 
 }
 
 int instructions_command(const instruction_options& options) {
-    fs::path file;
-    json document;
+    stored_run run;
+    std::vector<count_job> jobs;
+    std::string valgrind;
     try {
-        document = load_results(options.run, &file, true);
+        run = open_run(options);
+        valgrind = find_program("valgrind");
+        if (valgrind.empty()) throw usage_error("valgrind is not installed (apt-get install valgrind)");
+        const auto [candidates, index_of] = countable_cells(run.document["cells"]);
+        const std::vector<bool> chosen = chosen_cells(candidates, run, options);
+        for (std::size_t k = 0; k < candidates.cells.size(); ++k) {
+            if (!chosen[k] || (run.document["cells"][index_of[k]].contains("instructions") && !options.redo)) continue;
+            planned_cell cell = candidates.cells[k];
+            cell.params.scale.ops_per_thread = std::min(cell.params.scale.ops_per_thread, options.ops);
+            jobs.push_back({index_of[k], std::move(cell), std::nullopt, {}});
+        }
     } catch (const usage_error& e) {
         std::cerr << "allocproof instructions: " << e.what() << "\n";
         return exit_usage;
     }
-    if (file.extension() == ".gz") {
-        std::cerr << "allocproof instructions: " << file.string()
-                  << " is compressed: the pass writes into a run's results.json\n";
-        return exit_usage;
-    }
-    const std::string valgrind = find_program("valgrind");
-    if (valgrind.empty()) {
-        std::cerr << "allocproof instructions: valgrind is not installed (apt-get install valgrind)\n";
-        return exit_usage;
-    }
-    matrix_request request;
-    run_options settings;
-    try {
-        request = matrix_request_from_json(document.at("plan").at("request"));
-        settings.memory_limit_mib = document.at("plan").value("memory_limit_mib", std::uint64_t{0});
-    } catch (const std::exception& e) {
-        std::cerr << "allocproof instructions: " << file.string() << ": the stored plan is malformed (" << e.what()
-                  << ")\n";
-        return exit_usage;
-    }
-
-    // The cells to count: ok, one thread, model cells (a real program runs its own threads).
-    json& cells = document["cells"];
-    plan candidates;
-    std::vector<std::size_t> index_of;
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-        const json& c = cells[i];
-        if (c.value("status", "") != "ok" || c.value("threads", 0u) != 1u || !c.contains("params") ||
-            c.value("strategy", "") == external_strategy) {
-            continue;
-        }
-        planned_cell cell{c["workload"], c["strategy"], c["allocator"], 1, {}, nullptr};
-        cell.params.scale = {c["params"].at("ops_per_thread").get<std::uint64_t>(),
-                             c["params"].at("working_set").get<std::uint64_t>(),
-                             c["params"].at("warmup_ops").get<std::uint64_t>()};
-        cell.params.seed = c["params"].at("seed").get<std::uint64_t>();
-        cell.params.threads = 1;
-        candidates.cells.push_back(std::move(cell));
-        index_of.push_back(i);
-    }
-    std::vector<bool> chosen(candidates.cells.size(), options.cells == "all");
-    if (options.cells == "claims") {
-        const std::string claims_file = !options.claims_file.empty()
-                                            ? options.claims_file
-                                            : request.claims_file;
-        if (claims_file.empty()) {
-            std::cerr << "allocproof instructions: the run had no claims file: give --claims FILE or --cells all\n";
-            return exit_usage;
-        }
-        try {
-            chosen = plan_claims(candidates, claims_file, claim_cells::instructions).needed;
-        } catch (const usage_error& e) {
-            std::cerr << "allocproof instructions: " << e.what() << "\n";
-            return exit_usage;
-        }
-    }
-
     std::signal(SIGINT, request_instruction_stop);
     std::signal(SIGTERM, request_instruction_stop);
-    std::size_t done = 0, failed = 0;
-    // The digest each cell computed under callgrind, by what its operations were: every strategy
-    // must compute std's, or its instructions were spent on other work.
-    std::map<std::string, std::string> std_digest;
-    std::vector<std::pair<std::size_t, std::string>> digests;  // (cell index, group key)
-    auto group_key = [](const planned_cell& c) {
-        return fmt::format("{}|{}|{}|{}|{}", c.workload, c.params.scale.ops_per_thread, c.params.scale.working_set,
-                           c.params.scale.warmup_ops, c.params.seed);
-    };
-    // Counts do not depend on what else the machine runs: as many callgrinds at once as CPUs.
-    struct job {
-        std::size_t k;
-        planned_cell cell;
-        std::optional<counted> result;
-        std::string error;
-    };
-    std::vector<job> jobs;
-    for (std::size_t k = 0; k < candidates.cells.size(); ++k) {
-        if (!chosen[k] || (cells[index_of[k]].contains("instructions") && !options.redo)) continue;
-        planned_cell cell = candidates.cells[k];
-        cell.params.scale.ops_per_thread = std::min(cell.params.scale.ops_per_thread, options.ops);
-        jobs.push_back({k, std::move(cell), std::nullopt, {}});
-    }
-    std::atomic<std::size_t> next{0}, finished{0};
-    auto worker = [&](std::size_t slot) {
-        for (std::size_t j = next++; j < jobs.size() && !stop_requested.load(); j = next++) {
-            try {
-                jobs[j].result = count_instructions(valgrind, cell_argv(jobs[j].cell, request, settings), options, slot);
-            } catch (const std::exception& e) {
-                jobs[j].error = e.what();
-            }
-            const std::size_t now = ++finished;
-            if (isatty(STDERR_FILENO)) {
-                std::cerr << fmt::format("\rallocproof instructions: {}/{} cells counted", now, jobs.size());
-            }
-        }
-    };
-    {
-        std::vector<std::jthread> workers;
-        const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-        for (unsigned slot = 0; slot < std::min<std::size_t>(cpus, jobs.size()); ++slot) workers.emplace_back(worker, slot);
-    }
-    for (job& j : jobs) {
-        json& record = cells[index_of[j.k]];
-        const std::uint64_t ops = j.cell.params.scale.ops_per_thread;
-        if (!j.result) {
-            if (j.error.empty() || stop_requested.load()) continue;  // not run: it will be on the next pass
-            record["instructions"] = {{"tool", "callgrind"}, {"ops", ops}, {"error", j.error}};
-            ++failed;
-            continue;
-        }
-        const counted& mine = *j.result;
-        const double per_op = mine.split.total / static_cast<double>(ops);
-        const double allocation = mine.split.allocation / static_cast<double>(ops);
-        record["instructions"] = {{"tool", "callgrind"},
-                                  {"ops", ops},
-                                  {"per_op", per_op},
-                                  {"allocation_per_op", allocation},
-                                  {"other_per_op", per_op - allocation},
-                                  {"allocation_share", allocation / per_op},
-                                  {"digest", mine.digest}};
-        // Where the hardware gave no counts (a VM), the cell's instructions per operation are callgrind's.
-        json& summary = record["metrics"]["instructions_per_op"];
-        if (summary.is_null()) {
-            summary = {{"median", per_op}, {"min", per_op}, {"max", per_op}, {"cv", 0.0}, {"n", 1},
-                       {"source", "callgrind"}};
-        }
-        if (j.cell.strategy == "std") std_digest[group_key(j.cell)] = mine.digest;
-        digests.emplace_back(index_of[j.k], group_key(j.cell));
-        ++done;
-    }
-    for (const auto& [index, key] : digests) {
-        json& counts = cells[index]["instructions"];
-        const auto reference = std_digest.find(key);
-        if (reference == std_digest.end()) {
-            counts["digest_check"] = "no std cell was counted on the same operations";
-        } else if (reference->second != counts["digest"].get<std::string>()) {
-            counts = {{"tool", "callgrind"}, {"ops", counts["ops"]},
-                      {"error", fmt::format("computed digest {} where std computed {} on the same operations: other "
-                                            "work, so its instructions are not comparable",
-                                            counts["digest"].get<std::string>(), reference->second)}};
-            --done;
-            ++failed;
-        } else {
-            counts["digest_check"] = "std's";
-        }
-    }
+    run_jobs(jobs, valgrind, run, options);
+    const pass_tally tally = record_counts(jobs, run.document["cells"]);
     if (isatty(STDERR_FILENO)) std::cerr << "\n";
-    document["instruction_pass"] = {{"tool", "callgrind"}, {"cells", options.cells}, {"ops", options.ops}};
+    run.document["instruction_pass"] = {{"tool", "callgrind"}, {"cells", options.cells}, {"ops", options.ops}};
     try {
-        atomic_write(file, document.dump(1) + "\n");
+        atomic_write(run.file, run.document.dump(1) + "\n");
     } catch (const std::exception& e) {
         std::cerr << "allocproof instructions: " << e.what() << "\n";
         return exit_io;
     }
-    std::cout << fmt::format("allocproof instructions: {} cells counted, {} failed{}; written to {}\n", done, failed,
-                             stop_requested.load() ? " (stopped: run it again to finish)" : "", file.string());
+    std::cout << fmt::format("allocproof instructions: {} cells counted, {} failed{}; written to {}\n", tally.done,
+                             tally.failed, stop_requested.load() ? " (stopped: run it again to finish)" : "",
+                             run.file.string());
     if (stop_requested.load()) return exit_interrupted;
-    return failed == 0 ? exit_ok : exit_cells_failed;
+    return tally.failed == 0 ? exit_ok : exit_cells_failed;
 }
 
 }  // namespace allocproof::driver

@@ -11,13 +11,9 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 namespace allocproof::driver {
@@ -231,7 +227,31 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
 
 // ---- aggregation --------------------------------------------------------------------------------
 
+bool is_reference_cell(const planned_cell& c) {
+    return c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
+}
+
 namespace {
+
+// What aggregation does differently for a model cell and a real program, in one place (a cell
+// kind would provide these: harness/driver/README of the cell-kind interface).
+struct kind_facts {
+    const char* metrics_of;    // the catalogue's `of`: which metrics its cells have
+    const char* noise_metric;  // whose spread makes a cell noisy
+    const char* ratio_key;     // where its ratios to its reference cell go
+    std::string_view reference;  // who computes its group's reference digest
+};
+
+kind_facts facts_of(const planned_cell& c) {
+    if (c.external) return {"external", "wall_seconds", "ratio_to_glibc", "the program's glibc cell"};
+    return {"model", "ns_per_op", "ratio_to_std", baseline_strategy};
+}
+
+// The reference cell a cell's ratios are taken to, as workload|allocator|threads: std on the same
+// allocator for a model cell; for a real program, which has no strategy dimension, its glibc cell.
+std::string reference_key(const planned_cell& c) {
+    return fmt::format("{}|{}|{}", c.workload, c.external ? std::string("glibc") : c.allocator, c.threads);
+}
 
 // Repetitions of one cell whose status is ok.
 std::vector<const json*> ok_records(const std::vector<json>& records) {
@@ -260,13 +280,6 @@ std::string digest_group(const planned_cell& c) {
                        s.working_set, s.warmup_ops, c.params.seed);
 }
 
-// The cell a group's digests are checked against: std for a model workload (the library's own
-// allocator, which no plugin replaces), the glibc cell for a real program (as its distribution
-// built it, with no code of this project in its process).
-bool is_reference_cell(const planned_cell& c) {
-    return c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
-}
-
 // What every cell of a digest group must show: its reference cells' most common digest. A group
 // without one (its reference failed, has not run, or is not in it) has a reason instead: its
 // digests are left unverified, never settled by a vote of the cells under test.
@@ -274,7 +287,6 @@ struct group_reference {
     std::string digest;  // "" when there is none
     std::string missing_because;
 };
-
 std::map<std::string, group_reference> reference_digests(const plan& p, const std::vector<std::vector<json>>& records) {
     std::map<std::string, std::map<std::string, int>> votes;
     std::map<std::string, bool> has_reference_cell, reference_ran;
@@ -291,7 +303,7 @@ std::map<std::string, group_reference> reference_digests(const plan& p, const st
     for (const auto& cell : p.cells) {
         const std::string group = digest_group(cell);
         if (reference.contains(group)) continue;
-        const std::string who = cell.external ? std::string("the program's glibc cell") : std::string(baseline_strategy);
+        const std::string who(facts_of(cell).reference);
         group_reference& r = reference[group];
         if (votes.contains(group)) {
             r.digest = std::ranges::max_element(votes[group], [](const auto& a, const auto& b) {
@@ -321,255 +333,184 @@ json ratio_json(std::span<const double> candidate, std::span<const double> basel
     return {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
 }
 
-}  // namespace
 
-json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& records,
-                     const aggregation_settings& settings) {
-    const auto reference = reference_digests(p, records);
-    std::map<std::string, std::size_t> baseline_of;  // workload|allocator|threads -> cell index
-    for (std::size_t i = 0; i < p.cells.size(); ++i) {
-        const auto& c = p.cells[i];
-        if (c.strategy == baseline_strategy || (c.external && c.allocator == "glibc")) {
-            baseline_of[fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads)] = i;
-        }
-    }
-
-    // A cell's planned repetitions: those the schedule holds for it (with --claims, the claims' cells
-    // get rounds of their own and the rest of the matrix what the budget leaves), --reps before the
-    // schedule has any.
+// A cell's planned repetitions: those the schedule holds for it (with --claims, the claims' cells
+// get rounds of their own and the rest of the matrix what the budget leaves), --reps before the
+// schedule has any.
+std::vector<unsigned> planned_repetitions(const plan& p) {
     std::vector<unsigned> planned(p.cells.size(), 0);
     for (const auto& slot : p.schedule) planned[slot.cell] = std::max(planned[slot.cell], slot.rep + 1);
     for (auto& n : planned) {
         if (n == 0) n = p.reps;
     }
-
-    json cells = json::array();
-    std::vector<std::string> status(p.cells.size());
-    // First pass: status of every cell, so that ratios use only trustworthy baselines.
-    for (std::size_t i = 0; i < p.cells.size(); ++i) {
-        const auto ok = ok_records(records[i]);
-        auto count = [&](const char* wanted) {
-            return std::ranges::count_if(records[i], [&](const json& r) { return r.at("status") == wanted; });
-        };
-        const auto failed = count("failed"), implausible = count("implausible"), broke_contract = count("invalid");
-        const bool not_applicable =
-            !records[i].empty() && ok.empty() && failed == 0 && implausible == 0 && broke_contract == 0;
-        const group_reference& expected = reference.at(digest_group(p.cells[i]));
-        const bool has_digest = std::ranges::any_of(ok, [](const json* r) { return !r->at("digest").is_null(); });
-        const bool digest_mismatch = !expected.digest.empty() && std::ranges::any_of(ok, [&](const json* r) {
-            return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected.digest;
-        });
-        status[i] = implausible > 0                  ? "implausible"
-                    : failed > 0                     ? "failed"
-                    : broke_contract > 0             ? "invalid"
-                    : not_applicable                 ? "not_applicable"
-                    : digest_mismatch                ? "invalid"
-                    : records[i].size() < planned[i] ? "pending"
-                    : has_digest && expected.digest.empty() ? "unverified"
-                                                     : "ok";
-    }
-
-    for (std::size_t i = 0; i < p.cells.size(); ++i) {
-        const auto& c = p.cells[i];
-        const auto ok = ok_records(records[i]);
-        json cell = {{"id", c.id()},
-                     {"workload", c.workload},
-                     {"strategy", c.strategy},
-                     {"allocator", c.allocator},
-                     {"threads", c.threads},
-                     {"params",
-                      {{"ops_per_thread", c.params.scale.ops_per_thread},
-                       {"working_set", c.params.scale.working_set},
-                       {"warmup_ops", c.params.scale.warmup_ops},
-                       {"seed", c.params.seed}}},
-                     {"status", status[i]},
-                     {"reason", nullptr},
-                     {"reps_planned", planned[i]},
-                     {"reps_done", records[i].size()},
-                     {"reps_ok", ok.size()}};
-
-        const group_reference& expected = reference.at(digest_group(c));
-        cell["reference_digest"] = expected.digest.empty() ? json(nullptr) : json(expected.digest);
-        cell["added_as_reference"] = c.added_as_reference;
-        cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
-        const bool invalid_by_record = status[i] == "invalid" && std::ranges::any_of(records[i], [](const json& r) {
-            return r.at("status") == "invalid";
-        });
-        if (status[i] == "failed" || status[i] == "not_applicable" || status[i] == "implausible" || invalid_by_record) {
-            for (const auto& r : records[i]) {
-                if (r.at("status") == status[i]) {
-                    cell["reason"] = r.at("reason");
-                    break;
-                }
-            }
-        } else if (status[i] == "invalid") {
-            cell["reason"] = fmt::format("digest {} differs from the reference {} computed by {} in this group",
-                                         cell["digest"].get<std::string>(),
-                                         cell["reference_digest"].get<std::string>(),
-                                         c.external ? std::string("the program's glibc cell")
-                                                    : std::string(baseline_strategy));
-        } else if (status[i] == "unverified") {
-            cell["reason"] = fmt::format("no reference digest to check {} against: {}",
-                                         cell["digest"].get<std::string>(), expected.missing_because);
-        }
-        cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
-
-        std::vector<std::string> names = metric_names(c.external ? "external" : "model");
-        if (c.external) {
-            // A program's own figures, e.g. throughput_fillrandom, besides the common ones.
-            for (const json* r : ok) {
-                for (const auto& [name, value] : r->at("metrics").items()) {
-                    if (std::ranges::find(names, name) == names.end()) names.push_back(name);
-                }
-            }
-            cell["external"] = external_cell_info(*c.external);
-            const std::string scale = external_scale(*c.external, settings.scale, settings.real_program_sizes);
-            const std::string note = scale_note(*c.external, settings.real_program_sizes);
-            cell["params"] = {{"scale", scale},
-                              {"variables", c.external->scales.contains(scale) ? json(c.external->scales.at(scale))
-                                                                               : json(nullptr)},
-                              {"idle_variables", c.external->idle},
-                              {"scale_note", note.empty() ? json(nullptr) : json(note)},
-                              {"seed", c.params.seed}};
-        }
-        json metrics = json::object();
-        for (const auto& name : names) {
-            auto values = metric_values(ok, name);
-            if (values.empty()) {
-                metrics[name] = nullptr;
-                continue;
-            }
-            auto s = stats::summarize(values);
-            metrics[name] = {{"median", s.median}, {"min", s.min}, {"max", s.max},
-                             {"cv", s.cv},         {"n", s.n}};
-        }
-        cell["metrics"] = metrics;
-        // Memory left allocated at the end: a leak, or memory a strategy keeps for the process's
-        // lifetime (boost's singleton pools). Reported, not a failure: the figures stay right.
-        cell["leaked"] = !c.external && !metrics["leaked_blocks"].is_null() &&
-                         metrics["leaked_blocks"]["max"].get<double>() > 0;
-        const char* noise_metric = c.external ? "wall_seconds" : "ns_per_op";
-        cell["noisy"] = !metrics[noise_metric].is_null() &&
-                        metrics[noise_metric]["cv"].get<double>() > settings.noise_threshold;
-
-        json ratios = nullptr;
-        // A real program has no strategy dimension: its cells compare with its glibc cell.
-        auto base = c.external ? baseline_of.find(fmt::format("{}|glibc|{}", c.workload, c.threads))
-                               : baseline_of.find(fmt::format("{}|{}|{}", c.workload, c.allocator, c.threads));
-        const bool is_baseline = c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
-        if (!is_baseline && base != baseline_of.end() &&
-            status[i] == "ok" && status[base->second] == "ok") {
-            const auto base_ok = ok_records(records[base->second]);
-            ratios = json::object();
-            for (const auto& name : ratio_metric_names(c.external ? "external" : "model")) {
-                auto candidate = metric_values(ok, name);
-                auto baseline = metric_values(base_ok, name);
-                if (candidate.empty() || baseline.empty() || stats::median(baseline) == 0) {
-                    ratios[name] = nullptr;
-                    continue;
-                }
-                ratios[name] = ratio_json(candidate, baseline);
-            }
-        }
-        cell[c.external ? "ratio_to_glibc" : "ratio_to_std"] = ratios;
-        if (c.external) cell["ratio_to_std"] = nullptr;
-        cell["repetitions"] = records[i];
-        cells.push_back(std::move(cell));
-    }
-    return cells;
+    return planned;
 }
 
-// ---- files --------------------------------------------------------------------------------------
-
-namespace {
-
-// RFC 4180's quoting: a field holding a comma, a quote or a line break is quoted, its quotes
-// doubled. Lines end in \n, not RFC 4180's \r\n, as they always have: readers split on it.
-std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (char c : text) {
-        if (c == '"') quoted += '"';
-        quoted += c;
-    }
-    return quoted + "\"";
+std::string cell_status(const std::vector<json>& records, unsigned planned, const group_reference& expected) {
+    const auto ok = ok_records(records);
+    auto count = [&](const char* wanted) {
+        return std::ranges::count_if(records, [&](const json& r) { return r.at("status") == wanted; });
+    };
+    const auto failed = count("failed"), implausible = count("implausible"), broke_contract = count("invalid");
+    const bool not_applicable = !records.empty() && ok.empty() && failed == 0 && implausible == 0 && broke_contract == 0;
+    const bool has_digest = std::ranges::any_of(ok, [](const json* r) { return !r->at("digest").is_null(); });
+    const bool digest_mismatch = !expected.digest.empty() && std::ranges::any_of(ok, [&](const json* r) {
+        return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected.digest;
+    });
+    return implausible > 0                        ? "implausible"
+           : failed > 0                           ? "failed"
+           : broke_contract > 0                   ? "invalid"
+           : not_applicable                       ? "not_applicable"
+           : digest_mismatch                      ? "invalid"
+           : records.size() < planned             ? "pending"
+           : has_digest && expected.digest.empty() ? "unverified"
+                                                  : "ok";
 }
 
-std::string csv_row(const std::vector<std::string>& fields) {
-    std::string row;
-    for (const auto& f : fields) row.append(row.empty() ? "" : ",").append(csv_field(f));
-    return row + "\n";
+// Why a cell is not ok: its first record of that status, or what its digest was checked against.
+json cell_reason(const planned_cell& c, const json& cell, const std::vector<json>& records,
+                 const group_reference& expected) {
+    const std::string& status = cell["status"].get_ref<const std::string&>();
+    for (const auto& r : records) {
+        // An invalid cell is so by a record (a broken contract) or by its digest (below).
+        if (r.at("status") == status && status != "ok") return r.at("reason");
+    }
+    if (status == "invalid") {
+        return fmt::format("digest {} differs from the reference {} computed by {} in this group",
+                           cell["digest"].get<std::string>(), expected.digest, facts_of(c).reference);
+    }
+    if (status == "unverified") {
+        return fmt::format("no reference digest to check {} against: {}", cell["digest"].get<std::string>(),
+                           expected.missing_because);
+    }
+    return nullptr;
+}
+
+// The metrics a cell's repetitions have: its kind's, and a program's own figures besides (e.g.
+// throughput_fillrandom).
+std::vector<std::string> metrics_of(const planned_cell& c, const std::vector<const json*>& ok) {
+    std::vector<std::string> names = metric_names(facts_of(c).metrics_of);
+    if (!c.external) return names;
+    for (const json* r : ok) {
+        for (const auto& [name, value] : r->at("metrics").items()) {
+            if (std::ranges::find(names, name) == names.end()) names.push_back(name);
+        }
+    }
+    return names;
+}
+
+json summarize_metrics(const std::vector<std::string>& names, const std::vector<const json*>& ok) {
+    json metrics = json::object();
+    for (const auto& name : names) {
+        auto values = metric_values(ok, name);
+        if (values.empty()) {
+            metrics[name] = nullptr;
+            continue;
+        }
+        auto s = stats::summarize(values);
+        metrics[name] = {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"cv", s.cv}, {"n", s.n}};
+    }
+    return metrics;
+}
+
+json ratios_to_reference(const planned_cell& c, const std::vector<const json*>& ok,
+                         const std::vector<const json*>& reference_ok) {
+    json ratios = json::object();
+    for (const auto& name : ratio_metric_names(facts_of(c).metrics_of)) {
+        auto candidate = metric_values(ok, name);
+        auto baseline = metric_values(reference_ok, name);
+        const bool comparable = !candidate.empty() && !baseline.empty() && stats::median(baseline) != 0;
+        ratios[name] = comparable ? ratio_json(candidate, baseline) : json(nullptr);
+    }
+    return ratios;
+}
+
+// A real program's parameters: the scale it ran at and its variables, not a model cell's counts.
+json program_params(const planned_cell& c, const aggregation_settings& settings) {
+    const std::string scale = external_scale(*c.external, settings.scale, settings.real_program_sizes);
+    const std::string note = scale_note(*c.external, settings.real_program_sizes);
+    return {{"scale", scale},
+            {"variables", c.external->scales.contains(scale) ? json(c.external->scales.at(scale)) : json(nullptr)},
+            {"idle_variables", c.external->idle},
+            {"scale_note", note.empty() ? json(nullptr) : json(note)},
+            {"seed", c.params.seed}};
+}
+
+json cell_header(const planned_cell& c, const std::string& status, unsigned planned, const std::vector<json>& records,
+                 std::size_t ok_count) {
+    return {{"id", c.id()},
+            {"workload", c.workload},
+            {"strategy", c.strategy},
+            {"allocator", c.allocator},
+            {"threads", c.threads},
+            {"params",
+             {{"ops_per_thread", c.params.scale.ops_per_thread},
+              {"working_set", c.params.scale.working_set},
+              {"warmup_ops", c.params.scale.warmup_ops},
+              {"seed", c.params.seed}}},
+            {"status", status},
+            {"reason", nullptr},
+            {"reps_planned", planned},
+            {"reps_done", records.size()},
+            {"reps_ok", ok_count}};
+}
+
+// One cell of results.json. `reference_ok`: the ok repetitions of its reference cell when both
+// are ok (then the cell has ratios to it), else null.
+json aggregate_cell(const planned_cell& c, const std::vector<json>& records, const std::string& status,
+                    unsigned planned, const group_reference& expected, const std::vector<const json*>* reference_ok,
+                    const aggregation_settings& settings) {
+    const auto ok = ok_records(records);
+    const kind_facts facts = facts_of(c);
+    json cell = cell_header(c, status, planned, records, ok.size());
+    cell["reference_digest"] = expected.digest.empty() ? json(nullptr) : json(expected.digest);
+    cell["added_as_reference"] = c.added_as_reference;
+    cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
+    cell["reason"] = cell_reason(c, cell, records, expected);
+    cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
+    if (c.external) {
+        cell["external"] = external_cell_info(*c.external);
+        cell["params"] = program_params(c, settings);
+    }
+    json metrics = summarize_metrics(metrics_of(c, ok), ok);
+    cell["metrics"] = metrics;
+    // Memory left allocated at the end: a leak, or memory a strategy keeps for the process's
+    // lifetime (boost's singleton pools). Reported, not a failure: the figures stay right.
+    cell["leaked"] = metrics.contains("leaked_blocks") && !metrics["leaked_blocks"].is_null() &&
+                     metrics["leaked_blocks"]["max"].get<double>() > 0;
+    cell["noisy"] = !metrics[facts.noise_metric].is_null() &&
+                    metrics[facts.noise_metric]["cv"].get<double>() > settings.noise_threshold;
+    cell["ratio_to_std"] = nullptr;  // a real program has ratios to glibc instead
+    cell[facts.ratio_key] = reference_ok ? ratios_to_reference(c, ok, *reference_ok) : json(nullptr);
+    cell["repetitions"] = records;
+    return cell;
 }
 
 }  // namespace
 
-std::string summary_csv(const json& cells) {
-    std::string csv = csv_row({"workload", "strategy", "allocator", "threads", "status", "reps_ok", "ns_per_op_median",
-                               "ns_per_op_cv", "noisy", "ratio_to_std", "ratio_ci_low", "ratio_ci_high",
-                               "latency_p99_ns", "alloc_calls_per_op", "rss_peak_bytes", "memory_held_ratio", "digest",
-                               "wall_seconds", "program_throughput", "ratio_to_glibc", "machine"});
-    auto number = [](const json& v) {
-        return v.is_null() ? std::string() : fmt::format("{:.6g}", v.get<double>());
-    };
-    auto median_of = [&](const json& cell, const char* metric) {
-        const json& metrics = cell.at("metrics");
-        if (!metrics.contains(metric) || metrics.at(metric).is_null()) return std::string();
-        return number(metrics.at(metric).at("median"));
-    };
-    auto glibc_ratio = [&](const json& cell) {
-        if (!cell.contains("ratio_to_glibc") || cell.at("ratio_to_glibc").is_null()) return std::string();
-        const json& r = cell.at("ratio_to_glibc").at("wall_seconds");
-        return r.is_null() ? std::string() : number(r.at("estimate"));
-    };
-    for (const auto& cell : cells) {
-        const json& ratio = cell.at("ratio_to_std");
-        const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
-        const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
-        csv += csv_row({cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
-                        cell.at("allocator").get<std::string>(), std::to_string(cell.at("threads").get<unsigned>()),
-                        cell.at("status").get<std::string>(), std::to_string(cell.at("reps_ok").get<std::size_t>()),
-                        median_of(cell, "ns_per_op"), ns.is_null() ? "" : number(ns.at("cv")),
-                        cell.at("noisy").get<bool>() ? "yes" : "no",
-                        ns_ratio.is_null() ? "" : number(ns_ratio.at("estimate")),
-                        ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_low")),
-                        ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
-                        median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
-                        median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
-                        cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
-                        median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell),
-                        std::to_string(cell.value("machine", 0))});
+json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& records,
+                     const aggregation_settings& settings) {
+    const auto reference = reference_digests(p, records);
+    const auto planned = planned_repetitions(p);
+    std::map<std::string, std::size_t> reference_cell;  // reference_key -> cell index
+    std::vector<std::string> status(p.cells.size());
+    // First, every cell's status, so that ratios use only trustworthy reference cells.
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        if (is_reference_cell(p.cells[i])) reference_cell[reference_key(p.cells[i])] = i;
+        status[i] = cell_status(records[i], planned[i], reference.at(digest_group(p.cells[i])));
     }
-    return csv;
-}
-
-void atomic_write(const std::filesystem::path& path, const std::string& content) {
-    const auto temporary = path.string() + ".tmp";
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(errno)));
-    }
-    std::size_t written = 0;
-    while (written < content.size()) {
-        ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int error = errno;
-            ::close(fd);
-            ::unlink(temporary.c_str());
-            throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
+    json cells = json::array();
+    for (std::size_t i = 0; i < p.cells.size(); ++i) {
+        const auto& c = p.cells[i];
+        const auto base = reference_cell.find(reference_key(c));
+        std::optional<std::vector<const json*>> reference_ok;
+        if (!is_reference_cell(c) && base != reference_cell.end() && status[i] == "ok" && status[base->second] == "ok") {
+            reference_ok = ok_records(records[base->second]);
         }
-        written += static_cast<std::size_t>(n);
+        cells.push_back(aggregate_cell(c, records[i], status[i], planned[i], reference.at(digest_group(c)),
+                                       reference_ok ? &*reference_ok : nullptr, settings));
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        int error = errno;
-        ::unlink(temporary.c_str());
-        throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
-    }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        int error = errno;
-        ::unlink(temporary.c_str());
-        throw std::runtime_error(fmt::format("cannot replace {}: {}", path.string(), std::strerror(error)));
-    }
+    return cells;
 }
 
 }  // namespace allocproof::driver

@@ -1,5 +1,5 @@
-// From child outcomes to results: one record per repetition, statistics per cell, and the files
-// of a run (results.json, summary.csv), written atomically. results/SCHEMA.md documents them.
+// From child outcomes to results: one record per repetition, and statistics per cell.
+// results/SCHEMA.md documents them; results_file.hpp reads and writes the files they go to.
 #pragma once
 
 #include "harness/driver/child_process.hpp"
@@ -12,8 +12,6 @@
 #include <vector>
 
 namespace allocproof::driver {
-
-inline constexpr int results_schema_version = 1;
 
 // One repetition of one cell, from what its child process did. Status "ok", "failed" or
 // "implausible" (with a reason); the digest check across cells happens later, in aggregate_cells.
@@ -41,12 +39,10 @@ struct aggregation_settings {
 nlohmann::json aggregate_cells(const plan& p, const std::vector<std::vector<nlohmann::json>>& records,
                                const aggregation_settings& settings);
 
-
-// summary.csv: one line per cell, the figures a spreadsheet wants.
-std::string summary_csv(const nlohmann::json& cells);
-
-// Writes to a temporary file in the same folder, flushes it to disk, then renames it over the
-// target: a reader sees the old file or the new one, never half of one. Throws on failure.
-void atomic_write(const std::filesystem::path& path, const std::string& content);
+// The cell a digest group's digests are checked against, and the cells of its kind take their
+// ratios to: std for a model workload (the library's own allocator, which no plugin replaces), the
+// glibc cell for a real program (as its distribution built it, with no code of this project in
+// its process).
+bool is_reference_cell(const planned_cell& c);
 
 }  // namespace allocproof::driver
