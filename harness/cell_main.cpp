@@ -2,8 +2,9 @@
 // on standard output. The driver starts one such process per cell and repetition, so each starts
 // with a fresh heap and a fresh peak-RSS counter, and a crash costs one cell, not the run.
 //
-// With --plugin PATH (repeatable) it first loads strategy plugins (harness/plugin_loader.hpp);
-// --describe-plugins prints what they hold and exits, which is how the driver learns of them.
+// With --plugin PATH (repeatable) it first loads strategy plugins (harness/plugin_loader.hpp).
+// --describe prints what the build can measure (workloads, strategies, their cells, the plugins',
+// names registered twice) and exits: the driver links no cell and learns the matrix from it.
 //
 // With --conformance STRATEGY it measures nothing: it checks that the strategy keeps the contract
 // of allocproof/strategy.hpp (harness/conformance.hpp) and prints what passed, or exits 72 with
@@ -179,25 +180,24 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
     };
 }
 
-// What the loaded plugins add to this build: their strategies and cells, for the driver.
-json plugins_json(const std::vector<loaded_plugin>& plugins) {
+// What this build can measure, with the loaded plugins' strategies and cells, for the driver,
+// which links no cell and learns the matrix from this (harness/driver/matrix_catalogue.hpp).
+json build_description(const std::vector<loaded_plugin>& plugins) {
     const registry& reg = registry::instance();
-    json out = {{"schema", "allocproof-plugins/1"}, {"abi_tag", host_plugin_abi_tag()}, {"plugins", json::array()}};
+    json workloads = json::array(), strategies = json::array(), cells = json::object(), loaded = json::array();
+    for (const auto& w : reg.workloads()) workloads.push_back(traits_to_json(w));
+    for (const auto& s : reg.strategies()) strategies.push_back(traits_to_json(s));
+    for (const auto& cell : reg.cells()) cells[std::string(cell.workload)].push_back(cell.strategy);
     for (const auto& plugin : plugins) {
-        json strategies = json::array(), cells = json::array();
-        for (const auto& name : plugin.strategies) {
-            strategies.push_back(traits_to_json(*reg.find_strategy(name)));
-            for (const auto& cell : reg.cells()) {
-                if (cell.strategy == name) cells.push_back({{"workload", cell.workload}, {"strategy", cell.strategy}});
-            }
-        }
-        out["plugins"].push_back({{"path", plugin.path},
-                                  {"name", plugin.name},
-                                  {"abi_tag", plugin.abi_tag},
-                                  {"strategies", strategies},
-                                  {"cells", cells}});
+        loaded.push_back({{"path", plugin.path},
+                          {"name", plugin.name},
+                          {"abi_tag", plugin.abi_tag},
+                          {"strategies", plugin.strategies}});
     }
-    return out;
+    return {{"schema", "allocproof-build/1"}, {"abi_tag", host_plugin_abi_tag()},
+            {"workloads", workloads},         {"strategies", strategies},
+            {"cells", cells},                 {"conflicts", reg.conflicts()},
+            {"plugins", loaded}};
 }
 
 // The --conformance mode. Each step is announced on stderr first, so that a strategy that crashes
@@ -225,31 +225,28 @@ int check_conformance(const std::string& strategy) {
     return 0;
 }
 
-}  // namespace
-}  // namespace allocproof
-
-int main(int argc, char** argv) {
-    using namespace allocproof;
-    // libstdc++ uses plain (non-atomic) reference counts until a process starts its first thread,
-    // and glibc's malloc takes a faster path too; start and join one so that single-thread cells
-    // measure the library as every real, threaded server runs it.
-    std::thread([] {}).join();
-
-    CLI::App app{"allocproof cell: one workload x strategy measurement on this global allocator"};
+// Every option of a cell program; the driver passes them (cell_argv in harness/driver/run.cpp).
+struct cell_options {
     cell_request request;
     std::string expected_allocator;
     bool identify = false;
-    app.add_flag("--identify", identify, "print the global allocator's identity and exit");
     std::vector<std::string> plugin_paths;
-    bool describe_plugins = false;
-    app.add_option("--plugin", plugin_paths, "load a strategy plugin (a shared library); repeatable");
-    app.add_flag("--describe-plugins", describe_plugins, "print the strategies and cells of the plugins and exit");
+    bool describe = false;
     std::string conformance_strategy, conformance_failure;
-    app.add_option("--conformance", conformance_strategy,
+    std::uint64_t memory_limit_bytes = 0;
+};
+
+void add_options(CLI::App& app, cell_options& o) {
+    cell_request& request = o.request;
+    app.add_flag("--identify", o.identify, "print the global allocator's identity and exit");
+    app.add_option("--plugin", o.plugin_paths, "load a strategy plugin (a shared library); repeatable");
+    app.add_flag("--describe", o.describe,
+                 "print the workloads, strategies (the plugins' too) and their cells as JSON and exit");
+    app.add_option("--conformance", o.conformance_strategy,
                    "check that a strategy keeps its contract (harness/conformance.hpp) and exit");
-    app.add_option("--conformance-failed", conformance_failure,
+    app.add_option("--conformance-failed", o.conformance_failure,
                    "the strategy failed its conformance check for this reason: exit 72 with it, unmeasured");
-    app.add_option("--allocator", expected_allocator, "the allocator the driver expects");
+    app.add_option("--allocator", o.expected_allocator, "the allocator the driver expects");
     app.add_option("--workload", request.workload);
     app.add_option("--strategy", request.strategy);
     app.add_option("--threads", request.params.threads)->check(CLI::Range(1u, 4096u));
@@ -259,60 +256,20 @@ int main(int argc, char** argv) {
     app.add_option("--seed", request.params.seed);
     app.add_option("--sample-every", request.sample_every)->check(CLI::PositiveNumber);
     app.add_option("--dirty-heap-bytes", request.dirty_heap_bytes);
-    std::uint64_t memory_limit_bytes = 0;
-    app.add_option("--memory-limit-bytes", memory_limit_bytes, "limit this process's address space (RLIMIT_AS)");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
-    } catch (const CLI::ParseError& error) {
-        std::cerr << "allocproof-cell: " << error.what() << "\n";
-        return exit_codes::cell::usage;
-    }
-    if (memory_limit_bytes > 0) {
-        // Set by the cell on itself, before plugins and the workload: an allocation past it fails
-        // (std::bad_alloc, exit 71) instead of pushing the machine into swap or the OOM killer.
-        const rlimit limit{memory_limit_bytes, memory_limit_bytes};
-        if (::setrlimit(RLIMIT_AS, &limit) != 0) {
-            std::cerr << "allocproof-cell: cannot set the memory limit: " << std::strerror(errno) << "\n";
-            return exit_codes::cell::usage;
-        }
-    }
-    std::vector<loaded_plugin> plugins;
-    try {
-        for (const auto& path : plugin_paths) plugins.push_back(load_plugin(path));
-    } catch (const plugin_error& error) {
-        std::cerr << "allocproof-cell: " << error.what() << "\n";
-        return exit_codes::cell::usage;
-    }
-    if (describe_plugins) {
-        std::cout << plugins_json(plugins).dump() << "\n";
-        return 0;
-    }
-    if (!conformance_strategy.empty()) return check_conformance(conformance_strategy);
-    if (!conformance_failure.empty()) {
-        std::cerr << "allocproof-cell: conformance check failed: " << conformance_failure << "\n";
-        return exit_conformance_failed;
-    }
-    if (!identify && (request.params.scale.ops_per_thread == 0 || request.params.scale.working_set == 0)) {
-        // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.
-        std::cerr << "allocproof-cell: --ops and --working-set are required\n";
-        return exit_codes::cell::usage;
-    }
-    if ((request.sample_every & (request.sample_every - 1)) != 0) {
-        std::cerr << "allocproof-cell: --sample-every must be a power of two\n";
-        return exit_codes::cell::usage;
-    }
+    app.add_option("--memory-limit-bytes", o.memory_limit_bytes, "limit this process's address space (RLIMIT_AS)");
+}
 
+// The cell itself, on the allocator the driver expects.
+int measure_cell(const cell_options& o) {
+    const cell_request& request = o.request;
     const allocator_identity identity = identify_global_allocator();
-    if (identify) {
+    if (o.identify) {
         std::cout << identity_json(identity).dump() << "\n";
         return 0;
     }
     if (!identity.serves_malloc ||
-        (!expected_allocator.empty() && expected_allocator != identity.name)) {
-        std::cerr << "allocproof-cell: asked for allocator '" << expected_allocator
+        (!o.expected_allocator.empty() && o.expected_allocator != identity.name)) {
+        std::cerr << "allocproof-cell: asked for allocator '" << o.expected_allocator
                   << "' but malloc is served by " << identity.malloc_provider << " ("
                   << identity.name << ", ownership check "
                   << (identity.serves_malloc ? "passed" : "failed") << ")\n";
@@ -333,4 +290,64 @@ int main(int argc, char** argv) {
                           {"measurement", measurement_json(measurement, cost, request.sample_every)}};
     std::cout << out.dump() << "\n";
     return 0;
+}
+
+}  // namespace
+}  // namespace allocproof
+
+int main(int argc, char** argv) {
+    using namespace allocproof;
+    // libstdc++ uses plain (non-atomic) reference counts until a process starts its first thread,
+    // and glibc's malloc takes a faster path too; start and join one so that single-thread cells
+    // measure the library as every real, threaded server runs it.
+    std::thread([] {}).join();
+
+    CLI::App app{"allocproof cell: one workload x strategy measurement on this global allocator"};
+    cell_options o;
+    add_options(app, o);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::ParseError& error) {
+        std::cerr << "allocproof-cell: " << error.what() << "\n";
+        return exit_codes::cell::usage;
+    }
+    if (o.memory_limit_bytes > 0) {
+        // Set by the cell on itself, before plugins and the workload: an allocation past it fails
+        // (std::bad_alloc, exit 71) instead of pushing the machine into swap or the OOM killer.
+        const rlimit limit{o.memory_limit_bytes, o.memory_limit_bytes};
+        if (::setrlimit(RLIMIT_AS, &limit) != 0) {
+            std::cerr << "allocproof-cell: cannot set the memory limit: " << std::strerror(errno) << "\n";
+            return exit_codes::cell::usage;
+        }
+    }
+    std::vector<loaded_plugin> plugins;
+    try {
+        for (const auto& path : o.plugin_paths) plugins.push_back(load_plugin(path));
+    } catch (const plugin_error& error) {
+        std::cerr << "allocproof-cell: " << error.what() << "\n";
+        return exit_codes::cell::usage;
+    }
+    if (o.describe) {
+        std::cout << build_description(plugins).dump() << "\n";
+        return 0;
+    }
+    if (!o.conformance_strategy.empty()) return check_conformance(o.conformance_strategy);
+    if (!o.conformance_failure.empty()) {
+        std::cerr << "allocproof-cell: conformance check failed: " << o.conformance_failure << "\n";
+        return exit_conformance_failed;
+    }
+    if (!o.identify && (o.request.params.scale.ops_per_thread == 0 || o.request.params.scale.working_set == 0)) {
+        // The driver always passes the scale (warm-up defaults to none); a cell run by hand must too.
+        std::cerr << "allocproof-cell: --ops and --working-set are required\n";
+        return exit_codes::cell::usage;
+    }
+    if ((o.request.sample_every & (o.request.sample_every - 1)) != 0) {
+        std::cerr << "allocproof-cell: --sample-every must be a power of two\n";
+        return exit_codes::cell::usage;
+    }
+
+    return measure_cell(o);
 }

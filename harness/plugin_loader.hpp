@@ -1,7 +1,7 @@
 // Loading strategy plugins (allocproof/plugin.hpp) into a cell program.
 //
 // Only cell programs load plugins: the driver learns what a plugin holds by asking a cell program
-// (`--plugin PATH --describe-plugins`) in a child process, so a plugin that crashes or hangs while
+// (`--plugin PATH --describe`) in a child process, so a plugin that crashes or hangs while
 // loading costs a clear error, never the driver or a result already measured.
 #pragma once
 

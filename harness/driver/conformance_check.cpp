@@ -1,7 +1,7 @@
 #include "harness/driver/conformance_check.hpp"
 
-#include "allocproof/registry.hpp"
 #include "harness/driver/child_process.hpp"
+#include "harness/driver/matrix_catalogue.hpp"
 
 #include <fmt/format.h>
 
@@ -69,7 +69,7 @@ void check_conformance(const plan& p, const matrix_request& request, const run_o
     for (const auto& cell : p.cells) {
         if (cell.external) continue;
         if (allocator.empty()) allocator = cell.allocator;
-        const strategy_traits* traits = registry::instance().find_strategy(cell.strategy);
+        const strategy_traits* traits = catalogue().find_strategy(cell.strategy);
         if (traits != nullptr && traits->provides_blocks && std::ranges::find(strategies, cell.strategy) == strategies.end()) {
             strategies.push_back(cell.strategy);
         }

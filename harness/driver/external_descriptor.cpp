@@ -1,10 +1,10 @@
 // Descriptors of external workloads: reading and validating them, and what `list` shows.
 #include "harness/driver/external.hpp"
 
-#include "allocproof/registry.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/exit_codes.hpp"
 #include "harness/driver/text_template.hpp"
+#include "harness/driver/matrix_catalogue.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -446,7 +446,7 @@ std::vector<std::shared_ptr<const external_spec>> load_external_specs(
     std::vector<std::shared_ptr<const external_spec>> specs;
     std::set<std::string> names;
     auto add = [&](external_spec spec) {
-        if (registry::instance().find_workload(spec.name) != nullptr || !names.insert(spec.name).second) {
+        if (catalogue().find_workload(spec.name) != nullptr || !names.insert(spec.name).second) {
             throw descriptor_error(spec.origin, fmt::format("the name '{}' is taken by another workload", spec.name));
         }
         specs.push_back(std::make_shared<const external_spec>(std::move(spec)));

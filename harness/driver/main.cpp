@@ -2,7 +2,6 @@
 // measures a matrix of workload x strategy x global allocator x threads; `allocproof compare`
 // tells whether one run regressed against another; `allocproof merge` joins runs of several machines;
 // `allocproof interval` serves the confidence intervals to the report.
-#include "allocproof/registry.hpp"
 #include "harness/driver/compare.hpp"
 #include "harness/driver/merge.hpp"
 #include "harness/driver/environment.hpp"
@@ -10,7 +9,7 @@
 #include "harness/driver/instruction_pass.hpp"
 #include "harness/driver/interval.hpp"
 #include "harness/driver/matrix.hpp"
-#include "harness/driver/plugins.hpp"
+#include "harness/driver/matrix_catalogue.hpp"
 #include "harness/driver/run.hpp"
 #include "harness/traits_json.hpp"
 
@@ -29,18 +28,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json scale_json(const workload_scale& s) {
-    return {{"ops_per_thread", s.ops_per_thread}, {"working_set", s.working_set}, {"warmup_ops", s.warmup_ops}};
-}
-
-std::vector<std::string> strategies_serving(const workload_traits& workload) {
-    std::vector<std::string> names;
-    for (const auto& s : registry::instance().strategies()) {
-        if (registry::instance().find_cell(workload.name, s.name) != nullptr) names.emplace_back(s.name);
-    }
-    return names;
-}
-
 std::vector<std::string> capabilities(const strategy_traits& s) {
     std::vector<std::string> caps = strategy_families(s);
     if (s.provides_blocks) {
@@ -56,39 +43,29 @@ std::vector<std::string> capabilities(const strategy_traits& s) {
     return caps;
 }
 
-int list_command(bool as_json, const std::vector<std::string>& descriptors) {
-    const registry& reg = registry::instance();
-    const auto allocators = available_allocators();
-    const json external = external_list_json(load_external_specs(descriptors, {}));
-    if (as_json) {
-        json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators},
-                    {"external_workloads", external}};
-        for (const auto& s : reg.strategies()) {
-            out["strategies"].push_back(traits_to_json(s));
-        }
-        for (const auto& w : reg.workloads()) {
-            out["workloads"].push_back({{"name", w.name},
-                                        {"summary", w.summary},
-                                        {"strategies", strategies_serving(w)},
-                                        {"families", w.families},
-                                        {"claims", w.claims},
-                                        {"quick_scale", scale_json(w.quick_scale)},
-                                        {"default_scale", scale_json(w.default_scale)},
-                                        {"test_scale", scale_json(w.test_scale)}});
-        }
-        std::cout << out.dump(2) << "\n";
-        return exit_ok;
+void print_list_json(const matrix_catalogue& build, const std::vector<std::string>& allocators, const json& external) {
+    json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators},
+                {"external_workloads", external}};
+    for (const auto& s : build.strategies()) out["strategies"].push_back(traits_to_json(s));
+    for (const auto& w : build.workloads()) {
+        json entry = traits_to_json(w);
+        entry["strategies"] = build.strategies_serving(w.name);
+        out["workloads"].push_back(entry);
     }
+    std::cout << out.dump(2) << "\n";
+}
+
+void print_list_text(const matrix_catalogue& build, const std::vector<std::string>& allocators, const json& external) {
     std::cout << "strategies:\n";
-    for (const auto& s : reg.strategies()) {
+    for (const auto& s : build.strategies()) {
         std::cout << fmt::format("  {:<20} {}\n  {:<20} from: {}; [{}]\n", s.name, s.summary, "",
                                  s.origin, fmt::join(capabilities(s), ", "));
     }
     std::cout << "workloads:\n";
-    for (const auto& w : reg.workloads()) {
+    for (const auto& w : build.workloads()) {
         std::cout << fmt::format("  {:<20} {}\n  {:<20} families: {}; claims: {}\n  {:<20} strategies: {}\n",
                                  w.name, w.summary, "", w.families, w.claims, "",
-                                 fmt::join(strategies_serving(w), ", "));
+                                 fmt::join(build.strategies_serving(w.name), ", "));
     }
     std::cout << fmt::format("real programs (strategy {}; run under each allocator by preloading it):\n",
                              external_strategy);
@@ -104,6 +81,31 @@ int list_command(bool as_json, const std::vector<std::string>& descriptors) {
     }
     std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",
                              fmt::join(allocators, ", "));
+}
+
+struct list_settings {
+    bool as_json = false;
+    std::vector<std::string> descriptors;
+    std::vector<std::string> plugins;
+};
+
+CLI::App* add_list_command(CLI::App& app, list_settings& settings) {
+    auto* list = app.add_subcommand("list", "show the strategies, workloads and global allocators of this build");
+    list->add_flag("--json", settings.as_json, "print JSON");
+    list->add_option("--descriptor", settings.descriptors, "also an external workload descriptor file (JSON)");
+    list->add_option("--plugin", settings.plugins, "also the strategies of a plugin (a shared library); repeatable");
+    return list;
+}
+
+int list_command(list_settings& settings) {
+    const matrix_catalogue& build = load_catalogue(settings.plugins);
+    const auto allocators = available_allocators();
+    const json external = external_list_json(load_external_specs(settings.descriptors, {}));
+    if (settings.as_json) {
+        print_list_json(build, allocators, external);
+    } else {
+        print_list_text(build, allocators, external);
+    }
     return exit_ok;
 }
 
@@ -145,6 +147,176 @@ json settings_table(const CLI::App& command) {
     return table;
 }
 
+// `run`'s options as given, before they become a run_options.
+struct run_settings {
+    run_options options;
+    std::string out;
+    std::string workloads = "*", strategies = "*", allocators = "*", threads, shard, claims_file;
+    std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
+    bool quick = false, dirty_heap = false, no_pin = false;
+    std::uint64_t dirty_heap_mib = 64;
+    double min_phase_ms = 0;
+};
+
+// What to measure: the matrix's axes and the scale of each cell.
+void add_matrix_options(CLI::App& run, run_settings& s) {
+    matrix_request& request = s.options.request;
+    run.add_option("--workloads,-w", s.workloads, "workload names or globs, comma-separated")->capture_default_str();
+    run.add_option("--strategies,-s", s.strategies, "strategy names or globs, comma-separated")
+        ->capture_default_str();
+    run.add_option("--allocators,-a", s.allocators,
+                   "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
+        ->capture_default_str();
+    run.add_option("--threads,-t", s.threads,
+                   "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
+                   "with --quick or --scale test: 1,2)");
+    run.add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
+        ->check(whole_number)->capture_default_str();
+    run.add_flag("--quick", s.quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
+    run.add_option("--scale", request.scale,
+                   "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
+        ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
+    run.add_option("--real-program-sizes", request.real_program_sizes,
+                   "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
+                   "times the allocators' own footprint, for memory claims: about 6 minutes for the three at 3 repetitions)")
+        ->check(CLI::IsMember({"default", "full"}))->capture_default_str();
+    run.add_flag("--dirty-heap", s.dirty_heap,
+                 "fragment each thread's heap before setup: mixed-size objects, a random half freed");
+    run.add_option("--dirty-heap-mib", s.dirty_heap_mib, "MiB each thread allocates for --dirty-heap")
+        ->check(whole_number)->check(CLI::Range(1, 4096))->capture_default_str();
+    run.add_option("--ops", s.ops, "measured operations per thread (overrides the workload's scale)")
+        ->check(whole_number);
+    run.add_option("--working-set", s.working_set, "the workloads' size knob (overrides their scale)")
+        ->check(whole_number);
+    run.add_option("--warmup-ops", s.warmup_ops, "warm-up operations per thread (overrides their scale)")
+        ->check(whole_number);
+    run.add_option("--min-phase-ms", s.min_phase_ms,
+                   fmt::format("the shortest measured phase: each workload and thread count's operations are "
+                               "calibrated on its std cell to last this long (0: the scale's operations; default: "
+                               "{} ms, {} ms with --quick, 0 with --scale test; --ops turns it off)",
+                               default_min_phase_ms("default"), default_min_phase_ms("quick")))
+        ->check(finite_number)->check(CLI::Range(0.0, 60000.0));
+    run.add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
+        ->check(whole_number)->capture_default_str();
+    run.add_option("--sample-every", request.sample_every,
+                   "time one operation in this many for the latency histogram (a power of two)")
+        ->check(whole_number)->capture_default_str();
+}
+
+// How each cell runs, and what joins the matrix from outside the build.
+void add_execution_options(CLI::App& run, run_settings& s) {
+    matrix_request& request = s.options.request;
+    run.add_flag("--no-pin", s.no_pin,
+                 "do not pin 1-thread cells to a CPU of their own (by default: the last CPU the driver may use, "
+                 "which the driver keeps off)");
+    run.add_option("--timeout", s.options.timeout_seconds, "seconds one cell repetition may take")
+        ->check(finite_number)->check(CLI::PositiveNumber)->check(CLI::Range(0.0, max_timeout_seconds))
+        ->capture_default_str();
+    run.add_option("--memory-limit-mib", s.options.memory_limit_mib,
+                   "address space each cell program may use (setrlimit RLIMIT_AS); a cell that runs out "
+                   "is recorded as failed and the run goes on; 0: no limit")
+        ->check(whole_number)->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
+    run.add_option("--noise-threshold", s.options.noise_threshold,
+                   "coefficient of variation of ns/op above which a cell is flagged noisy")
+        ->check(finite_number)->check(CLI::Range(0.0, 10.0))->capture_default_str();
+    run.add_option("--external", request.external_commands,
+                   "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
+                   "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    run.add_option("--descriptor", request.external_descriptors,
+                   "an external workload descriptor file (JSON, as in workloads/external/); repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    run.add_option("--shard", s.shard,
+                   "measure only part i of n of the matrix, i/n (e.g. 2/4; whole workload groups, the same split "
+                   "on every machine); `allocproof merge` joins the parts");
+    run.add_option("--plugin", request.plugins,
+                   "a strategy plugin, a shared library built against the installed allocproof package "
+                   "(examples/plugin); its strategies join the matrix; repeatable")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+// Claims first, and where the run goes.
+void add_claims_and_output_options(CLI::App& run, run_settings& s) {
+    matrix_request& request = s.options.request;
+    run.add_option("--claims", s.claims_file,
+                   "claims first: the cells this claims file needs run first, with its schedule of repetitions "
+                   "(claims/README.md), more while their rows are undecided; then the rest of the matrix at --reps")
+        ->check(CLI::ExistingFile);
+    run.add_flag("--claims-only", request.claims_only, "with --claims: leave out the cells no claim needs");
+    run.add_option("--claims-reps", request.claims_reps,
+                   "with --claims: this many repetitions of each claim cell instead of the claims' schedule, and no "
+                   "adaptive rounds (a quick look)")
+        ->check(whole_number)->check(CLI::Range(2u, 10000u));
+    run.add_option("--budget", request.budget_seconds,
+                   "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
+                   "rest of the matrix at 3 repetitions a cell would not fit, and the rest gets --reps or as many "
+                   "(not below 3) as fit (0: no limit)")
+        ->check(finite_number)->check(CLI::NonNegativeNumber)->capture_default_str();
+    run.add_option("--out,-o", s.out, "output folder (default: results/<run-id>)");
+    run.add_flag("--resume", s.options.resume, "finish the interrupted run in --out");
+}
+
+CLI::App* add_run_command(CLI::App& app, run_settings& settings) {
+    auto* run = app.add_subcommand("run", "measure a matrix of cells");
+    // Given twice, an option's last value wins, as in most command lines (and scripts that add
+    // to a default command line rely on it).
+    run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    add_matrix_options(*run, settings);
+    add_execution_options(*run, settings);
+    add_claims_and_output_options(*run, settings);
+    return run;
+}
+
+// The request `run`'s options make, checked where one option contradicts another.
+matrix_request request_of(const CLI::App& run, const run_settings& s) {
+    matrix_request request = s.options.request;
+    request.workloads = split_list(s.workloads, "--workloads");
+    request.strategies = split_list(s.strategies, "--strategies");
+    request.allocators = split_list(s.allocators, "--allocators");
+    if (run.count("--threads")) request.threads = parse_counts(s.threads, "--threads");
+    if (s.quick) {
+        if (run.count("--scale") && request.scale != "quick") {
+            throw usage_error("--quick and --scale " + request.scale + " contradict each other");
+        }
+        request.scale = "quick";
+    }
+    if (s.dirty_heap) request.dirty_heap_bytes = s.dirty_heap_mib << 20;
+    if (run.count("--ops")) request.ops = s.ops;
+    if (run.count("--working-set")) request.working_set = s.working_set;
+    if (run.count("--warmup-ops")) request.warmup_ops = s.warmup_ops;
+    if (run.count("--min-phase-ms")) request.min_phase_ms = s.min_phase_ms;
+    if (run.count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(s.shard);
+    if (!s.claims_file.empty()) request.claims_file = std::filesystem::absolute(s.claims_file).string();
+    if ((request.claims_only || run.count("--budget") || run.count("--claims-reps")) && s.claims_file.empty()) {
+        throw usage_error("--claims-only, --claims-reps and --budget need --claims");
+    }
+    return request;
+}
+
+int run_command(const CLI::App& run, const run_settings& s, int argc, char** argv) {
+    run_options options = s.options;
+    options.request = request_of(run, s);
+    options.pin = !s.no_pin;
+    if (options.resume && s.out.empty()) {
+        throw usage_error("--resume needs --out, the folder of the run to finish");
+    }
+    options.out = s.out.empty() ? "results/" + utc_timestamp(true) : s.out;
+    options.command_line.assign(argv, argv + argc);
+    options.settings = settings_table(run);
+    return run_matrix(options);
+}
+
+// A command's bad input: one line, exit code 2.
+template <class Command>
+int reporting_usage_errors(Command&& command) {
+    try {
+        return command();
+    } catch (const usage_error& e) {
+        std::cerr << "allocproof: error: " << e.what() << "\n";
+        return exit_usage;
+    }
+}
+
 }  // namespace
 }  // namespace allocproof::driver
 
@@ -153,15 +325,8 @@ int main(int argc, char** argv) {
     CLI::App app{"allocproof: memory-allocation strategies measured side by side on database-style "
                  "workloads, on each global allocator"};
     app.require_subcommand(1);
-
-    auto* list = app.add_subcommand("list", "show the strategies, workloads and global allocators of this build");
-    bool list_json = false;
-    list->add_flag("--json", list_json, "print JSON");
-    std::vector<std::string> list_descriptors;
-    list->add_option("--descriptor", list_descriptors, "also an external workload descriptor file (JSON)");
-    std::vector<std::string> list_plugins;
-    list->add_option("--plugin", list_plugins, "also the strategies of a plugin (a shared library); repeatable");
-
+    list_settings list_options;
+    auto* list = add_list_command(app, list_options);
     compare_options compare_settings;
     auto* compare = add_compare_command(app, compare_settings);
     merge_options merge_settings;
@@ -169,107 +334,8 @@ int main(int argc, char** argv) {
     auto* interval = add_interval_command(app);
     instruction_options instruction_settings;
     auto* instructions = add_instructions_command(app, instruction_settings);
-
-    auto* run = app.add_subcommand("run", "measure a matrix of cells");
-    // Given twice, an option's last value wins, as in most command lines (and scripts that add
-    // to a default command line rely on it).
-    run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    run_options options;
-    matrix_request& request = options.request;
-    std::string out;
-    std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
-    std::string workloads = "*", strategies = "*", allocators = "*", threads;
-    bool quick = false, dirty_heap = false;
-    std::uint64_t dirty_heap_mib = 64;
-    run->add_option("--workloads,-w", workloads, "workload names or globs, comma-separated")
-        ->capture_default_str();
-    run->add_option("--strategies,-s", strategies, "strategy names or globs, comma-separated")
-        ->capture_default_str();
-    run->add_option("--allocators,-a", allocators,
-                    "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
-        ->capture_default_str();
-    run->add_option("--threads,-t", threads,
-                    "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
-                    "with --quick or --scale test: 1,2)");
-    run->add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
-        ->check(whole_number)->capture_default_str();
-    run->add_flag("--quick", quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
-    run->add_option("--scale", request.scale,
-                    "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
-        ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
-    run->add_option("--real-program-sizes", request.real_program_sizes,
-                    "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
-                    "times the allocators' own footprint, for memory claims: about 6 minutes for the three at 3 repetitions)")
-        ->check(CLI::IsMember({"default", "full"}))->capture_default_str();
-    run->add_flag("--dirty-heap", dirty_heap,
-                  "fragment each thread's heap before setup: mixed-size objects, a random half freed");
-    run->add_option("--dirty-heap-mib", dirty_heap_mib, "MiB each thread allocates for --dirty-heap")
-        ->check(whole_number)->check(CLI::Range(1, 4096))->capture_default_str();
-    run->add_option("--ops", ops, "measured operations per thread (overrides the workload's scale)")
-        ->check(whole_number);
-    run->add_option("--working-set", working_set, "the workloads' size knob (overrides their scale)")
-        ->check(whole_number);
-    run->add_option("--warmup-ops", warmup_ops, "warm-up operations per thread (overrides their scale)")
-        ->check(whole_number);
-    double min_phase_ms = 0;
-    run->add_option("--min-phase-ms", min_phase_ms,
-                    fmt::format("the shortest measured phase: each workload and thread count's operations are "
-                                "calibrated on its std cell to last this long (0: the scale's operations; default: "
-                                "{} ms, {} ms with --quick, 0 with --scale test; --ops turns it off)",
-                                default_min_phase_ms("default"), default_min_phase_ms("quick")))
-        ->check(finite_number)->check(CLI::Range(0.0, 60000.0));
-    bool no_pin = false;
-    run->add_flag("--no-pin", no_pin,
-                  "do not pin 1-thread cells to a CPU of their own (by default: the last CPU the driver may use, "
-                  "which the driver keeps off)");
-    run->add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
-        ->check(whole_number)->capture_default_str();
-    run->add_option("--sample-every", request.sample_every,
-                    "time one operation in this many for the latency histogram (a power of two)")
-        ->check(whole_number)->capture_default_str();
-    run->add_option("--timeout", options.timeout_seconds, "seconds one cell repetition may take")
-        ->check(finite_number)->check(CLI::PositiveNumber)->check(CLI::Range(0.0, max_timeout_seconds))
-        ->capture_default_str();
-    run->add_option("--memory-limit-mib", options.memory_limit_mib,
-                    "address space each cell program may use (setrlimit RLIMIT_AS); a cell that runs out "
-                    "is recorded as failed and the run goes on; 0: no limit")
-        ->check(whole_number)->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
-    run->add_option("--noise-threshold", options.noise_threshold,
-                    "coefficient of variation of ns/op above which a cell is flagged noisy")
-        ->check(finite_number)->check(CLI::Range(0.0, 10.0))->capture_default_str();
-    run->add_option("--external", request.external_commands,
-                    "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
-                    "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    run->add_option("--descriptor", request.external_descriptors,
-                    "an external workload descriptor file (JSON, as in workloads/external/); repeatable")
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    std::string shard;
-    run->add_option("--shard", shard,
-                    "measure only part i of n of the matrix, i/n (e.g. 2/4; whole workload groups, the same split "
-                    "on every machine); `allocproof merge` joins the parts");
-    run->add_option("--plugin", request.plugins,
-                    "a strategy plugin, a shared library built against the installed allocproof package "
-                    "(examples/plugin); its strategies join the matrix; repeatable")
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    std::string claims_file;
-    run->add_option("--claims", claims_file,
-                    "claims first: the cells this claims file needs run first, with its schedule of repetitions "
-                    "(claims/README.md), more while their rows are undecided; then the rest of the matrix at --reps")
-        ->check(CLI::ExistingFile);
-    run->add_flag("--claims-only", request.claims_only, "with --claims: leave out the cells no claim needs");
-    run->add_option("--claims-reps", request.claims_reps,
-                    "with --claims: this many repetitions of each claim cell instead of the claims' schedule, and no "
-                    "adaptive rounds (a quick look)")
-        ->check(whole_number)->check(CLI::Range(2u, 10000u));
-    run->add_option("--budget", request.budget_seconds,
-                    "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
-                    "rest of the matrix at 3 repetitions a cell would not fit, and the rest gets --reps or as many "
-                    "(not below 3) as fit (0: no limit)")
-        ->check(finite_number)->check(CLI::NonNegativeNumber)->capture_default_str();
-    run->add_option("--out,-o", out, "output folder (default: results/<run-id>)");
-    run->add_flag("--resume", options.resume, "finish the interrupted run in --out");
-
+    run_settings run_given;
+    auto* run = add_run_command(app, run_given);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -280,58 +346,18 @@ int main(int argc, char** argv) {
         std::cerr << "allocproof: error: " << e.what() << " (see allocproof --help)\n";
         return exit_usage;
     }
-
     if (compare->parsed()) return compare_command(compare_settings);
     if (merge->parsed()) return merge_command(merge_settings);
     if (interval->parsed()) return interval_command();
-
-    const auto& conflicts = allocproof::registry::instance().conflicts();
-    if (!conflicts.empty()) {
-        std::cerr << "allocproof: error: registered twice: " << fmt::format("{}", fmt::join(conflicts, ", ")) << "\n";
-        return exit_usage;
+    if (list->parsed()) return reporting_usage_errors([&] { return list_command(list_options); });
+    if (instructions->parsed()) {
+        // It runs the build's cells: a build with names registered twice is refused here too.
+        std::vector<std::string> no_plugins;
+        const int refused = reporting_usage_errors([&] {
+            load_catalogue(no_plugins);
+            return exit_ok;
+        });
+        return refused != exit_ok ? refused : instructions_command(instruction_settings);
     }
-    if (instructions->parsed()) return instructions_command(instruction_settings);
-    if (list->parsed()) {
-        try {
-            register_plugins(list_plugins);
-            return list_command(list_json, list_descriptors);
-        } catch (const usage_error& e) {
-            std::cerr << "allocproof: error: " << e.what() << "\n";
-            return exit_usage;
-        }
-    }
-
-    try {
-        request.workloads = split_list(workloads, "--workloads");
-        request.strategies = split_list(strategies, "--strategies");
-        request.allocators = split_list(allocators, "--allocators");
-        if (run->count("--threads")) request.threads = parse_counts(threads, "--threads");
-        if (quick) {
-            if (run->count("--scale") && request.scale != "quick") {
-                throw usage_error("--quick and --scale " + request.scale + " contradict each other");
-            }
-            request.scale = "quick";
-        }
-        if (dirty_heap) request.dirty_heap_bytes = dirty_heap_mib << 20;
-        if (run->count("--ops")) request.ops = ops;
-        if (run->count("--working-set")) request.working_set = working_set;
-        if (run->count("--warmup-ops")) request.warmup_ops = warmup_ops;
-        if (run->count("--min-phase-ms")) request.min_phase_ms = min_phase_ms;
-        options.pin = !no_pin;
-        if (run->count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(shard);
-        if (!claims_file.empty()) request.claims_file = std::filesystem::absolute(claims_file).string();
-        if ((request.claims_only || run->count("--budget") || run->count("--claims-reps")) && claims_file.empty()) {
-            throw usage_error("--claims-only, --claims-reps and --budget need --claims");
-        }
-        if (options.resume && out.empty()) {
-            throw usage_error("--resume needs --out, the folder of the run to finish");
-        }
-        options.out = out.empty() ? "results/" + utc_timestamp(true) : out;
-        options.command_line.assign(argv, argv + argc);
-        options.settings = settings_table(*run);
-        return run_matrix(options);
-    } catch (const usage_error& e) {
-        std::cerr << "allocproof: error: " << e.what() << "\n";
-        return exit_usage;
-    }
+    return reporting_usage_errors([&] { return run_command(*run, run_given, argc, argv); });
 }

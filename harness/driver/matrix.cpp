@@ -1,7 +1,8 @@
 #include "harness/driver/matrix.hpp"
 
-#include "allocproof/registry.hpp"
+#include "allocproof/registry.hpp"  // baseline_strategy
 #include "harness/driver/external.hpp"
+#include "harness/driver/matrix_catalogue.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -292,27 +293,15 @@ void keep_shard(plan& p, unsigned index, unsigned count) {
 
 }  // namespace
 
-plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators, unsigned cpus) {
-    const registry& reg = registry::instance();
-    std::vector<std::string> workload_names, strategy_names;
-    for (const auto& w : reg.workloads()) workload_names.emplace_back(w.name);
-    for (const auto& s : reg.strategies()) strategy_names.emplace_back(s.name);
-    const auto external = load_external_specs(request.external_descriptors, request.external_commands);
-    for (const auto& e : external) workload_names.push_back(e->name);
-    if (!external.empty()) strategy_names.emplace_back(external_strategy);
+namespace {
 
-    auto workloads = expand_patterns(request.workloads, workload_names, "workload");
-    auto strategies = expand_patterns(request.strategies, strategy_names, "strategy");
-    auto chosen_allocators = expand_patterns(request.allocators, allocators, "allocator");
-    // A stored request of an older driver may repeat a count: each cell is planned once.
+// The request's numbers that no option parser bounds (a stored request is a file anyone can edit);
+// returns the thread counts, each once (a stored request of an older driver may repeat one).
+std::vector<unsigned> checked_threads(const matrix_request& request, unsigned cpus) {
     std::vector<unsigned> threads;
     for (unsigned t : request.threads.empty() ? default_threads(request.scale, cpus) : request.threads) {
+        if (t == 0 || t > 4096) throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
         if (std::ranges::find(threads, t) == threads.end()) threads.push_back(t);
-    }
-    for (unsigned t : threads) {
-        if (t == 0 || t > 4096) {
-            throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
-        }
     }
     if (request.reps == 0 || request.reps > 1000) {
         throw usage_error(fmt::format("--reps {} is out of range 1..1000", request.reps));
@@ -323,77 +312,110 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
                                       request.shard_count, max_shards));
     }
     if (request.sample_every == 0 || (request.sample_every & (request.sample_every - 1)) != 0) {
-        throw usage_error(
-            fmt::format("--sample-every {} is not a power of two", request.sample_every));
+        throw usage_error(fmt::format("--sample-every {} is not a power of two", request.sample_every));
     }
+    return threads;
+}
 
+// What the request's names and patterns chose, on the axes of the matrix.
+struct chosen_axes {
+    std::vector<std::string> workloads, strategies, allocators;
+    std::vector<unsigned> threads;
+};
+
+chosen_axes choose_axes(const matrix_request& request, const matrix_catalogue& build,
+                        const std::vector<std::shared_ptr<const external_spec>>& external,
+                        const std::vector<std::string>& allocators, unsigned cpus) {
+    std::vector<std::string> workload_names, strategy_names;
+    for (const auto& w : build.workloads()) workload_names.emplace_back(w.name);
+    for (const auto& s : build.strategies()) strategy_names.emplace_back(s.name);
+    for (const auto& e : external) workload_names.push_back(e->name);
+    if (!external.empty()) strategy_names.emplace_back(external_strategy);
+    return {expand_patterns(request.workloads, workload_names, "workload"),
+            expand_patterns(request.strategies, strategy_names, "strategy"),
+            expand_patterns(request.allocators, allocators, "allocator"), checked_threads(request, cpus)};
+}
+
+// A real program's cells, one per allocator; left out, and said so in p.skipped, when a
+// descriptor's program is not installed (a command given on the command line is meant to run, so
+// there a missing program is its cell's failure).
+void plan_external_cells(plan& p, const std::shared_ptr<const external_spec>& spec, const matrix_request& request,
+                         const chosen_axes& axes, const std::vector<std::string>& allocators) {
+    if (std::ranges::find(axes.strategies, external_strategy) == axes.strategies.end()) return;
+    if (const auto missing = missing_programs(*spec); spec->origin != "--external" && !missing.empty()) {
+        p.skipped.push_back(fmt::format("{}: skipped, '{}' is not installed{}", spec->name, fmt::join(missing, "', '"),
+                                        spec->package.empty() ? "" : " (apt-get install " + spec->package + ")"));
+        return;
+    }
+    // A program's results are checked against its glibc cell's: the program as its distribution
+    // built and tested it, with no code of this project in its process.
+    const bool add_glibc = spec->digest_stdout &&
+                           std::ranges::find(axes.allocators, "glibc") == axes.allocators.end() &&
+                           std::ranges::find(allocators, "glibc") != allocators.end();
+    auto add = [&](const std::string& allocator, bool as_reference) {
+        p.cells.push_back({spec->name, external_strategy, allocator, spec->threads,
+                           {{0, 0, 0}, request.seed, spec->threads}, spec, as_reference});
+    };
+    if (add_glibc) add("glibc", true);
+    for (const auto& a : axes.allocators) add(a, false);
+}
+
+// A model workload's cells: every chosen strategy that serves it, on every allocator and thread count.
+void plan_model_cells(plan& p, const workload_traits& traits, const matrix_catalogue& build,
+                      const matrix_request& request, const chosen_axes& axes) {
+    workload_scale scale = scale_of(traits, request.scale);
+    scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
+    scale.working_set = request.working_set.value_or(scale.working_set);
+    scale.warmup_ops = request.warmup_ops.value_or(scale.warmup_ops);
+    if (scale.ops_per_thread == 0 || scale.working_set == 0) {
+        throw usage_error("--ops and --working-set must be positive");
+    }
+    const std::string workload(traits.name);
+    std::vector<std::string> serving;
+    for (const auto& s : axes.strategies) {
+        // A strategy may declare that it cannot serve this workload.
+        if (build.has_cell(workload, s)) serving.push_back(s);
+    }
+    // A strategy's digest is checked against std's, never against a majority of the strategies
+    // that happen to be in the run: std joins every group it can serve, first (the calibration
+    // baseline), on every allocator (the ratios' baseline).
+    const bool add_baseline = !serving.empty() && std::ranges::find(serving, baseline_strategy) == serving.end() &&
+                              build.has_cell(workload, baseline_strategy);
+    if (add_baseline) serving.insert(serving.begin(), std::string(baseline_strategy));
+    for (const auto& s : serving) {
+        for (const auto& a : axes.allocators) {
+            for (unsigned t : axes.threads) {
+                p.cells.push_back({workload, s, a, t, {scale, request.seed, t}, nullptr,
+                                   add_baseline && s == baseline_strategy});
+            }
+        }
+    }
+}
+
+}  // namespace
+
+plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators, unsigned cpus) {
+    const matrix_catalogue& build = catalogue();
+    const auto external = load_external_specs(request.external_descriptors, request.external_commands);
+    const chosen_axes axes = choose_axes(request, build, external, allocators, cpus);
     plan p;
     p.reps = request.reps;
-    for (const auto& w : workloads) {
+    for (const auto& w : axes.workloads) {
         auto spec = std::ranges::find_if(external, [&](const auto& e) { return e->name == w; });
         if (spec != external.end()) {
-            if (std::ranges::find(strategies, external_strategy) == strategies.end()) continue;
-            // A descriptor's program that is not installed is left out, and said so; a command
-            // given on the command line is meant to run, so a missing program is its failure.
-            if (const auto missing = missing_programs(**spec); (*spec)->origin != "--external" && !missing.empty()) {
-                p.skipped.push_back(fmt::format("{}: skipped, '{}' is not installed{}", w, fmt::join(missing, "', '"),
-                                                (*spec)->package.empty() ? ""
-                                                                         : " (apt-get install " + (*spec)->package + ")"));
-                continue;
-            }
-            // A program's results are checked against its glibc cell's: the program as its
-            // distribution built and tested it, with no code of this project in its process.
-            const bool add_glibc = (*spec)->digest_stdout &&
-                                   std::ranges::find(chosen_allocators, "glibc") == chosen_allocators.end() &&
-                                   std::ranges::find(allocators, "glibc") != allocators.end();
-            auto add = [&](const std::string& allocator, bool as_reference) {
-                p.cells.push_back({w, external_strategy, allocator, (*spec)->threads,
-                                   {{0, 0, 0}, request.seed, (*spec)->threads}, *spec, as_reference});
-            };
-            if (add_glibc) add("glibc", true);
-            for (const auto& a : chosen_allocators) add(a, false);
-            continue;
-        }
-        const workload_traits& traits = *reg.find_workload(w);
-        workload_scale scale = scale_of(traits, request.scale);
-        scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
-        scale.working_set = request.working_set.value_or(scale.working_set);
-        scale.warmup_ops = request.warmup_ops.value_or(scale.warmup_ops);
-        if (scale.ops_per_thread == 0 || scale.working_set == 0) {
-            throw usage_error("--ops and --working-set must be positive");
-        }
-        std::vector<std::string> serving;
-        for (const auto& s : strategies) {
-            // A strategy may declare that it cannot serve this workload.
-            if (reg.find_cell(w, s) != nullptr) serving.push_back(s);
-        }
-        // A strategy's digest is checked against std's, never against a majority of the strategies
-        // that happen to be in the run: std joins every group it can serve, first (the calibration
-        // baseline), on every allocator (the ratios' baseline).
-        const bool add_baseline = !serving.empty() &&
-                                  std::ranges::find(serving, baseline_strategy) == serving.end() &&
-                                  reg.find_cell(w, baseline_strategy) != nullptr;
-        if (add_baseline) serving.insert(serving.begin(), std::string(baseline_strategy));
-        for (const auto& s : serving) {
-            for (const auto& a : chosen_allocators) {
-                for (unsigned t : threads) {
-                    p.cells.push_back({w, s, a, t, {scale, request.seed, t}, nullptr,
-                                       add_baseline && s == baseline_strategy});
-                }
-            }
+            plan_external_cells(p, *spec, request, axes, allocators);
+        } else {
+            plan_model_cells(p, *build.find_workload(w), build, request, axes);
         }
     }
     if (p.cells.empty()) {
         if (!p.skipped.empty()) {
             throw usage_error(fmt::format("the matrix is empty: {}", fmt::join(p.skipped, "; ")));
         }
-        throw usage_error(fmt::format(
-            "the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
-            fmt::join(strategies, ", "), fmt::join(workloads, ", ")));
+        throw usage_error(fmt::format("the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
+                                      fmt::join(axes.strategies, ", "), fmt::join(axes.workloads, ", ")));
     }
-
     if (request.shard_count > 1) keep_shard(p, request.shard_index, request.shard_count);
-
     append_rounds(p, std::vector<unsigned>(p.cells.size(), 0), std::vector<unsigned>(p.cells.size(), p.reps),
                   request.seed ^ 0x5EEDF00DULL);
     return p;

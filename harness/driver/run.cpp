@@ -9,7 +9,7 @@
 #include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/external.hpp"
-#include "harness/driver/plugins.hpp"
+#include "harness/driver/matrix_catalogue.hpp"
 #include "harness/driver/exit_codes.hpp"
 #include "harness/driver/results.hpp"
 #include "harness/driver/results_file.hpp"
@@ -773,9 +773,12 @@ int finish_run(schedule_runner& runner, run_state& state, const run_options& opt
 
 int run_planned(const run_options& options, matrix_request request, const json& stored) {
     run_state state;
-    // Loading the plugins is bounded like a cell repetition: --timeout, at most a minute.
-    const json plugins = register_plugins(
-        request.plugins, std::min<std::chrono::milliseconds>(repetition_limit(options), std::chrono::minutes(1)));
+    // What the build can measure, the plugins' strategies with it; loading them is bounded like a
+    // cell repetition: --timeout, at most a minute.
+    const json plugins =
+        load_catalogue(request.plugins,
+                       std::min<std::chrono::milliseconds>(repetition_limit(options), std::chrono::minutes(1)))
+            .plugins();
     cpu_plan cpus = plan_cpus(options.pin);
     const std::optional<claims_plan> claims = plan_run(state, request, options, cpus, plugins);
     prepare_output(options);
