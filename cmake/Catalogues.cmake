@@ -1,18 +1,20 @@
 # The catalogues of catalogue/ (and results/metrics.json), read here so that C++ takes its lists
-# from the very files Python reads. Editing one of them re-runs CMake.
+# from the very files Python reads. Editing one of them re-runs CMake. Included by the build and
+# by the fuzz project (fuzz/CMakeLists.txt), each with `generated_dir` set.
+get_filename_component(ALLOCPROOF_REPO_DIR ${CMAKE_CURRENT_LIST_DIR} DIRECTORY)
 
 # allocproof_embed_text(<symbol> <file> <output .cpp>): the file's text as
 # `extern const char* const allocproof::driver::<symbol>`, for the driver to parse at run time.
 function(allocproof_embed_text symbol file output)
   file(READ ${file} ALLOCPROOF_EMBEDDED_TEXT)
   set(ALLOCPROOF_EMBEDDED_SYMBOL ${symbol})
-  file(RELATIVE_PATH ALLOCPROOF_EMBEDDED_SOURCE ${PROJECT_SOURCE_DIR} ${file})
-  configure_file(${PROJECT_SOURCE_DIR}/cmake/embedded_text.cpp.in ${output} @ONLY)
+  file(RELATIVE_PATH ALLOCPROOF_EMBEDDED_SOURCE ${ALLOCPROOF_REPO_DIR} ${file})
+  configure_file(${ALLOCPROOF_REPO_DIR}/cmake/embedded_text.cpp.in ${output} @ONLY)
   set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
 endfunction()
 
 # ---- global allocators: ALLOCPROOF_KNOWN_ALLOCATORS, and allocator_<name>_libs for each -------
-set(allocator_catalogue ${PROJECT_SOURCE_DIR}/catalogue/allocators.json)
+set(allocator_catalogue ${ALLOCPROOF_REPO_DIR}/catalogue/allocators.json)
 file(READ ${allocator_catalogue} allocator_catalogue_text)
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${allocator_catalogue})
 string(JSON allocator_count LENGTH "${allocator_catalogue_text}" allocators)
@@ -23,14 +25,14 @@ foreach(index RANGE ${last_allocator})
   string(JSON allocator_link GET "${allocator_catalogue_text}" allocators ${index} link)
   list(APPEND ALLOCPROOF_KNOWN_ALLOCATORS ${allocator_name})
   set(allocator_${allocator_name}_libs ${allocator_link})
-  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/harness/allocators/${allocator_name}.cpp)
+  if(NOT EXISTS ${ALLOCPROOF_REPO_DIR}/harness/allocators/${allocator_name}.cpp)
     message(FATAL_ERROR "catalogue/allocators.json lists '${allocator_name}', which has no identity "
                         "probe: harness/allocators/${allocator_name}.cpp")
   endif()
 endforeach()
 
 # ---- exit codes: allocproof/exit_codes.hpp, exit_codes::<program>::<name> ------------------------
-set(exit_code_catalogue ${PROJECT_SOURCE_DIR}/catalogue/exit_codes.json)
+set(exit_code_catalogue ${ALLOCPROOF_REPO_DIR}/catalogue/exit_codes.json)
 file(READ ${exit_code_catalogue} exit_code_text)
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${exit_code_catalogue})
 string(JSON program_count LENGTH "${exit_code_text}" programs)
