@@ -19,17 +19,28 @@ file(READ ${allocator_catalogue} allocator_catalogue_text)
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${allocator_catalogue})
 string(JSON allocator_count LENGTH "${allocator_catalogue_text}" allocators)
 set(ALLOCPROOF_KNOWN_ALLOCATORS "")
+set(baseline_allocators "")
 math(EXPR last_allocator "${allocator_count} - 1")
 foreach(index RANGE ${last_allocator})
   string(JSON allocator_name GET "${allocator_catalogue_text}" allocators ${index} name)
   string(JSON allocator_link GET "${allocator_catalogue_text}" allocators ${index} link)
   list(APPEND ALLOCPROOF_KNOWN_ALLOCATORS ${allocator_name})
+  string(JSON allocator_is_baseline ERROR_VARIABLE no_baseline_member GET "${allocator_catalogue_text}" allocators ${index} baseline)
+  if(allocator_is_baseline)
+    list(APPEND baseline_allocators ${allocator_name})
+  endif()
   set(allocator_${allocator_name}_libs ${allocator_link})
   if(NOT EXISTS ${ALLOCPROOF_REPO_DIR}/harness/allocators/${allocator_name}.cpp)
     message(FATAL_ERROR "catalogue/allocators.json lists '${allocator_name}', which has no identity "
                         "probe: harness/allocators/${allocator_name}.cpp")
   endif()
 endforeach()
+
+list(LENGTH baseline_allocators baseline_count)
+if(NOT baseline_count EQUAL 1)
+  message(FATAL_ERROR "catalogue/allocators.json: exactly one allocator must be the baseline (\"baseline\": true); "
+                      "found ${baseline_count}: ${baseline_allocators}")
+endif()
 
 # ---- exit codes: allocproof/exit_codes.hpp, exit_codes::<program>::<name> ------------------------
 set(exit_code_catalogue ${ALLOCPROOF_REPO_DIR}/catalogue/exit_codes.json)

@@ -15,7 +15,8 @@ const std::vector<global_allocator>& global_allocators() {
         // Named: a range-for over a member of a temporary would read it after it is destroyed.
         const auto parsed = nlohmann::json::parse(allocator_catalogue_json);
         for (const auto& entry : parsed.at("allocators")) {
-            out.push_back({entry.at("name"), entry.at("link"), entry.at("shared_object"), entry.at("loaded_as")});
+            out.push_back({entry.at("name"), entry.at("link"), entry.at("shared_object"), entry.at("loaded_as"),
+                           entry.value("sources_under", ""), entry.value("baseline", false)});
         }
         return out;
     }();
@@ -35,6 +36,16 @@ const global_allocator* find_global_allocator(std::string_view name) {
     const auto& all = global_allocators();
     auto found = std::ranges::find(all, name, &global_allocator::name);
     return found == all.end() ? nullptr : &*found;
+}
+
+const std::string& baseline_allocator() {
+    static const std::string name = [] {
+        const auto& all = global_allocators();
+        auto found = std::ranges::find_if(all, &global_allocator::baseline);
+        // CMake checks that exactly one entry is the baseline (cmake/Catalogues.cmake).
+        return found == all.end() ? std::string() : found->name;
+    }();
+    return name;
 }
 
 std::size_t allocator_rank(std::string_view name) {

@@ -14,6 +14,8 @@ struct global_allocator {
     std::string link;           // the library a cell program links ("" for glibc: none)
     std::string shared_object;  // its file name, e.g. libjemalloc.so.2
     std::string loaded_as;      // what a loaded library's file name holds when it is this one
+    std::string sources_under;  // "": all of the library is the allocator; else its sources' folder
+    bool baseline = false;      // real programs' figures are read as ratios to this allocator
 };
 
 // In the catalogue's order.
@@ -21,6 +23,9 @@ const std::vector<global_allocator>& global_allocators();
 const std::vector<std::string>& global_allocator_names();
 // nullptr for a name the catalogue does not list.
 const global_allocator* find_global_allocator(std::string_view name);
+// The allocator every real program's figures are read against (glibc's malloc, which a program
+// gets with no other).
+const std::string& baseline_allocator();
 // Where `name` stands in the catalogue's order; past the end for an unknown name.
 std::size_t allocator_rank(std::string_view name);
 

@@ -36,11 +36,11 @@ bool contains(std::string_view text, std::string_view part) { return text.find(p
 }  // namespace
 
 bool is_allocation_code(std::string_view object, std::string_view file) {
-    // The global allocator: its own library, or glibc's malloc (whose sources are under malloc/).
+    // The global allocator: its own library, or the part of it that is the allocator where the
+    // library holds more (glibc's malloc, whose sources are under malloc/: catalogue/allocators.json).
     for (const auto& allocator : global_allocators()) {
-        if (allocator.name == "glibc") {
-            if (contains(object, allocator.loaded_as) && contains(file, "/malloc/")) return true;
-        } else if (contains(object, allocator.loaded_as)) {
+        if (contains(object, allocator.loaded_as) &&
+            (allocator.sources_under.empty() || contains(file, allocator.sources_under))) {
             return true;
         }
     }

@@ -2,6 +2,7 @@
 // measures a matrix of workload x strategy x global allocator x threads; `allocproof compare`
 // tells whether one run regressed against another; `allocproof merge` joins runs of several machines;
 // `allocproof interval` serves the confidence intervals to the report.
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/compare.hpp"
 #include "harness/driver/merge.hpp"
 #include "harness/driver/environment.hpp"
@@ -165,7 +166,8 @@ void add_matrix_options(CLI::App& run, run_settings& s) {
     run.add_option("--strategies,-s", s.strategies, "strategy names or globs, comma-separated")
         ->capture_default_str();
     run.add_option("--allocators,-a", s.allocators,
-                   "global allocators (glibc, jemalloc, mimalloc, tcmalloc) or globs, comma-separated")
+                   fmt::format("global allocators ({}) or globs, comma-separated",
+                               fmt::join(global_allocator_names(), ", ")))
         ->capture_default_str();
     run.add_option("--threads,-t", s.threads,
                    "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "

@@ -1,6 +1,7 @@
 #include "harness/driver/matrix.hpp"
 
 #include "allocproof/registry.hpp"  // baseline_strategy
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix_catalogue.hpp"
 
@@ -347,16 +348,17 @@ void plan_external_cells(plan& p, const std::shared_ptr<const external_spec>& sp
                                         spec->package.empty() ? "" : " (apt-get install " + spec->package + ")"));
         return;
     }
-    // A program's results are checked against its glibc cell's: the program as its distribution
-    // built and tested it, with no code of this project in its process.
-    const bool add_glibc = spec->digest_stdout &&
-                           std::ranges::find(axes.allocators, "glibc") == axes.allocators.end() &&
-                           std::ranges::find(allocators, "glibc") != allocators.end();
+    // A program's results are checked against its cell on the baseline allocator (glibc): the
+    // program as its distribution built and tested it, with no code of this project in its process.
+    const std::string& reference = baseline_allocator();
+    const bool add_reference = spec->digest_stdout &&
+                               std::ranges::find(axes.allocators, reference) == axes.allocators.end() &&
+                               std::ranges::find(allocators, reference) != allocators.end();
     auto add = [&](const std::string& allocator, bool as_reference) {
         p.cells.push_back({spec->name, external_strategy, allocator, spec->threads,
                            {{0, 0, 0}, request.seed, spec->threads}, spec, as_reference});
     };
-    if (add_glibc) add("glibc", true);
+    if (add_reference) add(reference, true);
     for (const auto& a : axes.allocators) add(a, false);
 }
 

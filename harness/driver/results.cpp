@@ -1,5 +1,6 @@
 #include "harness/driver/results.hpp"
 
+#include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/metric_catalogue.hpp"
 
 #include "allocproof/exit_codes.hpp"
@@ -228,7 +229,7 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
 // ---- aggregation --------------------------------------------------------------------------------
 
 bool is_reference_cell(const planned_cell& c) {
-    return c.external ? c.allocator == "glibc" : c.strategy == baseline_strategy;
+    return c.external ? c.allocator == baseline_allocator() : c.strategy == baseline_strategy;
 }
 
 namespace {
@@ -250,7 +251,7 @@ kind_facts facts_of(const planned_cell& c) {
 // The reference cell a cell's ratios are taken to, as workload|allocator|threads: std on the same
 // allocator for a model cell; for a real program, which has no strategy dimension, its glibc cell.
 std::string reference_key(const planned_cell& c) {
-    return fmt::format("{}|{}|{}", c.workload, c.external ? std::string("glibc") : c.allocator, c.threads);
+    return fmt::format("{}|{}|{}", c.workload, c.external ? baseline_allocator() : c.allocator, c.threads);
 }
 
 // Repetitions of one cell whose status is ok.
