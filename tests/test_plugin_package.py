@@ -67,8 +67,25 @@ class InstalledPackage(unittest.TestCase):
         self.assertFalse((include / "allocproof" / "register.hpp").exists(), "the in-tree macro is not public")
         self.assertFalse((include / "harness").exists(), "a plugin compiles against allocproof/ and workloads/ only")
         self.assertTrue((self.prefix / "lib" / "cmake" / "allocproof" / "allocproofConfig.cmake").is_file())
+        installed = sorted(p.name for p in (self.prefix / "share" / "allocproof" / "external").glob("*.json"))
+        self.assertEqual(installed, sorted(p.name for p in (SOURCE / "workloads" / "external").glob("*.json")))
         for program in ["allocproof", "allocproof-cell-glibc", "allocproof-cell-jemalloc"]:
             self.assertTrue((self.prefix / "bin" / program).is_file(), program)
+
+    def test_the_installed_driver_reads_the_installed_descriptors(self):
+        """Not the source tree it was built from: a descriptor placed in the prefix alone is listed."""
+        folder = self.prefix / "share" / "allocproof" / "external"
+        only_here = json.loads((folder / "sqlite.json").read_text())
+        only_here["name"] = "sqlite_in_the_prefix"
+        (folder / "sqlite_in_the_prefix.json").write_text(json.dumps(only_here))
+        try:
+            listed = run([self.prefix / "bin" / "allocproof", "list", "--json"])
+        finally:
+            (folder / "sqlite_in_the_prefix.json").unlink()
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        names = [w["name"] for w in json.loads(listed.stdout)["external_workloads"]]
+        self.assertIn("sqlite_in_the_prefix", names)
+        self.assertIn("redis", names)
 
     def test_the_strategy_is_measured_and_computes_what_std_computes(self):
         mine = [c for c in self.results["cells"] if c["strategy"] == STRATEGY]

@@ -430,10 +430,24 @@ std::vector<std::string> missing_programs(const external_spec& spec) {
     return missing;
 }
 
+namespace {
+
+// The real programs' descriptors: installed beside the driver (<prefix>/share/allocproof/external,
+// as `cmake --install` lays them out), or else this build's source tree.
+fs::path descriptor_folder() {
+    std::error_code error;
+    const fs::path self = fs::read_symlink("/proc/self/exe", error);
+    const fs::path installed = self.parent_path() / ALLOCPROOF_DATA_FROM_BIN / "external";
+    if (!error && fs::is_directory(installed, error)) return installed;
+    return fs::path(ALLOCPROOF_SOURCE_DIR) / "workloads" / "external";
+}
+
+}  // namespace
+
 std::vector<std::shared_ptr<const external_spec>> load_external_specs(
     const std::vector<std::string>& descriptor_files, const std::vector<std::string>& commands) {
     std::vector<fs::path> files;
-    const fs::path folder = fs::path(ALLOCPROOF_SOURCE_DIR) / "workloads" / "external";
+    const fs::path folder = descriptor_folder();
     std::error_code error;
     if (fs::is_directory(folder, error)) {
         for (const auto& entry : fs::directory_iterator(folder)) {
