@@ -55,7 +55,7 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DALLOCPROOF_UNITY_BUILD=ON >/dev/null
 cmake --build build -j"$(nproc)"
 if $example_plugin; then
   # What a user outside the tree does: install the package, build the plugin against it alone.

@@ -20,6 +20,8 @@
 
 namespace allocproof::testing {
 
+inline constexpr double mib = 1024.0 * 1024.0;
+
 inline allocproof::driver::child_outcome driver(std::vector<std::string> args, int timeout_seconds = 300) {
     args.insert(args.begin(), ALLOCPROOF_DRIVER);
     std::atomic<bool> never{false};

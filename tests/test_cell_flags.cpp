@@ -2,6 +2,7 @@
 // cells made up to sit just inside and just past each bound of results/SCHEMA.md §13, and the
 // faults that follow a strategy.
 #include "harness/driver/cell_flags.hpp"
+#include "tests/driver_support.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +16,7 @@ using allocproof::driver::strategy_faults;
 
 namespace {
 
-constexpr double mib = 1024.0 * 1024.0;
+using allocproof::testing::mib;
 
 // A cell of node_churn at 1 thread with 1000 operations: medians of the metrics flags read.
 json cell(const std::string& strategy, json metrics, const std::string& status = "ok") {

@@ -25,10 +25,10 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using allocproof::testing::driver;
 using allocproof::testing::with;
+using allocproof::testing::mib;
 
 namespace {
 
-constexpr double mib = 1024.0 * 1024.0;
 
 class CheatingStrategies : public ::testing::Test {
 protected:

@@ -155,8 +155,8 @@ TEST(FixedPoolStats, FirstChunkAndConstantGrowth) {
 
 TEST(FixedPool, ChunkSizeIsCappedInBlocksAndBytes) {
     // 1 MiB blocks: the 16 MiB chunk cap is 16 blocks.
-    const auto layout = detail::block_layout::of(block_spec{1 << 20, 16});
-    detail::chunk_store store(layout, fixed_pool_options{.growth_factor = 3.0, .first_chunk_blocks = 4});
+    const auto layout = strategies::detail::block_layout::of(block_spec{1 << 20, 16});
+    strategies::detail::chunk_store store(layout, fixed_pool_options{.growth_factor = 3.0, .first_chunk_blocks = 4});
     std::size_t blocks = 0;
     store.grow(blocks);
     EXPECT_EQ(blocks, 4u);
@@ -166,9 +166,9 @@ TEST(FixedPool, ChunkSizeIsCappedInBlocksAndBytes) {
     EXPECT_EQ(store.capacity_blocks(), 16u);
     EXPECT_EQ(store.chunk_count(), 2u);
 
-    detail::chunk_store small(detail::block_layout::of(spec64), fixed_pool_options{.growth_factor = 1e9});
+    strategies::detail::chunk_store small(strategies::detail::block_layout::of(spec64), fixed_pool_options{.growth_factor = 1e9});
     small.grow(blocks);
-    EXPECT_EQ(small.next_chunk_blocks(), detail::chunk_store::max_chunk_blocks);
+    EXPECT_EQ(small.next_chunk_blocks(), strategies::detail::chunk_store::max_chunk_blocks);
 }
 
 TEST(FixedPool, RejectsInvalidOptionsAndAlignments) {

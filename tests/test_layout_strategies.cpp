@@ -33,7 +33,7 @@ namespace {
 // Counts constructions and destructions, owns heap memory (so ASan sees a leak or a double
 // destruction), and carries a tag that a destroyed object no longer has (so a read of a dead
 // element is counted as an error).
-class tracked {
+class counted_element {
 public:
     static inline long constructed = 0;
     static inline long destroyed = 0;
@@ -41,27 +41,27 @@ public:
     static long live() { return constructed - destroyed; }
     static void reset_counts() { constructed = destroyed = errors = 0; }
 
-    tracked() : tracked(0) {}
-    tracked(int key) : key_(key), payload_(std::make_unique<std::string>(40, 'x')) { ++constructed; }
-    tracked(const tracked& other) : key_(other.read()), payload_(std::make_unique<std::string>(*other.payload_)) {
+    counted_element() : counted_element(0) {}
+    counted_element(int key) : key_(key), payload_(std::make_unique<std::string>(40, 'x')) { ++constructed; }
+    counted_element(const counted_element& other) : key_(other.read()), payload_(std::make_unique<std::string>(*other.payload_)) {
         ++constructed;
     }
-    tracked(tracked&& other) noexcept : key_(other.read()), payload_(std::move(other.payload_)) {
+    counted_element(counted_element&& other) noexcept : key_(other.read()), payload_(std::move(other.payload_)) {
         ++constructed;
     }
-    tracked& operator=(const tracked& other) {
+    counted_element& operator=(const counted_element& other) {
         check();
         key_ = other.read();
         payload_ = std::make_unique<std::string>(*other.payload_);
         return *this;
     }
-    tracked& operator=(tracked&& other) noexcept {
+    counted_element& operator=(counted_element&& other) noexcept {
         check();
         key_ = other.read();
         payload_ = std::move(other.payload_);
         return *this;
     }
-    ~tracked() {
+    ~counted_element() {
         check();
         tag_ = 0;
         ++destroyed;
@@ -85,7 +85,7 @@ private:
 };
 
 int key_of(int value) { return value; }
-int key_of(const tracked& value) { return value.key(); }
+int key_of(const counted_element& value) { return value.key(); }
 
 // A standard allocator that counts what it is asked for.
 struct allocation_counts {
@@ -281,13 +281,13 @@ std::string random_step(V& v, std::vector<int>& reference, std::mt19937& random,
 template <class V>
 class VectorAgainstStd : public ::testing::Test {};
 
-using vector_types = ::testing::Types<small_vector<tracked, 0>, small_vector<tracked, 1>, small_vector<tracked, 4>,
-                                      small_vector<tracked, 8>, small_vector<int, 8>, small_vector<int, 3>,
-                                      boost_small<tracked, 4>, absl_inlined<tracked, 4>>;
+using vector_types = ::testing::Types<small_vector<counted_element, 0>, small_vector<counted_element, 1>, small_vector<counted_element, 4>,
+                                      small_vector<counted_element, 8>, small_vector<int, 8>, small_vector<int, 3>,
+                                      boost_small<counted_element, 4>, absl_inlined<counted_element, 4>>;
 TYPED_TEST_SUITE(VectorAgainstStd, vector_types);
 
 TYPED_TEST(VectorAgainstStd, SameContentsAfterEveryStepOfRandomSequences) {
-    tracked::reset_counts();
+    counted_element::reset_counts();
     for (unsigned seed = 1; seed <= 20; ++seed) {
         std::mt19937 random(seed);
         int next_key = 1;
@@ -298,13 +298,13 @@ TYPED_TEST(VectorAgainstStd, SameContentsAfterEveryStepOfRandomSequences) {
             const std::string where = "seed " + std::to_string(seed) + " step " + std::to_string(step) + " " + what;
             ASSERT_NE(what, "insert returned a wrong iterator") << where;
             expect_same(v, reference, where);
-            if constexpr (std::is_same_v<typename TypeParam::value_type, tracked>) {
-                ASSERT_EQ(tracked::live(), static_cast<long>(v.size())) << where << ": elements leaked or lost";
+            if constexpr (std::is_same_v<typename TypeParam::value_type, counted_element>) {
+                ASSERT_EQ(counted_element::live(), static_cast<long>(v.size())) << where << ": elements leaked or lost";
             }
         }
     }
-    EXPECT_EQ(tracked::live(), 0) << "elements not destroyed";
-    EXPECT_EQ(tracked::errors, 0) << "an operation read a destroyed element";
+    EXPECT_EQ(counted_element::live(), 0) << "elements not destroyed";
+    EXPECT_EQ(counted_element::errors, 0) << "an operation read a destroyed element";
 }
 
 // Pins a deviation of the peer from std::vector (Boost 1.74), the reason the random sequences
@@ -372,42 +372,42 @@ TEST(SmallVector, NoAllocationUpToNThenSpills) {
 
 TEST(SmallVector, NoAllocationUpToNForNonTrivialElements) {
     allocation_counts counts;
-    tracked::reset_counts();
+    counted_element::reset_counts();
     {
-        small_vector<tracked, 4, counting_allocator<tracked>> v{counting_allocator<tracked>(&counts)};
+        small_vector<counted_element, 4, counting_allocator<counted_element>> v{counting_allocator<counted_element>(&counts)};
         for (int i = 0; i < 4; ++i) v.emplace_back(i);
         EXPECT_EQ(counts.allocations, 0);
-        v.insert(v.begin(), tracked(-1));  // full: the fifth spills
+        v.insert(v.begin(), counted_element(-1));  // full: the fifth spills
         EXPECT_EQ(counts.allocations, 1);
         ASSERT_EQ(v.size(), 5u);
         EXPECT_EQ(v[0].key(), -1);
         EXPECT_EQ(v[4].key(), 3);
-        EXPECT_EQ(tracked::live(), 5);
+        EXPECT_EQ(counted_element::live(), 5);
     }
     EXPECT_EQ(counts.deallocations, 1);
-    EXPECT_EQ(tracked::live(), 0);
-    EXPECT_EQ(tracked::errors, 0);
+    EXPECT_EQ(counted_element::live(), 0);
+    EXPECT_EQ(counted_element::errors, 0);
 }
 
 TEST(SmallVector, ExactConstructionsAndDestructions) {
-    tracked::reset_counts();
+    counted_element::reset_counts();
     {
-        small_vector<tracked, 2> v;
+        small_vector<counted_element, 2> v;
         v.emplace_back(1);
         v.emplace_back(2);
-        EXPECT_EQ(tracked::constructed, 2);  // built in place, no temporaries
+        EXPECT_EQ(counted_element::constructed, 2);  // built in place, no temporaries
         v.emplace_back(3);                   // grows: 1 new + 2 moved, 2 old destroyed
-        EXPECT_EQ(tracked::constructed, 5);
-        EXPECT_EQ(tracked::destroyed, 2);
+        EXPECT_EQ(counted_element::constructed, 5);
+        EXPECT_EQ(counted_element::destroyed, 2);
         v.pop_back();
-        EXPECT_EQ(tracked::destroyed, 3);
+        EXPECT_EQ(counted_element::destroyed, 3);
         v.resize(4);  // two value-initialised
-        EXPECT_EQ(tracked::live(), 4);
+        EXPECT_EQ(counted_element::live(), 4);
         v.resize(1);
-        EXPECT_EQ(tracked::live(), 1);
+        EXPECT_EQ(counted_element::live(), 1);
     }
-    EXPECT_EQ(tracked::live(), 0);
-    EXPECT_EQ(tracked::errors, 0);
+    EXPECT_EQ(counted_element::live(), 0);
+    EXPECT_EQ(counted_element::errors, 0);
 }
 
 TEST(SmallVector, MoveOnlyElements) {

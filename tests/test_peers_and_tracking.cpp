@@ -38,7 +38,7 @@ auto make(const char* name, block_spec spec) {
     return strategy;
 }
 
-std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::uintptr_t address_number(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
 // Fills blocks with a canary per block, checks them later.
 struct canary_block {
@@ -111,10 +111,10 @@ TEST(BoostPool, FirstBlockHolds32ChunksRoundedToTheAlignment) {
     std::vector<void*> blocks;
     for (int i = 0; i < 33; ++i) blocks.push_back(pool->allocate(24));
     for (int i = 1; i < 32; ++i) {
-        EXPECT_EQ(address(blocks[i]) - address(blocks[i - 1]), 32u) << "chunk " << i;
+        EXPECT_EQ(address_number(blocks[i]) - address_number(blocks[i - 1]), 32u) << "chunk " << i;
     }
     // The 33rd comes from a second block: not right after the 32nd, where Boost keeps its footer.
-    EXPECT_NE(address(blocks[32]), address(blocks[31]) + 32);
+    EXPECT_NE(address_number(blocks[32]), address_number(blocks[31]) + 32);
     for (void* p : blocks) pool->deallocate(p, 24);
 }
 
@@ -223,7 +223,7 @@ TEST(PmrUnsyncPool, ReusesTheLowestFreeBlockNotTheLastFreed) {
     std::vector<void*> blocks;
     for (int i = 0; i < 5; ++i) blocks.push_back(pool->allocate(64));
     // One chunk, handed out in address order.
-    for (int i = 1; i < 5; ++i) EXPECT_EQ(address(blocks[i]) - address(blocks[i - 1]), 64u);
+    for (int i = 1; i < 5; ++i) EXPECT_EQ(address_number(blocks[i]) - address_number(blocks[i - 1]), 64u);
     pool->deallocate(blocks[1], 64);
     pool->deallocate(blocks[3], 64);
     // A last-in first-out free list would give blocks[3] first; the bitmap gives the lowest.
@@ -240,7 +240,7 @@ TEST(PmrUnsyncPool, OneInstanceServesEverySizeIncludingUnpooledOnes) {
     for (std::size_t size : {8u, 64u, 200u, 1000u, 4096u, 5000u, 8192u, 100000u}) {
         for (int i = 0; i < 50; ++i) {
             auto* p = static_cast<unsigned char*>(pool->allocate(size));
-            ASSERT_EQ(address(p) % 16, 0u);
+            ASSERT_EQ(address_number(p) % 16, 0u);
             live.push_back({p, size, static_cast<unsigned char>(random() | 1)});
             live.back().fill();
         }
@@ -297,11 +297,11 @@ TEST(PmrMonotonic, DeallocateDoesNotReuseAndBlocksAreBumpedInOrder) {
     void* a = arena.allocate(64);
     arena.deallocate(a, 64);  // a no-op
     void* b = arena.allocate(64);
-    EXPECT_EQ(address(b), address(a) + 64) << "bump allocation, the freed block is not reused";
+    EXPECT_EQ(address_number(b), address_number(a) + 64) << "bump allocation, the freed block is not reused";
     void* c = arena.allocate(8);
     void* d = arena.allocate(8);
-    EXPECT_EQ(address(c), address(b) + 64);
-    EXPECT_EQ(address(d), address(c) + 16) << "each block aligned to the instance's 16 bytes";
+    EXPECT_EQ(address_number(c), address_number(b) + 64);
+    EXPECT_EQ(address_number(d), address_number(c) + 16) << "each block aligned to the instance's 16 bytes";
 }
 
 TEST(PmrMonotonic, ResetReleasesAndTheArenaServesAgain) {

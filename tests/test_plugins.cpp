@@ -22,7 +22,7 @@ using allocproof::testing::with;
 
 namespace {
 
-const std::vector<std::string> tiny = {"--workloads", "node_churn", "--allocators", "glibc", "--ops", "20000",
+const std::vector<std::string> one_small_cell = {"--workloads", "node_churn", "--allocators", "glibc", "--ops", "20000",
                                        "--working-set", "500", "--warmup-ops", "1000", "--reps", "2",
                                        "--threads", "1"};
 
@@ -43,7 +43,7 @@ protected:
         outcome_ = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies",
                                 "std,crashes,hangs,aborts,throws,babbles,overlaps,scribbles,leaks", "--timeout", "3",
                                 "--out", (folder_ / "run").string()},
-                               tiny));
+                               one_small_cell));
         std::ifstream in(folder_ / "run" / "results.json");
         results_ = json::parse(in, nullptr, false);
         for (const auto& cell : results_.value("cells", json::array())) cells_[cell.at("strategy")] = cell;
@@ -145,7 +145,7 @@ TEST(Plugins, ACellOutOfMemoryUnderTheLimitIsRecordedAndTheRunGoesOn) {
     Scratch s;
     auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,hogs",
                           "--memory-limit-mib", "1024", "--out", s.out()},
-                         tiny));
+                         one_small_cell));
     EXPECT_EQ(r.exit_code, 3) << r.err;
     json results = s.results();
     EXPECT_EQ(results.at("plan").at("memory_limit_mib"), 1024);
@@ -174,19 +174,19 @@ TEST(Plugins, APluginThatIsNotOneOrNotForThisBuildIsRefusedAndNothingIsWritten) 
     ::setenv("ASAN_OPTIONS", "handle_segv=0:detect_leaks=0", 1);
     for (const auto& [plugin, message] : expected) {
         SCOPED_TRACE(plugin);
-        expect_one_error_line(driver(with({"run", "--plugin", plugin, "--out", s.out()}, tiny)), message);
+        expect_one_error_line(driver(with({"run", "--plugin", plugin, "--out", s.out()}, one_small_cell)), message);
         expect_one_error_line(driver({"list", "--plugin", plugin}), message);
         EXPECT_FALSE(fs::exists(s.out())) << "refused before anything was written";
     }
     // One that never finishes loading is given up at --timeout.
     expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_HANGING_PLUGIN, "--timeout", "2", "--out", s.out()},
-                                      tiny)),
+                                      one_small_cell)),
                           "still loading after 2.0 s; it hangs");
     EXPECT_FALSE(fs::exists(s.out()));
     // The same plugin twice: its strategies would be registered twice.
     expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--plugin",
                                        ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()},
-                                      tiny)),
+                                      one_small_cell)),
                           "already registered");
 }
 
@@ -222,7 +222,7 @@ TEST(Plugins, ShardsRunWithThePluginKeptInDifferentPlacesMerge) {
     auto shard = [&](const fs::path& plugin, const std::string& part) {
         return driver(with({"run", "--plugin", plugin.string(), "--strategies", "std,leaks", "--shard", part, "--out",
                             (s.path() / part.substr(0, 1)).string()},
-                           with(tiny, {"--threads", "1,2"})));
+                           with(one_small_cell, {"--threads", "1,2"})));
     };
     ASSERT_EQ(shard(first, "1/2").exit_code, 0);
     ASSERT_EQ(shard(second, "2/2").exit_code, 0);
@@ -243,7 +243,7 @@ TEST(Plugins, AResumedRunLoadsThePluginsItWasStartedWith) {
     // the plugin back, or the plugin's cells could not run.
     auto first = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,leaks", "--out",
                               s.out()},
-                             tiny));
+                             one_small_cell));
     ASSERT_EQ(first.exit_code, 0) << first.err;
     json results = s.results();
     // Forget the second repetition of every cell, as a run killed half way would have.
@@ -290,7 +290,7 @@ std::map<std::string, json> cells_by_strategy(const json& results) {
 TEST(Trust, AWrongStrategyRunAloneIsCheckedAgainstAnAddedStd) {
     Scratch s;
     auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "overlaps", "--out", s.out()},
-                         tiny));
+                         one_small_cell));
     EXPECT_EQ(r.exit_code, 3) << "a strategy that corrupts memory does not pass for want of a reference\n" << r.err;
     const json results = s.results();
     auto cells = cells_by_strategy(results);
@@ -309,7 +309,7 @@ TEST(Trust, ForgedRecordsAreImplausible) {
     Scratch s;
     auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies",
                           "std,forges_identity,forges_wall,forges_cpu", "--out", s.out()},
-                         tiny));
+                         one_small_cell));
     EXPECT_EQ(r.exit_code, 3) << r.err;
     auto cells = cells_by_strategy(s.results());
     EXPECT_EQ(cells["std"].at("status"), "ok") << cells["std"].at("reason");
@@ -335,7 +335,7 @@ TEST(Trust, ForgedRecordsAreImplausible) {
 TEST(Plugins, ADirectoryIsNotAPlugin) {
     Scratch s;
     fs::create_directories(s.path());
-    expect_one_error_line(driver(with({"run", "--plugin", s.path().string(), "--out", s.out()}, tiny)),
+    expect_one_error_line(driver(with({"run", "--plugin", s.path().string(), "--out", s.out()}, one_small_cell)),
                           "is a directory, not a plugin library");
     expect_one_error_line(driver({"list", "--plugin", s.path().string()}), "is a directory, not a plugin library");
 }
@@ -349,7 +349,7 @@ TEST(Plugins, APluginThatPrintsOrExitsWhileLoadingIsToldWhatItDid) {
     for (const auto& [misbehaviour, message] : expected) {
         SCOPED_TRACE(misbehaviour);
         scoped_environment asked("ALLOCPROOF_FAULTY_ON_LOAD", misbehaviour.c_str());
-        expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, tiny)),
+        expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, one_small_cell)),
                               message);
         expect_one_error_line(driver({"list", "--plugin", ALLOCPROOF_FAULTY_PLUGIN}), message);
         EXPECT_FALSE(fs::exists(s.out()));
@@ -362,7 +362,7 @@ TEST(Plugins, AStrategyNameOutsideTheAlphabetIsRefusedWithThePluginAndTheName) {
     for (const auto& [misbehaviour, shown] : named) {
         SCOPED_TRACE(misbehaviour);
         scoped_environment asked("ALLOCPROOF_FAULTY_ON_LOAD", misbehaviour.c_str());
-        for (const auto& args : {with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, tiny),
+        for (const auto& args : {with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, one_small_cell),
                                  std::vector<std::string>{"list", "--plugin", ALLOCPROOF_FAULTY_PLUGIN}}) {
             const auto r = driver(args);
             expect_one_error_line(r, "strategy name " + shown);

@@ -27,7 +27,7 @@ constexpr double outside_floor_ns = 2e6;         // and 2 ms
 constexpr double helper_share = 0.25;            // CPU off the workers: a quarter of theirs
 constexpr double helper_floor_ns = 2e6;          // and 2 ms
 
-std::optional<double> median_of(const json& cell, const char* metric) {
+std::optional<double> median_value(const json& cell, const char* metric) {
     const json& metrics = cell.value("metrics", json::object());
     auto found = metrics.find(metric);
     if (found == metrics.end() || !found->is_object()) return std::nullopt;
@@ -39,20 +39,20 @@ std::optional<double> median_of(const json& cell, const char* metric) {
 // The workers' CPU over the measured phase, in ns (the record's cpu_ns, which the metrics carry
 // per operation).
 std::optional<double> worker_cpu_ns(const json& cell) {
-    const auto per_op = median_of(cell, "cpu_ns_per_op");
+    const auto per_op = median_value(cell, "cpu_ns_per_op");
     if (!per_op) return std::nullopt;
     const double ops = cell.at("params").value("ops_per_thread", 0.0) * cell.at("threads").get<double>();
     return *per_op * ops;
 }
 
 std::optional<double> outside_clock_ns(const json& cell) {
-    const auto setup = median_of(cell, "setup_ns"), teardown = median_of(cell, "teardown_ns");
+    const auto setup = median_value(cell, "setup_ns"), teardown = median_value(cell, "teardown_ns");
     if (!setup || !teardown) return std::nullopt;
     return *setup + *teardown;
 }
 
 std::optional<double> cpu_off_workers_ns(const json& cell) {
-    const auto process = median_of(cell, "process_cpu_ns"), workers = worker_cpu_ns(cell);
+    const auto process = median_value(cell, "process_cpu_ns"), workers = worker_cpu_ns(cell);
     if (!process || !workers) return std::nullopt;
     return std::max(0.0, *process - *workers);
 }
@@ -61,21 +61,21 @@ json flag(const char* name, std::string text) { return {{"flag", name}, {"text",
 
 json flags_against(const json& cell, const json& std_cell) {
     json flags = json::array();
-    const auto held = median_of(cell, "memory_held_bytes"), std_held = median_of(std_cell, "memory_held_bytes");
+    const auto held = median_value(cell, "memory_held_bytes"), std_held = median_value(std_cell, "memory_held_bytes");
     if (held && std_held && *held > memory_factor * std::max(*std_held, mib) && *held - *std_held > memory_floor) {
         flags.push_back(flag("holds_more_memory",
                              fmt::format("holds {:.1f} MiB at the end of the measured phase, std {:.1f} MiB",
                                          *held / mib, *std_held / mib)));
     }
-    const auto unexplained = median_of(cell, "rss_unexplained_bytes");
-    const auto std_unexplained = median_of(std_cell, "rss_unexplained_bytes");
+    const auto unexplained = median_value(cell, "rss_unexplained_bytes");
+    const auto std_unexplained = median_value(std_cell, "rss_unexplained_bytes");
     if (unexplained && std_unexplained && *unexplained - *std_unexplained > unexplained_floor) {
         flags.push_back(flag("memory_outside_operator_new",
                              fmt::format("{:.1f} MiB resident that its operator new calls do not explain, std {:.1f} MiB",
                                          *unexplained / mib, *std_unexplained / mib)));
     }
     const auto outside = outside_clock_ns(cell), std_outside = outside_clock_ns(std_cell);
-    const auto std_phase = median_of(std_cell, "phase_ms");
+    const auto std_phase = median_value(std_cell, "phase_ms");
     if (outside && std_outside && std_phase) {
         const double extra = *outside - *std_outside;
         if (extra > outside_floor_ns && extra > outside_share * *std_phase * 1e6) {

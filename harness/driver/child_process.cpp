@@ -241,6 +241,22 @@ void running_child::wait_or_kill(clock::time_point deadline, const std::atomic<b
 
 // ---- one call -----------------------------------------------------------------------------------
 
+namespace {
+std::atomic<bool> stop_flag{false};
+extern "C" void request_stop(int) { stop_flag.store(true); }
+}  // namespace
+
+const std::atomic<bool>& stop_requested() { return stop_flag; }
+
+void stop_on_signals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGHUP, &action, nullptr);
+}
+
 child_outcome run_child(const child_request& request, std::chrono::milliseconds limit, const std::atomic<bool>& stop) {
     running_child child(request);
     child.wait_or_kill(child.start() + limit, stop);

@@ -97,6 +97,12 @@ child_outcome run_child(const child_request& request, std::chrono::milliseconds 
 child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
                         const std::atomic<bool>& stop, const std::vector<int>& cpus = {});
 
+// The driver's stop: set once SIGINT, SIGTERM or SIGHUP arrives after stop_on_signals(), which
+// `run` and `instructions` call; every child run with it is killed, and the command keeps what it
+// finished and says how to go on.
+const std::atomic<bool>& stop_requested();
+void stop_on_signals();
+
 // The absolute path of a program (PATH search for a bare name), or empty when not installed.
 std::string find_program(const std::string& name);
 

@@ -25,7 +25,7 @@ constexpr std::string_view step_prefix = "allocproof-cell: conformance check: ";
 constexpr std::string_view failure_prefix = "allocproof-cell: conformance check failed: ";
 constexpr std::string_view note_prefix = "allocproof-cell: conformance note: ";
 
-struct verdict {
+struct conformance_verdict {
     std::string refusal;  // the failed check: its cells are not measured
     std::string unchecked;  // the check could not finish: its cells are measured, and show why
     std::vector<std::string> notes;
@@ -35,8 +35,8 @@ struct verdict {
 // thread-safe strategy that crashes or deadlocks when threads share it races. A crash, hang or
 // exception in a single-thread step is the strategy's fault too, but no finding about its contract:
 // its cells run, and fail with the same fault, where the records say what it was.
-verdict verdict_of(const child_outcome& outcome) {
-    verdict v;
+conformance_verdict verdict_of(const child_outcome& outcome) {
+    conformance_verdict v;
     std::string step = "starting", failed, last;
     std::istringstream lines(outcome.err);
     for (std::string line; std::getline(lines, line);) {
@@ -82,7 +82,7 @@ void check_conformance(const plan& p, const matrix_request& request, const run_o
         argv.insert(argv.end(), {"--conformance", strategy});
         const child_outcome outcome = run_child(argv, limit, stop);
         if (outcome.interrupted) return;
-        const verdict v = verdict_of(outcome);
+        const conformance_verdict v = verdict_of(outcome);
         for (const auto& note : v.notes) {
             std::cout << fmt::format("allocproof: strategy '{}': {}; measured all the same (the memory it keeps shows "
                                      "in its cells)\n",

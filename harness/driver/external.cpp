@@ -28,9 +28,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // A repetition's record (the keys of a model cell's, results/SCHEMA.md), finished with a status.
-class repetition_record {
+class program_repetition_record {
 public:
-    repetition_record(unsigned rep, std::size_t order)
+    program_repetition_record(unsigned rep, std::size_t order)
         : record_({{"rep", rep},
                    {"order", order},
                    {"status", "failed"},
@@ -198,7 +198,7 @@ json rusage_metrics(const measured_run& run, std::uint64_t driver_peak, std::opt
 
 // The record of a measured run: the identity's evidence, the output's checks, the metrics.
 json record_run(const repetition_setup& setup, const measured_run& run, json identity, json raw,
-                std::uint64_t driver_peak, std::optional<std::uint64_t> idle_bytes, repetition_record& record) {
+                std::uint64_t driver_peak, std::optional<std::uint64_t> idle_bytes, program_repetition_record& record) {
     const std::string mismatch = confirm_identity(identity, setup.preload, run.mapped);
     record["allocator_identity"] = identity;
     if (!mismatch.empty()) return record.finish("failed", mismatch);
@@ -219,7 +219,7 @@ json record_run(const repetition_setup& setup, const measured_run& run, json ide
 
 // Runs the measured program (after its idle run) once its allocator is known to serve malloc.
 std::optional<json> measure(repetition_setup& setup, const external_run_settings& settings, const std::string& scale,
-                            const json& identity, repetition_record& record) {
+                            const json& identity, program_repetition_record& record) {
     const child_request request = measured_request(setup, setup.variables, settings.seed, "program");
     json raw = {{"command", request.argv}, {"variables", setup.variables}, {"scale", scale}};
     const idle_outcome idle = run_idle(setup, settings.seed);
@@ -240,7 +240,7 @@ std::optional<json> measure(repetition_setup& setup, const external_run_settings
 std::optional<json> run_external_repetition(const external_spec& spec, const std::string& allocator, unsigned rep,
                                             std::size_t order, const external_run_settings& settings,
                                             const std::atomic<bool>& stop) {
-    repetition_record record(rep, order);
+    program_repetition_record record(rep, order);
     if (const auto missing = missing_programs(spec); !missing.empty()) {
         return record.finish("failed", fmt::format("program '{}' is not installed{}", fmt::join(missing, "', '"),
                                                    spec.package.empty() ? "" : " (package " + spec.package + ")"));

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -32,9 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
-extern "C" void request_instruction_stop(int) { stop_requested.store(true); }
-
 struct counted {
     instruction_split split;
     std::string digest;
@@ -49,7 +45,7 @@ counted count_instructions(const std::string& valgrind, std::vector<std::string>
     argv.insert(argv.begin(), {valgrind, "--tool=callgrind", "--collect-atstart=no",
                                "--callgrind-out-file=" + out.string()});
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
-    const child_outcome outcome = run_child(argv, limit, stop_requested);
+    const child_outcome outcome = run_child(argv, limit, stop_requested());
     struct remove_at_exit {
         const fs::path& path;
         ~remove_at_exit() {
@@ -148,7 +144,7 @@ void run_jobs(std::vector<count_job>& jobs, const std::string& valgrind, const s
               const instruction_options& options) {
     std::atomic<std::size_t> next{0}, finished{0};
     auto worker = [&](std::size_t slot) {
-        for (std::size_t j = next++; j < jobs.size() && !stop_requested.load(); j = next++) {
+        for (std::size_t j = next++; j < jobs.size() && !stop_requested().load(); j = next++) {
             try {
                 jobs[j].result =
                     count_instructions(valgrind, cell_argv(jobs[j].cell, run.request, run.settings), options, slot);
@@ -186,7 +182,7 @@ pass_tally record_counts(const std::vector<count_job>& jobs, json& cells) {
         json& record = cells[j.cell_index];
         const std::uint64_t ops = j.cell.params.scale.ops_per_thread;
         if (!j.result) {
-            if (j.error.empty() || stop_requested.load()) continue;  // not run: it will be on the next pass
+            if (j.error.empty() || stop_requested().load()) continue;  // not run: it will be on the next pass
             record["instructions"] = {{"tool", "callgrind"}, {"ops", ops}, {"error", j.error}};
             ++tally.failed;
             continue;
@@ -266,8 +262,7 @@ int instructions_command(const instruction_options& options) {
         std::cerr << "allocproof instructions: " << e.what() << "\n";
         return exit_usage;
     }
-    std::signal(SIGINT, request_instruction_stop);
-    std::signal(SIGTERM, request_instruction_stop);
+    stop_on_signals();
     run_jobs(jobs, valgrind, run, options);
     const pass_tally tally = record_counts(jobs, run.document["cells"]);
     if (isatty(STDERR_FILENO)) std::cerr << "\n";
@@ -279,9 +274,9 @@ int instructions_command(const instruction_options& options) {
         return exit_io;
     }
     std::cout << fmt::format("allocproof instructions: {} cells counted, {} failed{}; written to {}\n", tally.done,
-                             tally.failed, stop_requested.load() ? " (stopped: run it again to finish)" : "",
+                             tally.failed, stop_requested().load() ? " (stopped: run it again to finish)" : "",
                              run.file.string());
-    if (stop_requested.load()) return exit_interrupted;
+    if (stop_requested().load()) return exit_interrupted;
     return tally.failed == 0 ? exit_ok : exit_cells_failed;
 }
 

@@ -18,7 +18,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,10 +35,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-
-extern "C" void request_stop(int) { stop_requested.store(true); }
 
 fs::path driver_directory() {
     std::error_code error;
@@ -240,7 +235,7 @@ std::optional<json> calibrate(plan& p, const matrix_request& request, const run_
         json runs = json::array(), note = nullptr;
         double phase_ns = 0;
         for (int run = 0; run < calibration_runs; ++run) {
-            const child_outcome outcome = run_child(cell_argv(base, request, options), limit, stop_requested,
+            const child_outcome outcome = run_child(cell_argv(base, request, options), limit, stop_requested(),
                                                     cpus.cpus_for(base.threads));
             if (outcome.interrupted) {
                 progress.finish();
@@ -431,15 +426,6 @@ void prepare_output(const run_options& options) {
     }
 }
 
-void stop_on_signals() {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGHUP, &action, nullptr);
-}
-
 // The driver keeps off the CPU of the 1-thread cells while it runs cells, calibration included.
 void keep_driver_off_cells(cpu_plan& cpus, std::optional<scoped_cpus>& driver_side) {
     if (cpus.cell_cpu >= 0) {
@@ -605,12 +591,12 @@ std::optional<json> schedule_runner::run_repetition(const planned_cell& cell, co
         scoped_cpus everywhere(cpus_.allowed);
         auto record = run_external_repetition(*cell.external, cell.allocator, slot.rep, order_,
                                               {request_.scale, request_.real_program_sizes, request_.seed, limit_},
-                                              stop_requested);
+                                              stop_requested());
         if (record) (*record)["cpus"] = allowed_cpus();
         return record;
     }
     const child_outcome outcome =
-        run_child(cell_argv(cell, request_, options_), limit_, stop_requested, cpus_.cpus_for(cell.threads));
+        run_child(cell_argv(cell, request_, options_), limit_, stop_requested(), cpus_.cpus_for(cell.threads));
     if (outcome.interrupted) return std::nullopt;
     json record = repetition_record(cell, slot, order_, outcome, identities_.value(cell.allocator, json(nullptr)));
     note_cpus(record, cpus_, cell.threads, outcome);
@@ -622,7 +608,7 @@ bool schedule_runner::run_pending() {
     for (; next_slot_ < state_.matrix.schedule.size(); ++next_slot_) {
         const run_slot slot = state_.matrix.schedule[next_slot_];
         ++order_;
-        if (stop_requested.load()) return false;
+        if (stop_requested().load()) return false;
         const planned_cell& cell = state_.matrix.cells[slot.cell];
         if (is_done(state_.records[slot.cell], slot.rep)) continue;
         progress_.show(done_, fmt::format("{} rep {}", cell.id(), slot.rep + 1));
@@ -725,7 +711,7 @@ bool claims_schedule::run_adaptive_rounds(bool budgeted) {
     bool running = true;
     for (unsigned round = 1; running; ++round) {
         runner_.checkpoint();  // the claims evaluator reads results.json
-        const auto targets = next_round(out_, request_.claims_file, stop_requested, note);
+        const auto targets = next_round(out_, request_.claims_file, stop_requested(), note);
         const round_plan next = plan_round(targets);
         if (next.slots == 0) break;
         if (budgeted && runner_.measured_any() && overruns_budget(next.slots + breadth_slots(breadth_floor_reps_))) {
@@ -784,7 +770,7 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     prepare_output(options);
     stop_on_signals();
     // A strategy that fails its conformance check has none of its cells measured (cell_argv says why).
-    check_conformance(state.matrix, request, options, stop_requested);
+    check_conformance(state.matrix, request, options, stop_requested());
     std::optional<scoped_cpus> driver_side;
     keep_driver_off_cells(cpus, driver_side);
     const std::vector<std::string> added = announce_references_added(state.matrix);
