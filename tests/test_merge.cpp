@@ -22,7 +22,7 @@ using allocproof::testing::with;
 namespace {
 
 const std::vector<std::string> small_matrix = {"-w", "node_churn,graph,btree", "-s", "std,fixed_pool,small_vector",
-                                               "-a", "glibc", "--threads", "1,2", "--scale", "test", "--reps", "1"};
+                                               "-a", "glibc", "--threads", "2,1", "--scale", "test", "--reps", "1"};
 
 json read(const fs::path& folder) { return json::parse(std::ifstream(folder / "results.json")); }
 
@@ -93,6 +93,13 @@ TEST_F(Shards, MergedAreTheRunAsIfRunAtOnce) {
         EXPECT_EQ(m.at("machine"), 0);
         EXPECT_EQ(m.at("ratio_to_std").is_null(), cell.at("ratio_to_std").is_null()) << id;
     }
+    // In the whole run's order: merge sorts by the key the plan is sorted by (cell_kind.hpp), even
+    // for a --threads list out of order.
+    std::vector<std::string> whole_order, merged_order;
+    const json whole_document = read(folder_ / "whole");
+    for (const auto& cell : whole_document.at("cells")) whole_order.push_back(cell.at("id"));
+    for (const auto& cell : merged.at("cells")) merged_order.push_back(cell.at("id"));
+    EXPECT_EQ(merged_order, whole_order);
     // The merged file is read like any run: compare finds every cell in both.
     auto compared = driver({"compare", (folder_ / "whole").string(), out.string()});
     EXPECT_EQ(compared.exit_code, 0) << compared.out << compared.err;

@@ -1,5 +1,6 @@
 #include "harness/driver/compare.hpp"
 
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/metric_catalogue.hpp"
 #include "harness/driver/results_file.hpp"
 #include "harness/stats.hpp"
@@ -64,15 +65,13 @@ std::vector<double> repetition_values(const json& cell, const std::string& metri
     return values;
 }
 
+// A metric some kind of cell has (cell_kind::has_metric).
 void check_metric_name(const std::string& metric) {
-    const auto& model = metric_names("model");
-    const auto& external = metric_names("external");
-    if (std::ranges::find(model, metric) != model.end() || std::ranges::find(external, metric) != external.end() ||
-        (metric.starts_with("throughput_") && metric.size() > std::string_view("throughput_").size())) {
-        return;
-    }
-    throw usage_error(fmt::format("--metric: unknown metric '{}' (model cells: {}; external cells: {}, throughput_<label>)",
-                                  metric, fmt::join(model, ", "), fmt::join(external, ", ")));
+    const auto& kinds = cell_kinds();
+    if (std::ranges::any_of(kinds, [&](const cell_kind* kind) { return kind->has_metric(metric); })) return;
+    std::vector<std::string> known;
+    for (const cell_kind* kind : kinds) known.push_back(fmt::format("{}: {}", kind->label(), kind->metric_help()));
+    throw usage_error(fmt::format("--metric: unknown metric '{}' ({})", metric, fmt::join(known, "; ")));
 }
 
 enum class verdict { regression, improvement, unchanged, untestable, untestable_change, no_values };

@@ -1,11 +1,11 @@
 #include "harness/driver/instruction_pass.hpp"
 
 #include "harness/driver/callgrind_file.hpp"
+#include "harness/driver/cell_kind.hpp"
 
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
 #include "harness/driver/exit_codes.hpp"
-#include "harness/driver/external.hpp"
 #include "harness/driver/results_file.hpp"
 #include "harness/driver/run.hpp"
 
@@ -102,15 +102,15 @@ stored_run open_run(const instruction_options& options) {
     return run;
 }
 
-// The cells that can be counted: ok, one thread, model cells (a real program runs its own threads),
-// as a plan, and each one's index in `cells`.
+// The cells that can be counted: ok, one thread, of a kind the pass counts (a model cell; a real
+// program runs its own threads), as a plan, and each one's index in `cells`.
 std::pair<plan, std::vector<std::size_t>> countable_cells(const json& cells) {
     plan candidates;
     std::vector<std::size_t> index_of;
     for (std::size_t i = 0; i < cells.size(); ++i) {
         const json& c = cells[i];
         if (c.value("status", "") != "ok" || c.value("threads", 0u) != 1u || !c.contains("params") ||
-            c.value("strategy", "") == external_strategy) {
+            !kind_of(c).instruction_counted()) {
             continue;
         }
         planned_cell cell{c["workload"], c["strategy"], c["allocator"], 1, {}, nullptr};

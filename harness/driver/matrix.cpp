@@ -2,6 +2,7 @@
 
 #include "allocproof/registry.hpp"  // baseline_strategy
 #include "harness/driver/allocator_catalogue.hpp"
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/external.hpp"
 #include "harness/driver/matrix_catalogue.hpp"
 
@@ -21,9 +22,7 @@ std::string planned_cell::id() const {
     return fmt::format("{}/{}/{}/t{}", workload, strategy, allocator, threads);
 }
 
-std::string planned_cell::group() const {
-    return external ? workload : fmt::format("{}|{}", workload, threads);
-}
+std::string planned_cell::group() const { return kind_of(*this).group(*this); }
 
 nlohmann::json to_json(const matrix_request& r) {
     auto optional = [](const std::optional<std::uint64_t>& v) {
@@ -417,6 +416,9 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
         throw usage_error(fmt::format("the matrix is empty: no strategy among [{}] can serve a workload among [{}]",
                                       fmt::join(axes.strategies, ", "), fmt::join(axes.workloads, ", ")));
     }
+    // The loops above plan in this order already but for a --threads list out of order and the
+    // programs of --descriptor and --external; the plan's order is the key's, which merge sorts by.
+    std::ranges::stable_sort(p.cells, {}, [](const planned_cell& c) { return plan_order_key(c); });
     if (request.shard_count > 1) keep_shard(p, request.shard_index, request.shard_count);
     append_rounds(p, std::vector<unsigned>(p.cells.size(), 0), std::vector<unsigned>(p.cells.size(), p.reps),
                   request.seed ^ 0x5EEDF00DULL);

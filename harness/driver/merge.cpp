@@ -1,6 +1,6 @@
 #include "harness/driver/merge.hpp"
 
-#include "harness/driver/allocator_catalogue.hpp"
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/exit_codes.hpp"
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/results_file.hpp"
@@ -54,22 +54,15 @@ json request_without_shard(const json& document) {
 // A cell's digest group (results/SCHEMA.md §5), on its machine: statuses, reference digests and
 // ratios to std were decided within it, so a group must come whole from one input.
 std::string group_of(const json& cell, long long machine) {
-    if (cell.contains("external")) return fmt::format("{}|{}", machine, cell.value("workload", ""));
-    return fmt::format("{}|{}|{}|{}", machine, cell.value("workload", ""), cell.value("threads", 0),
-                       cell.value("params", json(nullptr)).dump());
+    return fmt::format("{}|{}", machine, kind_of(cell).record_group(cell));
 }
 
 int status_rank(const std::string& status) {
     return status == "complete" ? 0 : status == "interrupted" ? 1 : 2;  // running: the process died
 }
 
-// The order of make_plan: machine, model before external workloads, workload, std first, allocators
-// in their fixed order, threads.
-auto plan_order(const json& cell) {
-    return std::make_tuple(cell.value("machine", 0LL), cell.contains("external"), cell.value("workload", ""),
-                           cell.value("strategy", "") != "std", cell.value("strategy", ""),
-                           allocator_rank(cell.value("allocator", "")), cell.value("allocator", ""), cell.value("threads", 0));
-}
+// Machine by machine, the order of make_plan: the one key of the plan's order (cell_kind.hpp).
+auto plan_order(const json& cell) { return std::make_tuple(cell.value("machine", 0LL), plan_order_key(cell)); }
 
 // The merge so far: the machines found, where each cell and digest group came from, and the cells.
 struct merged_run {

@@ -1,11 +1,9 @@
 #include "harness/driver/results.hpp"
 
-#include "harness/driver/allocator_catalogue.hpp"
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/metric_catalogue.hpp"
 
 #include "allocproof/exit_codes.hpp"
-#include "allocproof/registry.hpp"
-#include "harness/driver/external.hpp"
 
 #include "allocproof/latency_histogram.hpp"
 #include "harness/stats.hpp"
@@ -228,31 +226,12 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
 
 // ---- aggregation --------------------------------------------------------------------------------
 
-bool is_reference_cell(const planned_cell& c) {
-    return c.external ? c.allocator == baseline_allocator() : c.strategy == baseline_strategy;
-}
+bool is_reference_cell(const planned_cell& c) { return kind_of(c).is_reference(c); }
 
 namespace {
 
-// What aggregation does differently for a model cell and a real program, in one place (a cell
-// kind would provide these: harness/driver/README of the cell-kind interface).
-struct kind_facts {
-    const char* metrics_of;    // the catalogue's `of`: which metrics its cells have
-    const char* noise_metric;  // whose spread makes a cell noisy
-    const char* ratio_key;     // where its ratios to its reference cell go
-    std::string_view reference;  // who computes its group's reference digest
-};
-
-kind_facts facts_of(const planned_cell& c) {
-    if (c.external) return {"external", "wall_seconds", "ratio_to_glibc", "the program's glibc cell"};
-    return {"model", "ns_per_op", "ratio_to_std", baseline_strategy};
-}
-
-// The reference cell a cell's ratios are taken to, as workload|allocator|threads: std on the same
-// allocator for a model cell; for a real program, which has no strategy dimension, its glibc cell.
-std::string reference_key(const planned_cell& c) {
-    return fmt::format("{}|{}|{}", c.workload, c.external ? baseline_allocator() : c.allocator, c.threads);
-}
+// The reference cell a cell's ratios are taken to (cell_kind::reference_key).
+std::string reference_key(const planned_cell& c) { return kind_of(c).reference_key(c); }
 
 // Repetitions of one cell whose status is ok.
 std::vector<const json*> ok_records(const std::vector<json>& records) {
@@ -304,7 +283,7 @@ std::map<std::string, group_reference> reference_digests(const plan& p, const st
     for (const auto& cell : p.cells) {
         const std::string group = digest_group(cell);
         if (reference.contains(group)) continue;
-        const std::string who(facts_of(cell).reference);
+        const std::string who(kind_of(cell).reference_name());
         group_reference& r = reference[group];
         if (votes.contains(group)) {
             r.digest = std::ranges::max_element(votes[group], [](const auto& a, const auto& b) {
@@ -378,26 +357,13 @@ json cell_reason(const planned_cell& c, const json& cell, const std::vector<json
     }
     if (status == "invalid") {
         return fmt::format("digest {} differs from the reference {} computed by {} in this group",
-                           cell["digest"].get<std::string>(), expected.digest, facts_of(c).reference);
+                           cell["digest"].get<std::string>(), expected.digest, kind_of(c).reference_name());
     }
     if (status == "unverified") {
         return fmt::format("no reference digest to check {} against: {}", cell["digest"].get<std::string>(),
                            expected.missing_because);
     }
     return nullptr;
-}
-
-// The metrics a cell's repetitions have: its kind's, and a program's own figures besides (e.g.
-// throughput_fillrandom).
-std::vector<std::string> metrics_of(const planned_cell& c, const std::vector<const json*>& ok) {
-    std::vector<std::string> names = metric_names(facts_of(c).metrics_of);
-    if (!c.external) return names;
-    for (const json* r : ok) {
-        for (const auto& [name, value] : r->at("metrics").items()) {
-            if (std::ranges::find(names, name) == names.end()) names.push_back(name);
-        }
-    }
-    return names;
 }
 
 json summarize_metrics(const std::vector<std::string>& names, const std::vector<const json*>& ok) {
@@ -417,24 +383,13 @@ json summarize_metrics(const std::vector<std::string>& names, const std::vector<
 json ratios_to_reference(const planned_cell& c, const std::vector<const json*>& ok,
                          const std::vector<const json*>& reference_ok) {
     json ratios = json::object();
-    for (const auto& name : ratio_metric_names(facts_of(c).metrics_of)) {
+    for (const auto& name : ratio_metric_names(kind_of(c).catalogue_key())) {
         auto candidate = metric_values(ok, name);
         auto baseline = metric_values(reference_ok, name);
         const bool comparable = !candidate.empty() && !baseline.empty() && stats::median(baseline) != 0;
         ratios[name] = comparable ? ratio_json(candidate, baseline) : json(nullptr);
     }
     return ratios;
-}
-
-// A real program's parameters: the scale it ran at and its variables, not a model cell's counts.
-json program_params(const planned_cell& c, const aggregation_settings& settings) {
-    const std::string scale = external_scale(*c.external, settings.scale, settings.real_program_sizes);
-    const std::string note = scale_note(*c.external, settings.real_program_sizes);
-    return {{"scale", scale},
-            {"variables", c.external->scales.contains(scale) ? json(c.external->scales.at(scale)) : json(nullptr)},
-            {"idle_variables", c.external->idle},
-            {"scale_note", note.empty() ? json(nullptr) : json(note)},
-            {"seed", c.params.seed}};
 }
 
 json cell_header(const planned_cell& c, const std::string& status, unsigned planned, const std::vector<json>& records,
@@ -444,11 +399,6 @@ json cell_header(const planned_cell& c, const std::string& status, unsigned plan
             {"strategy", c.strategy},
             {"allocator", c.allocator},
             {"threads", c.threads},
-            {"params",
-             {{"ops_per_thread", c.params.scale.ops_per_thread},
-              {"working_set", c.params.scale.working_set},
-              {"warmup_ops", c.params.scale.warmup_ops},
-              {"seed", c.params.seed}}},
             {"status", status},
             {"reason", nullptr},
             {"reps_planned", planned},
@@ -462,27 +412,25 @@ json aggregate_cell(const planned_cell& c, const std::vector<json>& records, con
                     unsigned planned, const group_reference& expected, const std::vector<const json*>* reference_ok,
                     const aggregation_settings& settings) {
     const auto ok = ok_records(records);
-    const kind_facts facts = facts_of(c);
+    const cell_kind& kind = kind_of(c);
     json cell = cell_header(c, status, planned, records, ok.size());
+    kind.describe(c, settings, cell);  // params, and a program's `external` block
     cell["reference_digest"] = expected.digest.empty() ? json(nullptr) : json(expected.digest);
     cell["added_as_reference"] = c.added_as_reference;
     cell["digest"] = ok.empty() ? json(nullptr) : ok.front()->at("digest");
     cell["reason"] = cell_reason(c, cell, records, expected);
     cell["allocator_identity"] = ok.empty() ? json(nullptr) : ok.front()->at("allocator_identity");
-    if (c.external) {
-        cell["external"] = external_cell_info(*c.external);
-        cell["params"] = program_params(c, settings);
-    }
-    json metrics = summarize_metrics(metrics_of(c, ok), ok);
+    json metrics = summarize_metrics(kind.metric_names_of(ok), ok);
     cell["metrics"] = metrics;
     // Memory left allocated at the end: a leak, or memory a strategy keeps for the process's
     // lifetime (boost's singleton pools). Reported, not a failure: the figures stay right.
     cell["leaked"] = metrics.contains("leaked_blocks") && !metrics["leaked_blocks"].is_null() &&
                      metrics["leaked_blocks"]["max"].get<double>() > 0;
-    cell["noisy"] = !metrics[facts.noise_metric].is_null() &&
-                    metrics[facts.noise_metric]["cv"].get<double>() > settings.noise_threshold;
+    const std::string noise_metric(kind.noise_metric());
+    cell["noisy"] = !metrics[noise_metric].is_null() &&
+                    metrics[noise_metric]["cv"].get<double>() > settings.noise_threshold;
     cell["ratio_to_std"] = nullptr;  // a real program has ratios to glibc instead
-    cell[facts.ratio_key] = reference_ok ? ratios_to_reference(c, ok, *reference_ok) : json(nullptr);
+    cell[std::string(kind.ratio_key())] = reference_ok ? ratios_to_reference(c, ok, *reference_ok) : json(nullptr);
     cell["repetitions"] = records;
     return cell;
 }

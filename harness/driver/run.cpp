@@ -3,12 +3,12 @@
 #include "allocproof/registry.hpp"
 #include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/cell_flags.hpp"
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
 #include "harness/driver/conformance_check.hpp"
 #include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
-#include "harness/driver/external.hpp"
 #include "harness/driver/matrix_catalogue.hpp"
 #include "harness/driver/exit_codes.hpp"
 #include "harness/driver/results.hpp"
@@ -181,16 +181,6 @@ std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_reques
 
 namespace {
 
-// Which CPUs a repetition ran on, and why a 1-thread cell did not get one of its own when
-// pinning is on (SCHEMA.md §5).
-void note_cpus(json& record, const cpu_plan& cpus, unsigned threads, const child_outcome& outcome) {
-    record["cpus"] = outcome.cpus;
-    const std::string why = !outcome.cpus_error.empty() ? outcome.cpus_error
-                            : threads == 1 && cpus.enabled ? cpus.note
-                                                           : std::string();
-    record["pin_note"] = why.empty() ? json(nullptr) : json(why);
-}
-
 json to_json(const cpu_plan& cpus) {
     return {{"enabled", cpus.enabled},
             {"allowed_cpus", cpus.allowed},
@@ -223,7 +213,7 @@ std::optional<json> calibrate(plan& p, const matrix_request& request, const run_
     for (const auto& cell : p.cells) {
         // Cells are planned std first, then the run's allocators in order: a group's first cell
         // is std on the first allocator, or, when the run has no std, the group's first strategy.
-        if (!cell.external && seen.insert(cell.group()).second) baselines.push_back(cell);
+        if (kind_of(cell).calibrated() && seen.insert(cell.group()).second) baselines.push_back(cell);
     }
     progress_line progress(baselines.size());
     json groups = json::array();
@@ -359,28 +349,24 @@ namespace {
 // With --claims-only the other cells leave the plan: none is calibrated or waits for repetitions.
 // A plugin's strategies stay: the user added them to see them measured. Every kept cell keeps its
 // group's reference cell (std, or a program's glibc cell) on its allocator, the baseline of its
-// ratios and, in every group, what its digest is checked against.
+// ratios and, in every group, what its digest is checked against: a reference cell stays when a
+// kept cell takes its ratios to it (cell_kind::reference_key).
 void keep_claims_cells(run_state& state, const claims_plan& claims, const json& plugins) {
     std::set<std::string> plugin_strategies;
     for (const auto& plugin : plugins) {
         for (const auto& name : plugin.at("strategies")) plugin_strategies.insert(name.get<std::string>());
     }
-    std::set<std::string> kept_groups;
+    std::set<std::string> kept_references;
     std::vector<bool> keep(state.matrix.cells.size(), false);
     for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
         const planned_cell& cell = state.matrix.cells[i];
         keep[i] = claims.needed[i] || plugin_strategies.contains(cell.strategy);
-        if (keep[i]) {
-            kept_groups.insert(cell.group());
-            kept_groups.insert(cell.group() + "|" + cell.allocator);
-        }
+        if (keep[i]) kept_references.insert(kind_of(cell).reference_key(cell));
     }
     std::vector<planned_cell> cells;
     for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
         const planned_cell& cell = state.matrix.cells[i];
-        const bool its_reference =
-            is_reference_cell(cell) && (kept_groups.contains(cell.group() + "|" + cell.allocator) ||
-                                        (cell.external && kept_groups.contains(cell.group())));
+        const bool its_reference = is_reference_cell(cell) && kept_references.contains(kind_of(cell).reference_key(cell));
         if (keep[i] || its_reference) cells.push_back(std::move(state.matrix.cells[i]));
     }
     state.matrix.cells = std::move(cells);
@@ -584,23 +570,10 @@ private:
 };
 
 // One repetition's record; none when the run was stopped during it (not the cell's fault: it runs
-// on --resume). A cell kind would own this: how its repetition runs and on which CPUs.
+// on --resume). Its kind runs it (cell_kind.hpp): how, and on which CPUs.
 std::optional<json> schedule_runner::run_repetition(const planned_cell& cell, const run_slot& slot) {
-    if (cell.external) {
-        // A real program and its servers run with their own threads: every CPU of the run.
-        scoped_cpus everywhere(cpus_.allowed);
-        auto record = run_external_repetition(*cell.external, cell.allocator, slot.rep, order_,
-                                              {request_.scale, request_.real_program_sizes, request_.seed, limit_},
-                                              stop_requested());
-        if (record) (*record)["cpus"] = allowed_cpus();
-        return record;
-    }
-    const child_outcome outcome =
-        run_child(cell_argv(cell, request_, options_), limit_, stop_requested(), cpus_.cpus_for(cell.threads));
-    if (outcome.interrupted) return std::nullopt;
-    json record = repetition_record(cell, slot, order_, outcome, identities_.value(cell.allocator, json(nullptr)));
-    note_cpus(record, cpus_, cell.threads, outcome);
-    return record;
+    const repetition_context context{request_, options_, cpus_, identities_, limit_, order_, stop_requested()};
+    return kind_of(cell).run_repetition(cell, slot, context);
 }
 
 bool schedule_runner::run_pending() {
