@@ -66,7 +66,7 @@ std::vector<std::string> blocks_strategies() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, BuiltIn, ::testing::ValuesIn(blocks_strategies()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& instance) { return instance.param; });
 
 // ---- each check catches its fault ---------------------------------------------------------------
 

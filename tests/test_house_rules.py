@@ -7,6 +7,7 @@ repetition each make it fail, and the same tree without them passes.
 
 import subprocess
 import sys
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -36,6 +37,7 @@ SHARED = """    auto parsed = nlohmann::json::parse(text);
 class HouseRules(unittest.TestCase):
     def tree(self, files):
         root = Path(tempfile.mkdtemp(prefix="house_rules_"))
+        self.addCleanup(shutil.rmtree, root)
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)

@@ -64,7 +64,7 @@ TEST(LatencyHistogram, PercentilesAgreeWithExactOnesWithinTheBucketWidth) {
     }
     std::sort(values.begin(), values.end());
     for (double q : {0.5, 0.9, 0.99, 0.999}) {
-        auto exact = values[static_cast<std::size_t>(std::ceil(q * values.size())) - 1];
+        auto exact = values[static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1];
         auto approx = h.percentile(q);
         EXPECT_GE(approx, exact) << q;  // the bucket's upper edge
         EXPECT_LE(static_cast<double>(approx), static_cast<double>(exact) * (1 + 1.0 / 16) + 1) << q;

@@ -214,7 +214,7 @@ TEST_P(SharedByTwoThreads, BlocksStayIntactAndCrossThreadFreesWork) {
 
 INSTANTIATE_TEST_SUITE_P(Peers, SharedByTwoThreads,
                          ::testing::Values("boost_fast_pool", "pmr_sync_pool", "tracking"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& instance) { return instance.param; });
 
 // ---- pmr_unsync_pool -----------------------------------------------------------------------------
 

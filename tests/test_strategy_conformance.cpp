@@ -128,6 +128,6 @@ std::vector<std::string> all_strategy_names() {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, StrategyConformance, ::testing::ValuesIn(all_strategy_names()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& instance) { return instance.param; });
 
 }  // namespace

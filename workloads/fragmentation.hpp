@@ -76,7 +76,7 @@ struct fragmentation {
               long_lived_(std::max<std::uint64_t>(params.scale.working_set, 1)),
               max_short_(min_short + 2 * std::max<std::uint64_t>(params.scale.working_set, 1)),
               short_lived_(max_short_ + 2) {
-            for (auto& object : long_lived_) object = make();
+            for (auto& held : long_lived_) held = make();
         }
 
         worker(const worker&) = delete;
@@ -99,7 +99,7 @@ struct fragmentation {
 
         std::uint64_t finish() {
             while (short_count_ > 0) drop(pop_short());
-            for (auto& object : long_lived_) drop(object);
+            for (auto& held : long_lived_) drop(held);
             return digest_;
         }
 

@@ -63,11 +63,11 @@ struct node_churn {
         worker& operator=(const worker&) = delete;
 
         void operation(std::uint64_t /*index*/) {
-            std::size_t slot = random_.below(slots_.size());
-            if (slots_[slot].node != nullptr) {
-                retire(slot);
+            const std::size_t chosen = random_.below(slots_.size());
+            if (slots_[chosen].node != nullptr) {
+                retire(chosen);
             } else {
-                place(slot);
+                place(chosen);
             }
         }
 

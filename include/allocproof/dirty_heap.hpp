@@ -43,8 +43,8 @@ public:
     dirty_heap(const dirty_heap&) = delete;
     dirty_heap& operator=(const dirty_heap&) = delete;
     ~dirty_heap() {
-        for (auto& block : blocks_) {
-            release(block);
+        for (auto& held : blocks_) {
+            release(held);
         }
     }
 

@@ -61,8 +61,8 @@ public:
     }
 
     static constexpr std::size_t class_of(std::size_t bytes) {
-        const int width = std::bit_width(bytes - 1);  // 16 -> 4, 17 -> 5, 1000 -> 10
-        return width <= 4 ? 0 : static_cast<std::size_t>(width - 4);
+        const auto width = static_cast<std::size_t>(std::bit_width(bytes - 1));  // 16 -> 4, 17 -> 5, 1000 -> 10
+        return width <= 4 ? 0 : width - 4;
     }
 
 private:
