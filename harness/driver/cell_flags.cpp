@@ -1,5 +1,7 @@
 #include "harness/driver/cell_flags.hpp"
 
+#include "harness/driver/cell_kind.hpp"
+
 #include "allocproof/registry.hpp"  // baseline_strategy
 
 #include <fmt/format.h>
@@ -19,13 +21,13 @@ namespace {
 // The bounds. Each asks for a large factor AND a large absolute difference, so that noise on a
 // small figure (a few MiB of RSS, a millisecond of setup) never raises a flag.
 constexpr double mib = 1024.0 * 1024.0;
-constexpr double memory_factor = 4.0;            // holds 4x std's memory at the end of the phase
-constexpr double memory_floor = 32 * mib;        // and 32 MiB more
-constexpr double unexplained_floor = 32 * mib;   // resident memory operator new does not explain
-constexpr double outside_share = 0.5;            // setup + teardown beyond std's: half std's phase
-constexpr double outside_floor_ns = 2e6;         // and 2 ms
-constexpr double helper_share = 0.25;            // CPU off the workers: a quarter of theirs
-constexpr double helper_floor_ns = 2e6;          // and 2 ms
+constexpr double memory_factor = 4.0;           // holds 4x std's memory at the end of the phase
+constexpr double memory_floor = 32 * mib;       // and 32 MiB more
+constexpr double unexplained_floor = 32 * mib;  // resident memory operator new does not explain
+constexpr double outside_share = 0.5;           // setup + teardown beyond std's: half std's phase
+constexpr double outside_floor_ns = 2e6;        // and 2 ms
+constexpr double helper_share = 0.25;           // CPU off the workers: a quarter of theirs
+constexpr double helper_floor_ns = 2e6;         // and 2 ms
 
 std::optional<double> median_value(const json& cell, const char* metric) {
     const json& metrics = cell.value("metrics", json::object());
@@ -63,16 +65,17 @@ json flags_against(const json& cell, const json& std_cell) {
     json flags = json::array();
     const auto held = median_value(cell, "memory_held_bytes"), std_held = median_value(std_cell, "memory_held_bytes");
     if (held && std_held && *held > memory_factor * std::max(*std_held, mib) && *held - *std_held > memory_floor) {
-        flags.push_back(flag("holds_more_memory",
-                             fmt::format("holds {:.1f} MiB at the end of the measured phase, std {:.1f} MiB",
-                                         *held / mib, *std_held / mib)));
+        flags.push_back(
+            flag("holds_more_memory", fmt::format("holds {:.1f} MiB at the end of the measured phase, std {:.1f} MiB",
+                                                  *held / mib, *std_held / mib)));
     }
     const auto unexplained = median_value(cell, "rss_unexplained_bytes");
     const auto std_unexplained = median_value(std_cell, "rss_unexplained_bytes");
     if (unexplained && std_unexplained && *unexplained - *std_unexplained > unexplained_floor) {
-        flags.push_back(flag("memory_outside_operator_new",
-                             fmt::format("{:.1f} MiB resident that its operator new calls do not explain, std {:.1f} MiB",
-                                         *unexplained / mib, *std_unexplained / mib)));
+        flags.push_back(
+            flag("memory_outside_operator_new",
+                 fmt::format("{:.1f} MiB resident that its operator new calls do not explain, std {:.1f} MiB",
+                             *unexplained / mib, *std_unexplained / mib)));
     }
     const auto outside = outside_clock_ns(cell), std_outside = outside_clock_ns(std_cell);
     const auto std_phase = median_value(std_cell, "phase_ms");
@@ -115,12 +118,14 @@ void flag_cells(json& cells) {
     std::vector<json> flags(cells.size(), json::array());
     for (std::size_t i = 0; i < cells.size(); ++i) {
         const json& cell = cells[i];
-        if (cell.contains("external") || cell.at("strategy") == baseline_strategy || cell.at("status") != "ok") continue;
+        if (!kind_of(cell).runs_a_strategy() || cell.at("strategy") == baseline_strategy || cell.at("status") != "ok") {
+            continue;
+        }
         auto found = std_cells.find(key_of(cell));
         if (found != std_cells.end()) flags[i] = flags_against(cell, *found->second);
     }
     for (std::size_t i = 0; i < cells.size(); ++i) {
-        if (!cells[i].contains("external")) cells[i]["flags"] = std::move(flags[i]);
+        if (kind_of(cells[i]).runs_a_strategy()) cells[i]["flags"] = std::move(flags[i]);
     }
 }
 
@@ -128,14 +133,17 @@ std::map<std::string, strategy_fault> strategy_faults(const json& cells) {
     std::map<std::string, std::map<std::string, unsigned>> counts;
     for (const auto& cell : cells) {
         const auto status = cell.at("status").get<std::string>();
-        if (cell.contains("external") || status == "ok" || status == "pending" || status == "not_applicable") continue;
+        if (!kind_of(cell).runs_a_strategy() || status == "ok" || status == "pending" || status == "not_applicable") {
+            continue;
+        }
         ++counts[cell.at("strategy").get<std::string>()][status];
     }
     std::map<std::string, strategy_fault> faults;
     for (const auto& [strategy, by_status] : counts) {
         strategy_fault& fault = faults[strategy];
         for (const auto& [status, n] : by_status) {
-            fault.text += fmt::format("{}{} in {} cell{}", fault.text.empty() ? "" : ", ", status, n, n == 1 ? "" : "s");
+            fault.text +=
+                fmt::format("{}{} in {} cell{}", fault.text.empty() ? "" : ", ", status, n, n == 1 ? "" : "s");
             fault.untrusted = fault.untrusted || status != "failed";
         }
     }

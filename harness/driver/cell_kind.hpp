@@ -76,6 +76,9 @@ public:
     virtual bool calibrated() const = 0;
     // Whether `allocproof instructions` counts its cells.
     virtual bool instruction_counted() const = 0;
+    // Whether its cells run a strategy, which the strategy checks judge (conformance, flags, a
+    // strategy's faults) and the console's strategy table shows.
+    virtual bool runs_a_strategy() const = 0;
 
     // ---- groups ------------------------------------------------------------------------------------
     // planned_cell::group: the cells that must do the same operations; a shard keeps them whole.

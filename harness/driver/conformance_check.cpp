@@ -1,5 +1,6 @@
 #include "harness/driver/conformance_check.hpp"
 
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/matrix_catalogue.hpp"
 
@@ -26,7 +27,7 @@ constexpr std::string_view failure_prefix = "allocproof-cell: conformance check 
 constexpr std::string_view note_prefix = "allocproof-cell: conformance note: ";
 
 struct conformance_verdict {
-    std::string refusal;  // the failed check: its cells are not measured
+    std::string refusal;    // the failed check: its cells are not measured
     std::string unchecked;  // the check could not finish: its cells are measured, and show why
     std::vector<std::string> notes;
 };
@@ -54,7 +55,8 @@ conformance_verdict verdict_of(const child_outcome& outcome) {
     } else if (outcome.signal != 0) {
         reason = fmt::format("{}: crashed with {}", step, signal_name(outcome.signal));
     } else {
-        reason = fmt::format("{}: the check exited with code {}{}", step, outcome.exit_code, last.empty() ? "" : ": " + last);
+        reason = fmt::format("{}: the check exited with code {}{}", step, outcome.exit_code,
+                             last.empty() ? "" : ": " + last);
     }
     return v;
 }
@@ -67,10 +69,11 @@ void check_conformance(const plan& p, const matrix_request& request, const run_o
     std::vector<std::string> strategies;
     std::string allocator;
     for (const auto& cell : p.cells) {
-        if (cell.external) continue;
+        if (!kind_of(cell).runs_a_strategy()) continue;
         if (allocator.empty()) allocator = cell.allocator;
         const strategy_traits* traits = catalogue().find_strategy(cell.strategy);
-        if (traits != nullptr && traits->provides_blocks && std::ranges::find(strategies, cell.strategy) == strategies.end()) {
+        if (traits != nullptr && traits->provides_blocks &&
+            std::ranges::find(strategies, cell.strategy) == strategies.end()) {
             strategies.push_back(cell.strategy);
         }
     }
@@ -84,19 +87,22 @@ void check_conformance(const plan& p, const matrix_request& request, const run_o
         if (outcome.interrupted) return;
         const conformance_verdict v = verdict_of(outcome);
         for (const auto& note : v.notes) {
-            std::cout << fmt::format("allocproof: strategy '{}': {}; measured all the same (the memory it keeps shows "
-                                     "in its cells)\n",
-                                     strategy, note);
+            std::cout << fmt::format(
+                "allocproof: strategy '{}': {}; measured all the same (the memory it keeps shows "
+                "in its cells)\n",
+                strategy, note);
         }
         if (!v.unchecked.empty()) {
-            std::cout << fmt::format("allocproof: strategy '{}' could not be checked ({}): its cells are measured, "
-                                     "and will show the fault\n",
-                                     strategy, v.unchecked);
+            std::cout << fmt::format(
+                "allocproof: strategy '{}' could not be checked ({}): its cells are measured, "
+                "and will show the fault\n",
+                strategy, v.unchecked);
         }
         if (v.refusal.empty()) continue;
-        std::cout << fmt::format("allocproof: strategy '{}' failed its conformance check ({}): its cells are not "
-                                 "measured\n",
-                                 strategy, v.refusal);
+        std::cout << fmt::format(
+            "allocproof: strategy '{}' failed its conformance check ({}): its cells are not "
+            "measured\n",
+            strategy, v.refusal);
         refusals()[strategy] = v.refusal;
     }
 }

@@ -2,6 +2,7 @@
 // programs with theirs to glibc. Each kind of cell has its own table (they share no columns but
 // the status); a cell kind that gains a table adds one here.
 #include "harness/driver/cell_flags.hpp"
+#include "harness/driver/cell_kind.hpp"
 #include "harness/driver/run_reporter.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +15,9 @@ namespace allocproof::driver {
 using json = nlohmann::json;
 
 namespace {
+
+// The strategy table holds the cells that run a strategy; the programs' table the others.
+bool runs_a_strategy(const json& cell) { return kind_of(cell).runs_a_strategy(); }
 
 // "1.234 [1.100, 1.400]", or the estimate alone when the ratio has no interval; "" without one.
 std::string ratio_text(const json& ratios, const char* metric) {
@@ -57,11 +61,11 @@ void print_model_cell(std::ostream& out, const json& cell) {
 }
 
 void print_model_table(std::ostream& out, const json& cells) {
-    if (std::ranges::all_of(cells, [](const json& cell) { return cell.contains("external"); })) return;
+    if (std::ranges::none_of(cells, runs_a_strategy)) return;
     out << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}\n", "workload", "strategy", "allocator", "t",
                        "status", "ns/op", "cv", "ratio to std [95% CI]");
     for (const auto& cell : cells) {
-        if (!cell.contains("external")) print_model_cell(out, cell);
+        if (runs_a_strategy(cell)) print_model_cell(out, cell);
     }
     // A strategy answers for all its cells: its ok cells above are read with this in mind.
     for (const auto& [strategy, fault] : strategy_faults(cells)) {
@@ -89,11 +93,11 @@ void print_program_cell(std::ostream& out, const json& cell) {
 }
 
 void print_program_table(std::ostream& out, const json& cells) {
-    if (std::ranges::none_of(cells, [](const json& cell) { return cell.contains("external"); })) return;
+    if (std::ranges::all_of(cells, runs_a_strategy)) return;
     out << fmt::format("\n{:<12} {:<9} {:<14} {:>8} {:>8} {:>9} {:>22}  {}\n", "program", "allocator", "status",
                        "wall s", "cpu s", "rss MiB", "throughput", "ratio to glibc: wall [95% CI], cpu");
     for (const auto& cell : cells) {
-        if (cell.contains("external")) print_program_cell(out, cell);
+        if (!runs_a_strategy(cell)) print_program_cell(out, cell);
     }
 }
 

@@ -59,6 +59,7 @@ public:
     }
     bool calibrated() const override { return true; }
     bool instruction_counted() const override { return true; }
+    bool runs_a_strategy() const override { return true; }
 
     std::string group(const planned_cell& c) const override { return fmt::format("{}|{}", c.workload, c.threads); }
     std::string record_group(const json& cell) const override {

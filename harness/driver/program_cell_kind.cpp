@@ -76,6 +76,7 @@ public:
     bool calibrated() const override { return false; }
     // A real program runs its own threads.
     bool instruction_counted() const override { return false; }
+    bool runs_a_strategy() const override { return false; }
 
     std::string group(const planned_cell& c) const override { return c.workload; }
     std::string record_group(const json& cell) const override { return cell.value("workload", ""); }
