@@ -27,7 +27,8 @@ void check_specs(const std::vector<std::string>& files, const std::vector<std::s
         for (const char* scale : {"default", "quick", "test"}) {
             if (!spec->scales.contains(scale)) broken("load_external_specs", spec->name + " lacks a scale");
         }
-        if (spec->threads < 1 || spec->threads > 4096) broken("load_external_specs", spec->name + " threads out of range");
+        if (spec->threads < 1 || spec->threads > 4096)
+            broken("load_external_specs", spec->name + " threads out of range");
     }
     external_list_json(specs);
 }

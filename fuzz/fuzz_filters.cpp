@@ -27,15 +27,16 @@ template <class Parse>
 void expecting_usage_error(Parse&& parse) {
     try {
         std::invoke(std::forward<Parse>(parse));
-    } catch (const usage_error&) {
-    }
+    } catch (const usage_error&) {}
 }
 
 void check_lists(const std::string& text) {
     expecting_usage_error([&] {
         const auto items = split_list(text, "--workloads");
-        if (fmt::format("{}", fmt::join(items, ",")) != text) broken("split_list", "the items do not rejoin to the text");
-        if (std::ranges::any_of(items, [](const auto& item) { return item.empty(); })) broken("split_list", "an empty item");
+        if (fmt::format("{}", fmt::join(items, ",")) != text)
+            broken("split_list", "the items do not rejoin to the text");
+        if (std::ranges::any_of(items, [](const auto& item) { return item.empty(); }))
+            broken("split_list", "an empty item");
     });
     expecting_usage_error([&] {
         const auto counts = parse_counts(text, "--threads");
@@ -55,7 +56,6 @@ void check_shard(const std::string& text) {
         if (index < 1 || index > count || count > max_shards) {
             broken("parse_shard", fmt::format("{}/{} from '{}'", index, count, text));
         }
-
     });
 }
 

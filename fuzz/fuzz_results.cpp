@@ -8,7 +8,7 @@
 #include "harness/driver/matrix.hpp"
 #include "harness/driver/merge.hpp"
 #include "harness/driver/results_file.hpp"  // load_results
-#include "harness/driver/run.hpp"  // exit_usage
+#include "harness/driver/run.hpp"           // exit_usage
 
 #include <zlib.h>
 
@@ -28,7 +28,8 @@ namespace {
 fs::path gzip_file(const std::string& name, std::string_view content) {
     const auto path = scratch_folder() / name;
     gzFile out = gzopen(path.c_str(), "wb1");
-    if (out == nullptr || (!content.empty() && gzwrite(out, content.data(), static_cast<unsigned>(content.size())) <= 0) ||
+    if (out == nullptr ||
+        (!content.empty() && gzwrite(out, content.data(), static_cast<unsigned>(content.size())) <= 0) ||
         gzclose(out) != Z_OK) {
         broken("cannot write a gzip scratch file", path.string());
     }
@@ -137,8 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (kept->contains("plan") && kept->at("plan").is_object() && kept->at("plan").contains("request")) {
         try {
             matrix_request_from_json(kept->at("plan").at("request"));
-        } catch (const usage_error&) {
-        }
+        } catch (const usage_error&) {}
     }
     return 0;
 }

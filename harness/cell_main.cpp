@@ -69,8 +69,8 @@ json identity_json(const allocator_identity& id) {
 // What one latency sample and one counted allocator call cost on this machine, measured in this
 // process before the cell runs, so every record says how much of its time the probes took.
 struct probe_cost {
-    double timer_sample_ns = 0;     // two clock reads and a histogram update
-    double counter_ns_per_call = 0; // counting on minus counting off, per new or delete
+    double timer_sample_ns = 0;      // two clock reads and a histogram update
+    double counter_ns_per_call = 0;  // counting on minus counting off, per new or delete
 };
 
 template <class Body>
@@ -80,8 +80,7 @@ double ns_per_iteration(std::uint64_t iterations, Body&& body) {
         body();
     }
     auto elapsed = std::chrono::steady_clock::now() - start;
-    return static_cast<double>(
-               std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) /
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) /
            static_cast<double>(iterations);
 }
 
@@ -125,20 +124,16 @@ json timeline_json(const std::vector<timeline_point>& timeline) {
     return {{"ops_done", ops}, {"elapsed_ns", elapsed}, {"rss_bytes", rss}, {"live_bytes", live}};
 }
 
-json measurement_json(const cell_measurement& m, const probe_cost& cost,
-                      std::uint64_t sample_every) {
+json measurement_json(const cell_measurement& m, const probe_cost& cost, std::uint64_t sample_every) {
     json sparse = json::array();
     for (std::size_t i = 0; i < m.latency_buckets.size(); ++i) {
         if (m.latency_buckets[i] != 0) {
             sparse.push_back({i, m.latency_buckets[i]});
         }
     }
-    auto optional = [](const std::optional<std::uint64_t>& v) {
-        return v ? json(*v) : json(nullptr);
-    };
+    auto optional = [](const std::optional<std::uint64_t>& v) { return v ? json(*v) : json(nullptr); };
     double ops = static_cast<double>(m.ops_per_thread) * m.threads;
-    double samples = std::ceil(static_cast<double>(m.ops_per_thread) /
-                               static_cast<double>(sample_every)) * m.threads;
+    double samples = std::ceil(static_cast<double>(m.ops_per_thread) / static_cast<double>(sample_every)) * m.threads;
     double calls = static_cast<double>(m.alloc_calls + m.free_calls);
     double probe_ns = samples * cost.timer_sample_ns + calls * std::max(0.0, cost.counter_ns_per_call);
     return {
@@ -149,9 +144,7 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
         {"setup_ns", m.setup_ns},
         {"teardown_ns", m.teardown_ns},
         {"process_cpu_ns", m.process_cpu_ns},
-        {"latency", {{"sample_every", sample_every},
-                     {"max_ns", m.latency_max_ns},
-                     {"buckets", sparse}}},
+        {"latency", {{"sample_every", sample_every}, {"max_ns", m.latency_max_ns}, {"buckets", sparse}}},
         {"alloc_calls", m.alloc_calls},
         {"free_calls", m.free_calls},
         {"bytes_requested", m.bytes_requested},
@@ -171,12 +164,12 @@ json measurement_json(const cell_measurement& m, const probe_cost& cost,
         {"bytes_copied", optional(m.bytes_copied)},
         {"timeline", timeline_json(m.timeline)},
         {"digest", digest_hex(m.digest)},
-        {"probe_cost", {{"timer_sample_ns", cost.timer_sample_ns},
-                        {"counter_ns_per_call", cost.counter_ns_per_call},
-                        {"estimated_ns", probe_ns},
-                        {"estimated_fraction_of_cpu",
-                         m.cpu_ns > 0 ? probe_ns / static_cast<double>(m.cpu_ns) : 0.0},
-                        {"estimated_ns_per_op", ops > 0 ? probe_ns / ops : 0.0}}},
+        {"probe_cost",
+         {{"timer_sample_ns", cost.timer_sample_ns},
+          {"counter_ns_per_call", cost.counter_ns_per_call},
+          {"estimated_ns", probe_ns},
+          {"estimated_fraction_of_cpu", m.cpu_ns > 0 ? probe_ns / static_cast<double>(m.cpu_ns) : 0.0},
+          {"estimated_ns_per_op", ops > 0 ? probe_ns / ops : 0.0}}},
     };
 }
 
@@ -194,9 +187,12 @@ json build_description(const std::vector<loaded_plugin>& plugins) {
                           {"abi_tag", plugin.abi_tag},
                           {"strategies", plugin.strategies}});
     }
-    return {{"schema", "allocproof-build/1"}, {"abi_tag", host_plugin_abi_tag()},
-            {"workloads", workloads},         {"strategies", strategies},
-            {"cells", cells},                 {"conflicts", reg.conflicts()},
+    return {{"schema", "allocproof-build/1"},
+            {"abi_tag", host_plugin_abi_tag()},
+            {"workloads", workloads},
+            {"strategies", strategies},
+            {"cells", cells},
+            {"conflicts", reg.conflicts()},
             {"plugins", loaded}};
 }
 
@@ -221,7 +217,8 @@ int check_conformance(const std::string& strategy) {
     }
     // At once: what a failed strategy left behind is not torn down (it may be corrupt).
     if (failed) conformance_check_failed(failed->check.c_str(), failed->what.c_str());
-    std::cout << json{{"schema", "allocproof-conformance/1"}, {"strategy", strategy}, {"passed", passed}}.dump() << "\n";
+    std::cout << json{{"schema", "allocproof-conformance/1"}, {"strategy", strategy}, {"passed", passed}}.dump()
+              << "\n";
     return 0;
 }
 
@@ -267,19 +264,17 @@ int measure_cell(const cell_options& o) {
         std::cout << identity_json(identity).dump() << "\n";
         return 0;
     }
-    if (!identity.serves_malloc ||
-        (!o.expected_allocator.empty() && o.expected_allocator != identity.name)) {
-        std::cerr << "allocproof-cell: asked for allocator '" << o.expected_allocator
-                  << "' but malloc is served by " << identity.malloc_provider << " ("
-                  << identity.name << ", ownership check "
+    if (!identity.serves_malloc || (!o.expected_allocator.empty() && o.expected_allocator != identity.name)) {
+        std::cerr << "allocproof-cell: asked for allocator '" << o.expected_allocator << "' but malloc is served by "
+                  << identity.malloc_provider << " (" << identity.name << ", ownership check "
                   << (identity.serves_malloc ? "passed" : "failed") << ")\n";
         return exit_codes::cell::allocator_mismatch;
     }
 
     const cell_entry* cell = registry::instance().find_cell(request.workload, request.strategy);
     if (cell == nullptr) {
-        std::cerr << "allocproof-cell: no cell for workload '" << request.workload
-                  << "' and strategy '" << request.strategy << "'\n";
+        std::cerr << "allocproof-cell: no cell for workload '" << request.workload << "' and strategy '"
+                  << request.strategy << "'\n";
         return exit_codes::cell::usage;
     }
     // Under callgrind nothing is timed, and the probes' cost would take most of the run.

@@ -68,14 +68,16 @@ public:
             if (block == nullptr) {
                 if (traits_.may_refuse) return std::nullopt;  // its budget is spent
                 return failure{"allocate", fmt::format("{}: allocate({}) returned nullptr, and it does not declare "
-                                                       "may_refuse", where(), spec_.size)};
+                                                       "may_refuse",
+                                                       where(), spec_.size)};
             }
             if (!aligned(block, required_alignment(spec_.size, spec_.alignment, traits_.max_alignment))) {
                 const std::size_t found = lowest_alignment(block);
                 strategy_.deallocate(block, spec_.size);
-                return failure{"alignment", fmt::format("{}: a block at {} is aligned to {} bytes (it declares "
-                                                        "max_alignment {})",
-                                                        where(), static_cast<void*>(block), found, traits_.max_alignment)};
+                return failure{"alignment",
+                               fmt::format("{}: a block at {} is aligned to {} bytes (it declares "
+                                           "max_alignment {})",
+                                           where(), static_cast<void*>(block), found, traits_.max_alignment)};
             }
             live_.push_back({block, spec_.size, static_cast<unsigned char>(random_() | 1)});
             std::memset(block, live_.back().canary, spec_.size);
@@ -100,7 +102,8 @@ public:
         for (const auto& b : live_) {
             if (!intact(b)) {
                 return failure{"contents kept", fmt::format("{} {}: the live block at {} no longer holds what was "
-                                                            "written to it", where(), when, static_cast<void*>(b.data))};
+                                                            "written to it",
+                                                            where(), when, static_cast<void*>(b.data))};
             }
         }
         return std::nullopt;
@@ -112,7 +115,8 @@ public:
         for (std::size_t i = 0; i < count && !live_.empty(); ++i) {
             if (!intact(live_.back())) {
                 return failure{"contents kept", fmt::format("{}: the live block at {} no longer holds what was "
-                                                            "written to it", where(), static_cast<void*>(live_.back().data))};
+                                                            "written to it",
+                                                            where(), static_cast<void*>(live_.back().data))};
             }
             strategy_.deallocate(live_.back().data, live_.back().size);
             live_.pop_back();
@@ -238,17 +242,19 @@ private:
         const auto* words = static_cast<const std::uint64_t*>(block);
         const std::uint64_t tag = words[0];
         if ((tag & (0xFFULL << 56)) != tag_marker || owner_of(tag) >= settings_.threads) {
-            fail(fmt::format("thread {} {} a block at {} whose first word is {:#x}, no block's tag: another "
-                             "block was written over it while it was live",
-                             holder, when, block, tag));
+            fail(
+                fmt::format("thread {} {} a block at {} whose first word is {:#x}, no block's tag: another "
+                            "block was written over it while it was live",
+                            holder, when, block, tag));
             return false;
         }
         const std::size_t count = bytes_of(tag) / 8;
         for (std::size_t i = 1; i < count; ++i) {
             if (words[i] != word_at(tag, i)) {
-                fail(fmt::format("thread {} {} block #{} of thread {} at {}, whose byte {} was overwritten while "
-                                 "it was live (blocks handed out twice, or a free list written by two threads)",
-                                 holder, when, tag & 0xFFFF'FFFF'FFFFULL, owner_of(tag), block, i * 8));
+                fail(
+                    fmt::format("thread {} {} block #{} of thread {} at {}, whose byte {} was overwritten while "
+                                "it was live (blocks handed out twice, or a free list written by two threads)",
+                                holder, when, tag & 0xFFFF'FFFF'FFFFULL, owner_of(tag), block, i * 8));
                 return false;
             }
         }
@@ -261,9 +267,7 @@ private:
         failed_.store(true);
     }
 
-    void release(void* block) {
-        strategy_.deallocate(block, bytes_of(*static_cast<const std::uint64_t*>(block)));
-    }
+    void release(void* block) { strategy_.deallocate(block, bytes_of(*static_cast<const std::uint64_t*>(block))); }
 
     handoff_ring& to(unsigned from, unsigned destination) { return to_[from * settings_.threads + destination]; }
     handoff_ring& back(unsigned from, unsigned owner) { return back_[from * settings_.threads + owner]; }
@@ -345,7 +349,8 @@ private:
                 void* oldest = own.front();
                 own.pop_front();
                 if (!verify(oldest, t, "kept")) return false;
-                const unsigned destination = (t + 1 + static_cast<unsigned>(number % (settings_.threads - 1))) % settings_.threads;
+                const unsigned destination =
+                    (t + 1 + static_cast<unsigned>(number % (settings_.threads - 1))) % settings_.threads;
                 in_flight_.fetch_add(1);
                 if (!to(t, destination).try_push(oldest)) {
                     in_flight_.fetch_sub(1);

@@ -42,8 +42,8 @@ struct stress_settings {
     // More threads than most machines' cores: a thread preempted in the middle of a call races with
     // the others as surely as two running at once; the more threads, the more such preemptions.
     unsigned threads = 8;
-    std::uint64_t blocks_per_thread = 50'000;         // each thread allocates at least this many,
-    std::chrono::milliseconds min_duration{150};      // and goes on for at least this long
+    std::uint64_t blocks_per_thread = 50'000;     // each thread allocates at least this many,
+    std::chrono::milliseconds min_duration{150};  // and goes on for at least this long
 };
 std::optional<failure> stress_check(const strategy_traits& traits, const strategy_maker& make,
                                     const stress_settings& settings = {}, const step_notice& notice = {});

@@ -22,8 +22,8 @@ inline void count_allocation(std::size_t bytes) {
         ++thread_alloc_counts.allocations;
         thread_alloc_counts.bytes_requested += bytes;
         // Only allocations can raise the peak, so a free costs no comparison.
-        const auto held = static_cast<std::int64_t>(thread_alloc_counts.bytes_requested -
-                                                    thread_alloc_counts.bytes_released);
+        const auto held =
+            static_cast<std::int64_t>(thread_alloc_counts.bytes_requested - thread_alloc_counts.bytes_released);
         thread_held_peak = held > thread_held_peak ? held : thread_held_peak;
     }
 }

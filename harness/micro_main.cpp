@@ -35,11 +35,10 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < std::size(entry.arguments); ++k) {
             const std::size_t argument = entry.arguments[k];
             if (k > 0 && argument == entry.arguments[0]) continue;  // one argument only
-            std::string name = std::string(entry.pattern) + "/" + std::string(entry.strategy) + "/" +
-                               std::to_string(argument);
-            auto* b = benchmark::RegisterBenchmark(name.c_str(), [run = entry.run, argument](benchmark::State& s) {
-                run(s, argument);
-            });
+            std::string name =
+                std::string(entry.pattern) + "/" + std::string(entry.strategy) + "/" + std::to_string(argument);
+            auto* b = benchmark::RegisterBenchmark(
+                name.c_str(), [run = entry.run, argument](benchmark::State& s) { run(s, argument); });
             if (entry.manual_time) b->UseManualTime();
             if (fixed_iterations != nullptr) b->Iterations(std::atoll(fixed_iterations));
         }

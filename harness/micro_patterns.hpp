@@ -92,9 +92,7 @@ inline const std::vector<std::uint32_t>& replacement_picks() {
     return picks;
 }
 
-inline void touch(void* block, std::size_t value) {
-    static_cast<std::uint64_t*>(block)[0] = value;
-}
+inline void touch(void* block, std::size_t value) { static_cast<std::uint64_t*>(block)[0] = value; }
 
 inline void cpu_relax(unsigned& spins) {
     if (++spins > 256) {
@@ -186,8 +184,7 @@ void replace_big(benchmark::State& state, std::size_t size) {
 // Runs `main_batch` here and `helper_batch` on one helper thread, together, once per benchmark
 // iteration, and times each iteration from the release of both to the end of the slower.
 template <class MainBatch, class HelperBatch>
-void run_paired(benchmark::State& state, MainBatch main_batch, HelperBatch helper_batch,
-                std::int64_t items_per_batch) {
+void run_paired(benchmark::State& state, MainBatch main_batch, HelperBatch helper_batch, std::int64_t items_per_batch) {
     using clock = std::chrono::steady_clock;
     std::barrier sync(2);
     bool finished = false;  // written before a barrier, read after it: the barrier orders them

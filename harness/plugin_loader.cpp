@@ -21,7 +21,10 @@ bool looks_like_elf(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::array<char, 4> magic{};
     in.read(magic.data(), magic.size());
-    return in && std::memcmp(magic.data(), "\x7f" "ELF", 4) == 0;
+    return in && std::memcmp(magic.data(),
+                             "\x7f"
+                             "ELF",
+                             4) == 0;
 }
 
 std::vector<std::string> strategy_names() {
@@ -52,28 +55,28 @@ loaded_plugin load_plugin(const std::filesystem::path& path) {
     using entry_function = const allocproof_plugin_v1* (*)();
     auto entry = reinterpret_cast<entry_function>(::dlsym(handle, plugin_entry_symbol));
     if (entry == nullptr) {
-        throw plugin_error(fmt::format(
-            "plugin {}: no entry point {} (a plugin ends with ALLOCPROOF_PLUGIN(...) from "
-            "<allocproof/plugin.hpp>)",
-            shown, plugin_entry_symbol));
+        throw plugin_error(
+            fmt::format("plugin {}: no entry point {} (a plugin ends with ALLOCPROOF_PLUGIN(...) from "
+                        "<allocproof/plugin.hpp>)",
+                        shown, plugin_entry_symbol));
     }
     const allocproof_plugin_v1* plugin = entry();
     if (plugin == nullptr || plugin->abi_tag == nullptr) {
         throw plugin_error(fmt::format("plugin {}: its entry point returned no description", shown));
     }
     if (std::strcmp(plugin->abi_tag, plugin_abi_tag) != 0) {
-        throw plugin_error(fmt::format(
-            "plugin {}: built for '{}', but this allocproof is '{}'; rebuild the plugin against this "
-            "installation's headers (find_package(allocproof) from its prefix)",
-            shown, plugin->abi_tag, plugin_abi_tag));
+        throw plugin_error(
+            fmt::format("plugin {}: built for '{}', but this allocproof is '{}'; rebuild the plugin against this "
+                        "installation's headers (find_package(allocproof) from its prefix)",
+                        shown, plugin->abi_tag, plugin_abi_tag));
     }
     const auto before = strategy_names();
     const auto conflicts_before = registry::instance().conflicts().size();
     plugin->register_strategies();
     const auto& conflicts = registry::instance().conflicts();
     if (conflicts.size() != conflicts_before) {
-        throw plugin_error(fmt::format("plugin {}: its {} is already registered (names must be unique)",
-                                       shown, conflicts.back()));
+        throw plugin_error(
+            fmt::format("plugin {}: its {} is already registered (names must be unique)", shown, conflicts.back()));
     }
     loaded_plugin loaded{shown, plugin->name != nullptr ? plugin->name : "", plugin->abi_tag, {}};
     for (auto& name : strategy_names()) {

@@ -60,7 +60,7 @@ bool register_strategy() {
 
 }  // namespace allocproof
 
-#define ALLOCPROOF_REGISTER_STRATEGY(...)                                    \
-    template <>                                                              \
+#define ALLOCPROOF_REGISTER_STRATEGY(...)                                          \
+    template <>                                                                    \
     inline const bool allocproof::registration::strategy_registered<__VA_ARGS__> = \
         ::allocproof::register_strategy<__VA_ARGS__>();

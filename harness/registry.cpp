@@ -11,9 +11,7 @@ registry& registry::instance() {
     return the_registry;
 }
 
-std::string_view registry::intern(std::string name) {
-    return *names_.insert(std::move(name)).first;
-}
+std::string_view registry::intern(std::string name) { return *names_.insert(std::move(name)).first; }
 
 std::vector<std::string_view> registry::workload_names(const workload_traits& traits) {
     if (traits.variants.empty()) return {traits.name};
@@ -50,8 +48,7 @@ void registry::add_strategy(const strategy_traits& traits, strategy_factory make
     strategies_.push_back({traits, make});
 }
 
-void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run,
-                        unsigned variant) {
+void registry::add_cell(std::string_view workload, std::string_view strategy, cell_function run, unsigned variant) {
     if (find_cell(workload, strategy) == nullptr) {
         cells_.push_back({workload, strategy, run, variant});
     }
@@ -83,16 +80,14 @@ const strategy_traits* registry::find_strategy(std::string_view name) const {
     return it == strategies_.end() ? nullptr : &it->traits;
 }
 
-std::unique_ptr<erased_strategy> registry::make_strategy(std::string_view name,
-                                                         const block_spec& spec) const {
+std::unique_ptr<erased_strategy> registry::make_strategy(std::string_view name, const block_spec& spec) const {
     auto it = std::ranges::find_if(strategies_, [&](const strategy_entry& e) { return e.traits.name == name; });
     return it == strategies_.end() || it->make == nullptr ? nullptr : it->make(spec);
 }
 
 const cell_entry* registry::find_cell(std::string_view workload, std::string_view strategy) const {
-    auto it = std::ranges::find_if(cells_, [&](const cell_entry& cell) {
-        return cell.workload == workload && cell.strategy == strategy;
-    });
+    auto it = std::ranges::find_if(
+        cells_, [&](const cell_entry& cell) { return cell.workload == workload && cell.strategy == strategy; });
     return it == cells_.end() ? nullptr : &*it;
 }
 

@@ -32,9 +32,7 @@ std::vector<double> sorted_copy(std::span<const double> values) {
 
 }  // namespace
 
-double quantile(std::span<const double> values, double q) {
-    return quantile_of_sorted(sorted_copy(values), q);
-}
+double quantile(std::span<const double> values, double q) { return quantile_of_sorted(sorted_copy(values), q); }
 
 double median(std::span<const double> values) { return quantile(values, 0.5); }
 
@@ -69,7 +67,8 @@ trimmed_sample trim_sample(std::span<const double> values, double trim) {
     trimmed_sample s;
     s.n = n;
     s.mean = std::accumulate(sorted.begin() + static_cast<std::ptrdiff_t>(g),
-                             sorted.end() - static_cast<std::ptrdiff_t>(g), 0.0) / static_cast<double>(h);
+                             sorted.end() - static_cast<std::ptrdiff_t>(g), 0.0) /
+             static_cast<double>(h);
     // Winsorized: the g lowest values become the lowest kept one, the g highest the highest kept.
     for (std::size_t i = 0; i < g; ++i) {
         sorted[i] = sorted[g];
@@ -117,8 +116,7 @@ interval trimmed_contrast(std::span<const term> terms, double confidence) {
     return result;
 }
 
-interval ratio_interval(std::span<const double> candidate, std::span<const double> baseline,
-                        double confidence) {
+interval ratio_interval(std::span<const double> candidate, std::span<const double> baseline, double confidence) {
     auto logs = [](std::span<const double> values) {
         std::vector<double> out;
         out.reserve(values.size());
@@ -131,8 +129,8 @@ interval ratio_interval(std::span<const double> candidate, std::span<const doubl
     const auto c = logs(candidate), b = logs(baseline);
     const term terms[] = {{c, 1}, {b, -1}};
     interval log_scale = trimmed_contrast(terms, confidence);
-    return {std::exp(log_scale.estimate), std::exp(log_scale.low), std::exp(log_scale.high),
-            log_scale.std_error, log_scale.df};
+    return {std::exp(log_scale.estimate), std::exp(log_scale.low), std::exp(log_scale.high), log_scale.std_error,
+            log_scale.df};
 }
 
 namespace {
@@ -188,8 +186,8 @@ rank_test mann_whitney(std::span<const double> x, std::span<const double> y) {
         const auto counts = u_distribution(n1, n2);
         const auto tail_end = static_cast<std::size_t>(std::min(result.u, d1 * d2 - result.u));
         const std::int64_t total = std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
-        const std::int64_t tail = std::accumulate(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(tail_end) + 1,
-                                                  std::int64_t{0});
+        const std::int64_t tail = std::accumulate(
+            counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(tail_end) + 1, std::int64_t{0});
         result.p = std::min(1.0, 2 * static_cast<double>(tail) / static_cast<double>(total));
         result.exact = true;
         return result;

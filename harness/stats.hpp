@@ -54,8 +54,8 @@ struct term {
 };
 
 struct interval {
-    double estimate = 0;   // the contrast on the data as measured
-    double low = 0;        // bounds of the confidence interval
+    double estimate = 0;  // the contrast on the data as measured
+    double low = 0;       // bounds of the confidence interval
     double high = 0;
     double std_error = 0;  // 0 when every sample is constant: then low = high = estimate
     double df = 0;         // Welch-Satterthwaite; infinite when std_error is 0
@@ -67,8 +67,7 @@ interval trimmed_contrast(std::span<const term> terms, double confidence = 0.95)
 
 // The typical candidate / baseline: exp of the contrast of the log values, its interval likewise.
 // Every value must be positive and each side have 2 or more (std::invalid_argument otherwise).
-interval ratio_interval(std::span<const double> candidate, std::span<const double> baseline,
-                        double confidence = 0.95);
+interval ratio_interval(std::span<const double> candidate, std::span<const double> baseline, double confidence = 0.95);
 
 // The two-sided Student t quantile for a confidence level at df degrees of freedom (the normal one
 // for infinite df).

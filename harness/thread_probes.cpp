@@ -25,15 +25,13 @@ namespace allocproof {
 std::uint64_t thread_cpu_ns() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-           static_cast<std::uint64_t>(ts.tv_nsec);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::uint64_t process_cpu_ns() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-           static_cast<std::uint64_t>(ts.tv_nsec);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::uint64_t resident_bytes() {
@@ -160,11 +158,7 @@ void thread_perf_counters::stop() {
     if (under_valgrind()) callgrind_toggle_collect();
 }
 
-std::optional<std::uint64_t> thread_perf_counters::instructions() const {
-    return read_counter(instructions_fd_);
-}
-std::optional<std::uint64_t> thread_perf_counters::cycles() const {
-    return read_counter(cycles_fd_);
-}
+std::optional<std::uint64_t> thread_perf_counters::instructions() const { return read_counter(instructions_fd_); }
+std::optional<std::uint64_t> thread_perf_counters::cycles() const { return read_counter(cycles_fd_); }
 
 }  // namespace allocproof

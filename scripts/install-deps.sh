@@ -14,6 +14,8 @@ packages=(
   chromium
   # scripts/fuzz.sh: libFuzzer comes with clang's runtime.
   clang libclang-rt-14-dev
+  # The test `formatting` checks the tree's layout against .clang-format (clang-format 14).
+  clang-format
   # The real databases measured under each allocator (workloads/external/); optional at run
   # time: a workload whose program is missing is skipped, and the run says so.
   rocksdb-tools redis-server redis-tools sqlite3

@@ -23,7 +23,7 @@ struct aligned_pool_stats {
     std::size_t allocations = 0;  // over the pool's life
     std::size_t reuses = 0;       // allocations served by a released block
     std::size_t live_blocks = 0;
-    std::size_t block_size = 0;   // bytes per block: block_spec::size rounded up to the alignment
+    std::size_t block_size = 0;  // bytes per block: block_spec::size rounded up to the alignment
     std::size_t alignment = 0;
     arenas::arena_stats carving;  // the chunks fresh blocks are carved from
 };
@@ -75,8 +75,7 @@ public:
         freed->next = free_;
         free_ = freed;
         // Only the link stays readable, so that ASan catches a use after free inside the pool.
-        poison_memory(reinterpret_cast<std::byte*>(block) + sizeof(free_block),
-                      block_size_ - sizeof(free_block));
+        poison_memory(reinterpret_cast<std::byte*>(block) + sizeof(free_block), block_size_ - sizeof(free_block));
     }
 
     aligned_pool_stats statistics() const {

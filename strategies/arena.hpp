@@ -101,11 +101,11 @@ protected:
 // Derived from the bump pointer and kept up to date only on the slow path: the fast path
 // counts nothing.
 struct arena_stats {
-    std::size_t bytes_used = 0;       // handed out since the last reset, alignment padding included
-    std::size_t chunks = 0;           // held now
-    std::size_t bytes_held = 0;       // held now, chunk headers included
-    std::size_t chunks_taken = 0;     // over the arena's life, from its source
-    std::size_t chunks_given = 0;     // over the arena's life, back to its source
+    std::size_t bytes_used = 0;    // handed out since the last reset, alignment padding included
+    std::size_t chunks = 0;        // held now
+    std::size_t bytes_held = 0;    // held now, chunk headers included
+    std::size_t chunks_taken = 0;  // over the arena's life, from its source
+    std::size_t chunks_given = 0;  // over the arena's life, back to its source
 };
 
 // A single-thread bump allocator over chunks. Not a strategy itself: see `arena` below and
@@ -153,8 +153,7 @@ public:
     chunk* detach_all();
 
     arena_stats statistics() const {
-        return {used_before_ + (cursor_ - current_begin_), chunk_count_, bytes_held_, chunks_taken_,
-                chunks_given_};
+        return {used_before_ + (cursor_ - current_begin_), chunk_count_, bytes_held_, chunks_taken_, chunks_given_};
     }
     chunk_source* source() const { return source_; }
 
@@ -203,9 +202,9 @@ private:
     std::uintptr_t cursor_ = 0;  // next free byte of the current chunk (0: none yet)
     std::uintptr_t end_ = 0;
     std::uintptr_t current_begin_ = 0;  // where the current chunk's bump space starts
-    std::size_t used_before_ = 0;        // bytes_used outside the current chunk
-    chunk* chunks_ = nullptr;  // every chunk held, newest first
-    chunk* first_ = nullptr;   // the standard chunk reset() keeps
+    std::size_t used_before_ = 0;       // bytes_used outside the current chunk
+    chunk* chunks_ = nullptr;           // every chunk held, newest first
+    chunk* first_ = nullptr;            // the standard chunk reset() keeps
     std::size_t next_size_ = first_chunk_size;
     std::size_t chunk_count_ = 0;
     std::size_t bytes_held_ = 0;

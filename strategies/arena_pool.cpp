@@ -130,10 +130,7 @@ struct arena_pool::thread_registry {
 };
 
 arena_pool::arena_pool(const block_spec& spec, arenas::arena_pool_options options)
-    : options_(options),
-      serial_(next_serial()),
-      alignment_(arenas::checked_alignment(spec.alignment)),
-      own_(this) {}
+    : options_(options), serial_(next_serial()), alignment_(arenas::checked_alignment(spec.alignment)), own_(this) {}
 
 arena_pool::~arena_pool() {
     thread_registry::detach(*this);
@@ -187,8 +184,7 @@ void arena_pool::file_locked(arenas::chunk* chain, arenas::chunk*& overflow) {
             ++stats_.chunks_to_global;
             continue;
         }
-        arenas::chunk*& list =
-            c->size <= arenas::max_chunk_size ? free_[arenas::chunk_class_at_most(c->size)] : huge_;
+        arenas::chunk*& list = c->size <= arenas::max_chunk_size ? free_[arenas::chunk_class_at_most(c->size)] : huge_;
         c->next = list;
         list = c;
         ++stats_.free_chunks;

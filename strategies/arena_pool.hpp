@@ -120,9 +120,9 @@ private:
     pooled_arena* pop_arena_locked();
     void return_arena(pooled_arena* arena, bool thread_arena);
 
-    mutable std::mutex mutex_;  // the store, the arena lists, the counters
+    mutable std::mutex mutex_;                                  // the store, the arena lists, the counters
     std::array<arenas::chunk*, arenas::chunk_classes> free_{};  // standard sizes, by class
-    arenas::chunk* huge_ = nullptr;                              // bigger than max_chunk_size
+    arenas::chunk* huge_ = nullptr;                             // bigger than max_chunk_size
     arenas::arena_pool_stats stats_;
     pooled_arena* idle_ = nullptr;
     pooled_arena* all_ = nullptr;

@@ -55,9 +55,9 @@ public:
     };
 
     // Multiples of 16, so that every chunk is 16-aligned (see boost_pool.cpp); about 1.5x apart.
-    static constexpr std::array<std::size_t, 23> size_classes{
-        16,   32,   48,   64,   80,   96,    112,   128,   192,   256,   384,  512,
-        768,  1024, 1536, 2048, 3072, 4096,  6144,  8192,  16384, 32768, 65536};
+    static constexpr std::array<std::size_t, 23> size_classes{16,   32,   48,   64,   80,    96,    112,  128,
+                                                              192,  256,  384,  512,  768,   1024,  1536, 2048,
+                                                              3072, 4096, 6144, 8192, 16384, 32768, 65536};
 
     explicit boost_fast_pool(const block_spec& spec) : class_(class_of(spec)) {}
 
@@ -103,9 +103,7 @@ private:
     template <class Call, std::size_t... Is>
     void* dispatch(Call call, std::index_sequence<Is...>) const {
         void* result = nullptr;
-        (void)((class_ == Is &&
-                ((result = call(std::integral_constant<std::size_t, Is>{})), true)) ||
-               ...);
+        (void)((class_ == Is && ((result = call(std::integral_constant<std::size_t, Is>{})), true)) || ...);
         return result;
     }
 

@@ -49,7 +49,8 @@ public:
 
         T* acquire() {
             T* object = pool_.construct();
-            if (object == nullptr) [[unlikely]] throw std::bad_alloc();  // Boost returns 0
+            if (object == nullptr) [[unlikely]]
+                throw std::bad_alloc();  // Boost returns 0
             return object;
         }
         void release(T* object) { pool_.destroy(object); }

@@ -40,15 +40,12 @@ public:
         .fixed_size = true,
     };
 
-    explicit boost_pool(const block_spec& spec)
-        : chunk_bytes_(chunk_size(spec)), pool_(chunk_bytes_) {}
+    explicit boost_pool(const block_spec& spec) : chunk_bytes_(chunk_size(spec)), pool_(chunk_bytes_) {}
 
     boost_pool(const boost_pool&) = delete;
     boost_pool& operator=(const boost_pool&) = delete;
 
-    void* allocate(std::size_t /*bytes*/) {
-        return boost_free_list::handed_out(pool_.malloc(), chunk_bytes_);
-    }
+    void* allocate(std::size_t /*bytes*/) { return boost_free_list::handed_out(pool_.malloc(), chunk_bytes_); }
 
     void deallocate(void* block, std::size_t /*bytes*/) {
         boost_free_list::giving_back(block, chunk_bytes_);

@@ -87,19 +87,19 @@ budget_pool::budget_pool(pool_id id, const pool_config& config, std::size_t alig
 
 budget_pool::~budget_pool() {
     if (region_ != nullptr) {
-        ::operator delete(region_, max_blocks_ << shift_, std::align_val_t{alignment_});
+        ::operator delete (region_, max_blocks_ << shift_, std::align_val_t{alignment_});
     }
     delete[] stamps_;
 }
 
 std::byte* budget_pool::allocate_slow_locked() {
     if (region_ == nullptr && max_blocks_ != 0) {
-        region_ = static_cast<std::byte*>(
-            ::operator new(max_blocks_ << shift_, std::align_val_t{alignment_}, std::nothrow));
+        region_ =
+            static_cast<std::byte*>(::operator new (max_blocks_ << shift_, std::align_val_t{alignment_}, std::nothrow));
         if (region_ != nullptr && track_ages_) {
             stamps_ = new (std::nothrow) std::int64_t[max_blocks_];
             if (stamps_ == nullptr) {
-                ::operator delete(region_, max_blocks_ << shift_, std::align_val_t{alignment_});
+                ::operator delete (region_, max_blocks_ << shift_, std::align_val_t{alignment_});
                 region_ = nullptr;
             }
         }
@@ -142,8 +142,7 @@ pool_stats budget_pool::statistics() const {
     };
 }
 
-void budget_pool::collect_older_than(std::int64_t now, std::int64_t threshold_ns,
-                                     std::vector<old_block>& out) const {
+void budget_pool::collect_older_than(std::int64_t now, std::int64_t threshold_ns, std::vector<old_block>& out) const {
     std::lock_guard guard(lock_);
     if (stamps_ == nullptr) return;
     for (std::size_t i = 0; i < carved_; ++i) {
@@ -169,8 +168,7 @@ budgets::pool_id serving_pool_for(const block_spec& spec, const budgets::options
         }
     }
     if (best == budgets::pool_count) {
-        throw std::invalid_argument("budget_pools: no pool holds blocks of " + std::to_string(spec.size) +
-                                    " bytes");
+        throw std::invalid_argument("budget_pools: no pool holds blocks of " + std::to_string(spec.size) + " bytes");
     }
     return static_cast<budgets::pool_id>(best);
 }

@@ -69,8 +69,8 @@ struct pool_stats {
     std::size_t live_blocks = 0;
     std::size_t allocations = 0;  // served
     std::size_t frees = 0;
-    std::size_t refusals = 0;  // nullptr returned: limit reached, request larger than a block,
-                               // or the reservation failed
+    std::size_t refusals = 0;   // nullptr returned: limit reached, request larger than a block,
+                                // or the reservation failed
     std::size_t oversized = 0;  // of which: request larger than a block
     std::size_t warnings = 0;   // upward crossings of 80% of the limit
     bool under_pressure = false;
@@ -125,7 +125,8 @@ public:
 
     // nullptr when refused. `now` is the timestamp (read before the lock, to keep it short).
     void* allocate(std::size_t bytes, std::int64_t now, const strategies::budget_pools& owner) {
-        if (bytes > block_size_) [[unlikely]] return refuse_oversized();
+        if (bytes > block_size_) [[unlikely]]
+            return refuse_oversized();
         std::size_t used;
         bool warn = false;
         std::byte* block;
@@ -152,7 +153,8 @@ public:
             }
         }
         unpoison_memory(block, block_size_);
-        if (warn) [[unlikely]] notify(owner, used);
+        if (warn) [[unlikely]]
+            notify(owner, used);
         return block;
     }
 
@@ -258,9 +260,7 @@ private:
     friend class budgets::budget_pool;
 
     static std::size_t index(budgets::pool_id pool) { return static_cast<std::size_t>(pool); }
-    std::int64_t now() const {
-        return options_.clock != nullptr ? options_.clock() : budgets::coarse_monotonic_ns();
-    }
+    std::int64_t now() const { return options_.clock != nullptr ? options_.clock() : budgets::coarse_monotonic_ns(); }
     std::int64_t stamp() const { return options_.track_ages ? now() : 0; }
 
     budgets::options options_;

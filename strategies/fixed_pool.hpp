@@ -31,7 +31,7 @@
 namespace allocproof::strategies {
 
 struct fixed_pool_options {
-    double growth_factor = 2.0;          // each chunk holds this many times the previous one's blocks
+    double growth_factor = 2.0;           // each chunk holds this many times the previous one's blocks
     std::size_t first_chunk_blocks = 64;  // blocks in the first chunk
 };
 
@@ -73,8 +73,7 @@ struct free_block {
 
 // Poisons a block being given back to a pool, except its link.
 inline void poison_free_block(void* block, std::size_t block_size) {
-    poison_memory(static_cast<std::byte*>(block) + sizeof(free_block),
-                  block_size - sizeof(free_block));
+    poison_memory(static_cast<std::byte*>(block) + sizeof(free_block), block_size - sizeof(free_block));
 }
 
 // Chunks from ::operator new. Sizes follow the growth schedule until a chunk would exceed
@@ -85,11 +84,12 @@ public:
     static constexpr std::size_t max_chunk_bytes = 16 * 1024 * 1024;
 
     chunk_store(const block_layout& layout, const fixed_pool_options& options)
-        : layout_(layout), growth_factor_(options.growth_factor),
+        : layout_(layout),
+          growth_factor_(options.growth_factor),
           next_chunk_blocks_(options.first_chunk_blocks),
-          largest_chunk_blocks_(std::max(
-              options.first_chunk_blocks,
-              std::min(max_chunk_blocks, std::max<std::size_t>(1, max_chunk_bytes / layout.size)))) {
+          largest_chunk_blocks_(
+              std::max(options.first_chunk_blocks,
+                       std::min(max_chunk_blocks, std::max<std::size_t>(1, max_chunk_bytes / layout.size)))) {
         if (!(options.growth_factor >= 1.0) || !std::isfinite(options.growth_factor)) {
             throw std::invalid_argument("fixed_pool_options::growth_factor must be >= 1");
         }
@@ -102,19 +102,18 @@ public:
     chunk_store& operator=(const chunk_store&) = delete;
 
     ~chunk_store() {
-        for (void* chunk : chunks_) ::operator delete(chunk, std::align_val_t{layout_.alignment});
+        for (void* chunk : chunks_) ::operator delete (chunk, std::align_val_t{layout_.alignment});
     }
 
     // Takes the next chunk; it is poisoned, and holds `blocks` blocks.
     std::byte* grow(std::size_t& blocks) {
         blocks = next_chunk_blocks_;
         const double next = std::floor(static_cast<double>(blocks) * growth_factor_);
-        next_chunk_blocks_ = next >= static_cast<double>(largest_chunk_blocks_)
-                                 ? largest_chunk_blocks_
-                                 : static_cast<std::size_t>(next);
+        next_chunk_blocks_ =
+            next >= static_cast<double>(largest_chunk_blocks_) ? largest_chunk_blocks_ : static_cast<std::size_t>(next);
         chunks_.reserve(chunks_.size() + 1);  // so that a throw below leaks nothing
-        auto* chunk = static_cast<std::byte*>(
-            ::operator new(blocks * layout_.size, std::align_val_t{layout_.alignment}));
+        auto* chunk =
+            static_cast<std::byte*>(::operator new (blocks* layout_.size, std::align_val_t{layout_.alignment}));
         chunks_.push_back(chunk);
         capacity_blocks_ += blocks;
         poison_memory(chunk, blocks * layout_.size);
@@ -148,8 +147,7 @@ template <bool Statistics>
 class basic_fixed_pool {
 public:
     explicit basic_fixed_pool(const block_spec& spec, const fixed_pool_options& options = {})
-        : block_size_(detail::block_layout::of(spec).size),
-          chunks_(detail::block_layout::of(spec), options) {}
+        : block_size_(detail::block_layout::of(spec).size), chunks_(detail::block_layout::of(spec), options) {}
 
     basic_fixed_pool(const basic_fixed_pool&) = delete;
     basic_fixed_pool& operator=(const basic_fixed_pool&) = delete;
@@ -183,9 +181,7 @@ public:
     }
 
     // ---- slow path -------------------------------------------------------------------------
-    fixed_pool_statistics stats() const
-        requires Statistics
-    {
+    fixed_pool_statistics stats() const requires Statistics {
         fixed_pool_statistics s;
         s.acquired = counters_.acquired;
         s.released = counters_.released;
@@ -214,8 +210,7 @@ private:
     std::byte* bump_ = nullptr;
     std::byte* bump_end_ = nullptr;
     std::size_t block_size_;
-    [[no_unique_address]] std::conditional_t<Statistics, detail::pair_counters, detail::no_counters>
-        counters_;
+    [[no_unique_address]] std::conditional_t<Statistics, detail::pair_counters, detail::no_counters> counters_;
     detail::chunk_store chunks_;
 };
 

@@ -40,8 +40,9 @@ public:
     static constexpr strategy_traits traits{
         .name = "fixed_pool_mt",
         .summary = "thread-safe fixed-size pool: per-thread caches over a batched, locked depot",
-        .origin = "seed 001 (ThreadSafeMemoryPool, P1-4); seed 003 (L3-10); "
-                  "per-thread caches as in tcmalloc/Hoard",
+        .origin =
+            "seed 001 (ThreadSafeMemoryPool, P1-4); seed 003 (L3-10); "
+            "per-thread caches as in tcmalloc/Hoard",
         .frees_individually = true,
         .thread_safe = true,
         .cross_thread_free = true,

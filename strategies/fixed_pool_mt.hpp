@@ -81,16 +81,12 @@ class basic_fixed_pool_mt {
 public:
     explicit basic_fixed_pool_mt(const block_spec& spec, const fixed_pool_mt_options& options = {})
         : block_size_(detail::block_layout::of(spec).size),
-          batch_(options.batch_blocks != 0
-                     ? options.batch_blocks
-                     : std::clamp<std::size_t>(16 * 1024 / block_size_, 16, 64)),
+          batch_(options.batch_blocks != 0 ? options.batch_blocks
+                                           : std::clamp<std::size_t>(16 * 1024 / block_size_, 16, 64)),
           initial_limit_(2 * batch_),
-          max_cache_(std::max(initial_limit_,
-                              options.max_cache_blocks != 0
-                                  ? options.max_cache_blocks
-                                  : std::size_t{256 * 1024} / block_size_)),
-          slot_count_(static_cast<unsigned>(std::min<std::size_t>(options.thread_slots,
-                                                                  thread_index::retired))),
+          max_cache_(std::max(initial_limit_, options.max_cache_blocks != 0 ? options.max_cache_blocks
+                                                                            : std::size_t{256 * 1024} / block_size_)),
+          slot_count_(static_cast<unsigned>(std::min<std::size_t>(options.thread_slots, thread_index::retired))),
           slot_storage_(std::make_unique<thread_cache[]>(slot_count_ + 1)),
           slots_(slot_storage_.get() + 1),
           chunks_(detail::block_layout::of(spec), options.chunks) {}
@@ -225,8 +221,7 @@ private:
         cache.count -= batch_;
         std::lock_guard lock(depot_.mutex);
         ++depot_.batches_from_caches;
-        depot_.free.insert(depot_.free.end(), cache.items + cache.count,
-                           cache.items + cache.count + batch_);
+        depot_.free.insert(depot_.free.end(), cache.items + cache.count, cache.items + cache.count + batch_);
     }
 
     void* fallback_allocate() {
@@ -262,8 +257,7 @@ private:
             depot_.bump = chunks_.grow(blocks);
             depot_.bump_end = depot_.bump + blocks * block_size_;
         }
-        const std::size_t available =
-            static_cast<std::size_t>(depot_.bump_end - depot_.bump) / block_size_;
+        const std::size_t available = static_cast<std::size_t>(depot_.bump_end - depot_.bump) / block_size_;
         const std::size_t n = std::min(wanted, available);
         first = depot_.bump;
         depot_.bump += n * block_size_;

@@ -36,8 +36,7 @@ public:
         .max_alignment = 4096,
     };
 
-    explicit mutex_pool(const block_spec& spec, const fixed_pool_options& options = {})
-        : pool_(spec, options) {}
+    explicit mutex_pool(const block_spec& spec, const fixed_pool_options& options = {}) : pool_(spec, options) {}
 
     void* allocate(std::size_t bytes) {
         std::lock_guard lock(mutex_);

@@ -64,7 +64,9 @@ struct object_pool_stats {
 };
 
 template <class T>
-concept has_reset = requires(T& object) { object.reset(); };
+concept has_reset = requires(T& object) {
+    object.reset();
+};
 
 // RAII: holds one object acquired from a pool and releases it when it goes out of scope (seed
 // 003's PoolGuard<T>).
@@ -74,8 +76,7 @@ public:
     using value_type = typename Pool::value_type;
 
     explicit pool_guard(Pool& pool) : pool_(&pool), object_(pool.acquire()) {}
-    pool_guard(pool_guard&& other) noexcept
-        : pool_(other.pool_), object_(std::exchange(other.object_, nullptr)) {}
+    pool_guard(pool_guard&& other) noexcept : pool_(other.pool_), object_(std::exchange(other.object_, nullptr)) {}
     pool_guard& operator=(pool_guard&& other) noexcept {
         if (this != &other) {
             give_back();

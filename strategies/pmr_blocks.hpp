@@ -35,8 +35,7 @@
 // "libstdc++ 12 std::pmr::<what> (peer)": the version is the one the build compiled against.
 #define ALLOCPROOF_PMR_STRINGIFY_(x) #x
 #define ALLOCPROOF_PMR_STRINGIFY(x) ALLOCPROOF_PMR_STRINGIFY_(x)
-#define ALLOCPROOF_PMR_ORIGIN(what) \
-    "libstdc++ " ALLOCPROOF_PMR_STRINGIFY(_GLIBCXX_RELEASE) " std::pmr::" what " (peer)"
+#define ALLOCPROOF_PMR_ORIGIN(what) "libstdc++ " ALLOCPROOF_PMR_STRINGIFY(_GLIBCXX_RELEASE) " std::pmr::" what " (peer)"
 
 namespace allocproof::strategies {
 

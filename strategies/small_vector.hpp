@@ -42,10 +42,8 @@ namespace allocproof {
 template <class T, std::size_t N, class Allocator = std::allocator<T>>
 class small_vector {
     using alloc_traits = std::allocator_traits<Allocator>;
-    static_assert(std::is_same_v<typename alloc_traits::value_type, T>,
-                  "Allocator::value_type must be T");
-    static_assert(std::is_same_v<typename alloc_traits::pointer, T*>,
-                  "fancy pointers are not supported");
+    static_assert(std::is_same_v<typename alloc_traits::value_type, T>, "Allocator::value_type must be T");
+    static_assert(std::is_same_v<typename alloc_traits::pointer, T*>, "fancy pointers are not supported");
 
 public:
     using value_type = T;
@@ -68,8 +66,7 @@ public:
     small_vector() noexcept(noexcept(Allocator())) : small_vector(Allocator()) {}
     explicit small_vector(const Allocator& allocator) noexcept : allocator_(allocator) {}
 
-    small_vector(std::initializer_list<T> values, const Allocator& allocator = Allocator())
-        : allocator_(allocator) {
+    small_vector(std::initializer_list<T> values, const Allocator& allocator = Allocator()) : allocator_(allocator) {
         assign_range(values.begin(), values.end());
     }
 
@@ -94,9 +91,8 @@ public:
     }
 
     small_vector& operator=(small_vector&& other) noexcept(
-        std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T> &&
-        (alloc_traits::propagate_on_container_move_assignment::value ||
-         alloc_traits::is_always_equal::value)) {
+        std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_assignable_v<T> &&
+        (alloc_traits::propagate_on_container_move_assignment::value || alloc_traits::is_always_equal::value)) {
         if (this == &other) return *this;
         if constexpr (alloc_traits::propagate_on_container_move_assignment::value) {
             if (allocator_ != other.allocator_) release_everything();
@@ -252,12 +248,8 @@ public:
 
 private:
     T* inline_data() noexcept { return reinterpret_cast<T*>(inline_storage_); }
-    bool on_heap() const noexcept {
-        return data_ != reinterpret_cast<const T*>(inline_storage_);
-    }
-    bool owns(const T* p) const noexcept {
-        return std::less_equal<>{}(data_, p) && std::less<>{}(p, data_ + size_);
-    }
+    bool on_heap() const noexcept { return data_ != reinterpret_cast<const T*>(inline_storage_); }
+    bool owns(const T* p) const noexcept { return std::less_equal<>{}(data_, p) && std::less<>{}(p, data_ + size_); }
 
     size_type checked(size_type wanted) const {
         if (wanted > max_size()) throw std::length_error("small_vector: too many elements");

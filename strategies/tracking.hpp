@@ -105,11 +105,9 @@ inline tracking_diff diff(const tracking_snapshot& before, const tracking_snapsh
 // Δ Bytes is the change in live bytes.
 inline std::string format(const tracking_diff& d) {
     char line[160];
-    std::snprintf(line, sizeof line,
-                  "Δ Allocations: %+lld, Δ Bytes: %+lld (%+.2f MB), Duration: %.3fms",
+    std::snprintf(line, sizeof line, "Δ Allocations: %+lld, Δ Bytes: %+lld (%+.2f MB), Duration: %.3fms",
                   static_cast<long long>(d.allocations), static_cast<long long>(d.live_bytes),
-                  static_cast<double>(d.live_bytes) / (1024.0 * 1024.0),
-                  static_cast<double>(d.duration.count()) / 1e6);
+                  static_cast<double>(d.live_bytes) / (1024.0 * 1024.0), static_cast<double>(d.duration.count()) / 1e6);
     return line;
 }
 
@@ -138,9 +136,7 @@ public:
     std::uint64_t load() const { return value_.load(std::memory_order_relaxed); }
     void raise_to(std::uint64_t candidate) {
         std::uint64_t seen = value_.load(std::memory_order_relaxed);
-        while (candidate > seen &&
-               !value_.compare_exchange_weak(seen, candidate, std::memory_order_relaxed)) {
-        }
+        while (candidate > seen && !value_.compare_exchange_weak(seen, candidate, std::memory_order_relaxed)) {}
     }
 
 private:
@@ -151,8 +147,7 @@ private:
 
 // S::traits with another name, summary and origin, and the blocks family only.
 template <class S>
-constexpr strategy_traits tracked_traits(std::string_view name, std::string_view summary,
-                                         std::string_view origin) {
+constexpr strategy_traits tracked_traits(std::string_view name, std::string_view summary, std::string_view origin) {
     strategy_traits traits = S::traits;
     traits.name = name;
     traits.summary = summary;
@@ -194,9 +189,7 @@ public:
         inner_.deallocate(block, bytes);
     }
 
-    void reset()
-        requires resettable<S>
-    {
+    void reset() requires resettable<S> {
         live_bytes_.sub(live_bytes_.load());
         inner_.reset();
     }

@@ -37,9 +37,9 @@ inline std::vector<std::string> with(std::vector<std::string> a, const std::vect
 class Scratch {
 public:
     Scratch() {
-        path_ = std::filesystem::temp_directory_path() /
-                ("allocproof-test-" + std::to_string(::getpid()) + "-" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        path_ =
+            std::filesystem::temp_directory_path() / ("allocproof-test-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(path_);
     }
     ~Scratch() { std::filesystem::remove_all(path_); }

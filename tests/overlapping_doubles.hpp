@@ -33,8 +33,8 @@ public:
     static constexpr std::size_t slots = 64;
     explicit overlapping_blocks(const block_spec& spec)
         : slot_size_((std::max<std::size_t>(spec.size, 4096) + 63) / 64 * 64),
-          ring_(static_cast<std::byte*>(::operator new(slot_size_ * slots, std::align_val_t{64}))) {}
-    ~overlapping_blocks() { ::operator delete(ring_, std::align_val_t{64}); }
+          ring_(static_cast<std::byte*>(::operator new (slot_size_* slots, std::align_val_t{64}))) {}
+    ~overlapping_blocks() { ::operator delete (ring_, std::align_val_t{64}); }
     overlapping_blocks(const overlapping_blocks&) = delete;
     overlapping_blocks& operator=(const overlapping_blocks&) = delete;
     void* allocate(std::size_t bytes) {
@@ -73,7 +73,7 @@ public:
     ~shared_test_heap() {
         std::lock_guard lock(state().mutex);
         if (--state().instances > 0) return;
-        for (std::byte* chunk : state().chunks) ::operator delete(chunk, std::align_val_t{64});
+        for (std::byte* chunk : state().chunks) ::operator delete (chunk, std::align_val_t{64});
         state().chunks.clear();
         state().live.clear();
         state().allocations = 0;
@@ -86,8 +86,8 @@ protected:
     struct shared_state {
         std::mutex mutex;
         int instances = 0;
-        std::vector<std::byte*> chunks;   // everything taken from ::operator new
-        std::vector<live_block> live;     // in the order handed out
+        std::vector<std::byte*> chunks;  // everything taken from ::operator new
+        std::vector<live_block> live;    // in the order handed out
         std::uint64_t allocations = 0;
         std::byte* previous_own_start = nullptr;
         std::byte* previous_end = nullptr;
@@ -99,7 +99,7 @@ protected:
     }
 
     static std::byte* new_chunk(std::size_t bytes) {
-        auto* chunk = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
+        auto* chunk = static_cast<std::byte*>(::operator new (bytes, std::align_val_t{64}));
         state().chunks.push_back(chunk);
         return chunk;
     }
@@ -128,8 +128,7 @@ public:
                                             .max_alignment = 64};
     static constexpr std::uint64_t nest_every = 16;
 
-    explicit interior_nesting_blocks(const block_spec& spec)
-        : alignment_(std::max<std::size_t>(spec.alignment, 16)) {}
+    explicit interior_nesting_blocks(const block_spec& spec) : alignment_(std::max<std::size_t>(spec.alignment, 16)) {}
 
     void* allocate(std::size_t bytes) {
         std::lock_guard lock(state().mutex);

@@ -36,7 +36,7 @@ TEST(AllocCounters, CountsEveryFormOfNewAndDelete) {
     sink = a;
     void* b = ::operator new[](100);
     sink = b;
-    void* c = ::operator new(64, std::align_val_t{64});
+    void* c = ::operator new (64, std::align_val_t{64});
     sink = c;
     void* d = ::operator new(8, std::nothrow);
     sink = d;
@@ -48,7 +48,7 @@ TEST(AllocCounters, CountsEveryFormOfNewAndDelete) {
 
     ::operator delete(a, 24);
     ::operator delete[](b);
-    ::operator delete(c, std::align_val_t{64});
+    ::operator delete (c, std::align_val_t{64});
     ::operator delete(d, std::nothrow);
     auto end = since(before);
     EXPECT_EQ(end.allocations, 4u);
@@ -151,8 +151,7 @@ void expect_tracker_matches_counting_new(Strategy& strategy, snapshot_source sna
 }  // namespace
 
 TEST(TrackedAgainstCountingNew, CountsEqualGroundTruth) {
-    allocproof::strategies::tracked<allocproof::strategies::global_new_blocks> tracker(
-        allocproof::block_spec{64, 16});
+    allocproof::strategies::tracked<allocproof::strategies::global_new_blocks> tracker(allocproof::block_spec{64, 16});
     expect_tracker_matches_counting_new(tracker, [&] { return tracker.snapshot(); });
 }
 

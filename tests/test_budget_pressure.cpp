@@ -25,10 +25,10 @@ namespace {
 
 struct run_result {
     std::uint64_t digest = 0;
-    std::uint64_t refusals = 0;          // counted by the workers
-    std::size_t max_sampled_used = 0;    // budget_pools only
+    std::uint64_t refusals = 0;        // counted by the workers
+    std::size_t max_sampled_used = 0;  // budget_pools only
     std::size_t samples = 0;
-    budgets::pool_stats stats{};         // budget_pools only, after the run
+    budgets::pool_stats stats{};  // budget_pools only, after the run
 };
 
 // One wave and a half per thread: up to working_set blocks each, then down and up again.

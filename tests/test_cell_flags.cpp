@@ -22,16 +22,26 @@ using allocproof::testing::mib;
 json cell(const std::string& strategy, json metrics, const std::string& status = "ok") {
     json m = json::object();
     for (const auto& [name, value] : metrics.items()) m[name] = {{"median", value}};
-    return {{"id", "node_churn/" + strategy + "/glibc/t1"}, {"workload", "node_churn"}, {"strategy", strategy},
-            {"allocator", "glibc"}, {"threads", 1}, {"status", status}, {"params", {{"ops_per_thread", 1000}}},
+    return {{"id", "node_churn/" + strategy + "/glibc/t1"},
+            {"workload", "node_churn"},
+            {"strategy", strategy},
+            {"allocator", "glibc"},
+            {"threads", 1},
+            {"status", status},
+            {"params", {{"ops_per_thread", 1000}}},
             {"metrics", m}};
 }
 
 // std: 10 MiB held, 1 MiB unexplained, 1 ms setup and teardown, a 10 ms phase, 10 ms of workers' CPU
 // (10,000 ns per operation) and 0.1 ms more on the process.
 json baseline() {
-    return cell("std", {{"memory_held_bytes", 10 * mib}, {"rss_unexplained_bytes", 1 * mib}, {"setup_ns", 0.6e6},
-                        {"teardown_ns", 0.4e6}, {"phase_ms", 10.0}, {"cpu_ns_per_op", 1e4}, {"process_cpu_ns", 10.1e6}});
+    return cell("std", {{"memory_held_bytes", 10 * mib},
+                        {"rss_unexplained_bytes", 1 * mib},
+                        {"setup_ns", 0.6e6},
+                        {"teardown_ns", 0.4e6},
+                        {"phase_ms", 10.0},
+                        {"cpu_ns_per_op", 1e4},
+                        {"process_cpu_ns", 10.1e6}});
 }
 
 std::vector<std::string> flags_of(json candidate) {
@@ -67,13 +77,15 @@ TEST(CellFlags, MemoryHeldNeedsTheFactorAndTheDifference) {
 }
 
 TEST(CellFlags, ResidentMemoryOperatorNewDoesNotExplain) {
-    EXPECT_EQ(flags_of(like_std({{"rss_unexplained_bytes", 34 * mib}})), std::vector<std::string>{"memory_outside_operator_new"});
+    EXPECT_EQ(flags_of(like_std({{"rss_unexplained_bytes", 34 * mib}})),
+              std::vector<std::string>{"memory_outside_operator_new"});
     EXPECT_TRUE(flags_of(like_std({{"rss_unexplained_bytes", 32 * mib}})).empty());
 }
 
 TEST(CellFlags, WorkOutsideTheMeasuredPhase) {
     // 6 ms more than std's 1 ms, beside std's 10 ms phase: more than half of it.
-    EXPECT_EQ(flags_of(like_std({{"setup_ns", 6e6}, {"teardown_ns", 1e6}})), std::vector<std::string>{"work_outside_clock"});
+    EXPECT_EQ(flags_of(like_std({{"setup_ns", 6e6}, {"teardown_ns", 1e6}})),
+              std::vector<std::string>{"work_outside_clock"});
     EXPECT_TRUE(flags_of(like_std({{"setup_ns", 4e6}, {"teardown_ns", 1e6}})).empty());  // 4 ms: less than half
 }
 

@@ -24,11 +24,10 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using allocproof::testing::driver;
-using allocproof::testing::with;
 using allocproof::testing::mib;
+using allocproof::testing::with;
 
 namespace {
-
 
 class CheatingStrategies : public ::testing::Test {
 protected:
@@ -37,10 +36,28 @@ protected:
         fs::remove_all(folder_);
         // Strategies that fail a check are left as they are, not torn down: no leak report.
         ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-        outcome_ = driver({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies",
-                           "std,misaligned,races,stocks_in_constructor,maps_its_own,helper_thread", "--workloads",
-                           "embeddings:simd_aligned", "--allocators", "glibc", "--threads", "1", "--reps", "3",
-                           "--ops", "20000", "--working-set", "64", "--warmup-ops", "0", "--timeout", "120", "--out",
+        outcome_ = driver({"run",
+                           "--plugin",
+                           ALLOCPROOF_FAULTY_PLUGIN,
+                           "--strategies",
+                           "std,misaligned,races,stocks_in_constructor,maps_its_own,helper_thread",
+                           "--workloads",
+                           "embeddings:simd_aligned",
+                           "--allocators",
+                           "glibc",
+                           "--threads",
+                           "1",
+                           "--reps",
+                           "3",
+                           "--ops",
+                           "20000",
+                           "--working-set",
+                           "64",
+                           "--warmup-ops",
+                           "0",
+                           "--timeout",
+                           "120",
+                           "--out",
                            (folder_ / "run").string()});
         std::ifstream in(folder_ / "run" / "results.json");
         results_ = json::parse(in, nullptr, false);
@@ -51,7 +68,8 @@ protected:
 
     static const json& cell(const std::string& strategy) {
         auto found = cells_.find(strategy);
-        if (found == cells_.end()) throw std::runtime_error("no cell for " + strategy + "\n" + outcome_.out + outcome_.err);
+        if (found == cells_.end())
+            throw std::runtime_error("no cell for " + strategy + "\n" + outcome_.out + outcome_.err);
         return found->second;
     }
     static std::string reason(const std::string& strategy) {
@@ -130,7 +148,8 @@ TEST_F(CheatingStrategies, AHelperThreadShowsInTheProcessCpuBeyondTheWorkers) {
 TEST_F(CheatingStrategies, WorkOutsideTheClockIsFlaggedInTheResultsAndTheConsole) {
     // A sanitizer slows the measured phase several times over and keeps shadow memory resident: the
     // flags' bounds, set for the figures of a real build, do not apply.
-    if (std::string(ALLOCPROOF_SANITIZE).size() > 0) GTEST_SKIP() << "a sanitizer build's figures are not a real build's";
+    if (std::string(ALLOCPROOF_SANITIZE).size() > 0)
+        GTEST_SKIP() << "a sanitizer build's figures are not a real build's";
     auto flagged = [](const std::string& strategy, const std::string& flag) {
         const json flags = cell(strategy).value("flags", json::array());
         return std::ranges::any_of(flags, [&](const json& f) { return f.at("flag") == flag; });
@@ -139,10 +158,11 @@ TEST_F(CheatingStrategies, WorkOutsideTheClockIsFlaggedInTheResultsAndTheConsole
     EXPECT_TRUE(flagged("maps_its_own", "memory_outside_operator_new")) << cell("maps_its_own");
     EXPECT_TRUE(flagged("helper_thread", "cpu_off_the_workers")) << cell("helper_thread");
     EXPECT_EQ(cell("std").at("flags"), json::array());
-    for (const char* line : {"    flag work_outside_clock: setup and teardown take",
-                             "    flag memory_outside_operator_new: ", "    flag cpu_off_the_workers: the process used",
-                             "strategy misaligned: invalid in 1 cell (wrong or unbelievable results: not ranked, no verdict)",
-                             "strategy races: invalid in 1 cell"}) {
+    for (const char* line :
+         {"    flag work_outside_clock: setup and teardown take",
+          "    flag memory_outside_operator_new: ", "    flag cpu_off_the_workers: the process used",
+          "strategy misaligned: invalid in 1 cell (wrong or unbelievable results: not ranked, no verdict)",
+          "strategy races: invalid in 1 cell"}) {
         EXPECT_NE(outcome_.out.find(line), std::string::npos) << line << "\n" << outcome_.out;
     }
 }

@@ -73,13 +73,19 @@ double share_of_operations_that_spill(unsigned variant = 0) {
 
 // ---- bytes copied: a deep-copying buffer (std's) against a zero-copy one (shared_bytes's) ------
 struct copying_buffers {
-    static constexpr strategy_traits traits{
-        .name = "copying_buffers", .summary = "test", .origin = "test", .provides_blocks = false, .provides_buffers = true};
+    static constexpr strategy_traits traits{.name = "copying_buffers",
+                                            .summary = "test",
+                                            .origin = "test",
+                                            .provides_blocks = false,
+                                            .provides_buffers = true};
     using buffer = workloads::support::copied_buffer;
 };
 struct sliced_buffers {
-    static constexpr strategy_traits traits{
-        .name = "sliced_buffers", .summary = "test", .origin = "test", .provides_blocks = false, .provides_buffers = true};
+    static constexpr strategy_traits traits{.name = "sliced_buffers",
+                                            .summary = "test",
+                                            .origin = "test",
+                                            .provides_blocks = false,
+                                            .provides_buffers = true};
     using buffer = shared_bytes_buffer;
 };
 

@@ -25,25 +25,40 @@ std::string write_claims(const Scratch& s, const std::vector<unsigned>& schedule
     auto side = [](const char* strategy) {
         return json{{"workload", "node_churn"}, {"strategy", strategy}, {"threads", 1}};
     };
-    json doc = {
-        {"schema", "allocproof-claims/1"},
-        {"sources", {{"t", "a test"}}},
-        {"repetitions", {{"confidence", 0.95}, {"decide_confidence", 0.995}, {"schedule", schedule}}},
-        {"claims",
-         {{{"id", "T-1"}, {"level", "workload"}, {"source", "t"}, {"quote", "q"}, {"claim", "c"}, {"measure", "m"},
-           {"metric", "ns_per_op"}, {"effect", "speedup"}, {"claimed", {{"low", 1.05}, {"high", nullptr}}},
-           {"comparisons",
-            {{{"label", "node_churn t1"},
-              {"candidate", side("fixed_pool")},
-              {"baseline", side("std")}}}}}}}};
+    json doc = {{"schema", "allocproof-claims/1"},
+                {"sources", {{"t", "a test"}}},
+                {"repetitions", {{"confidence", 0.95}, {"decide_confidence", 0.995}, {"schedule", schedule}}},
+                {"claims",
+                 {{{"id", "T-1"},
+                   {"level", "workload"},
+                   {"source", "t"},
+                   {"quote", "q"},
+                   {"claim", "c"},
+                   {"measure", "m"},
+                   {"metric", "ns_per_op"},
+                   {"effect", "speedup"},
+                   {"claimed", {{"low", 1.05}, {"high", nullptr}}},
+                   {"comparisons",
+                    {{{"label", "node_churn t1"}, {"candidate", side("fixed_pool")}, {"baseline", side("std")}}}}}}}};
     std::filesystem::create_directories(s.path());
     const auto file = (s.path() / "claims.json").string();
     std::ofstream(file) << doc.dump();
     return file;
 }
 
-const std::vector<std::string> matrix = {"run", "--workloads", "node_churn", "--strategies", "std,fixed_pool,mutex_pool",
-                                         "--allocators", "glibc", "--threads", "1", "--scale", "test", "--reps", "2"};
+const std::vector<std::string> matrix = {"run",
+                                         "--workloads",
+                                         "node_churn",
+                                         "--strategies",
+                                         "std,fixed_pool,mutex_pool",
+                                         "--allocators",
+                                         "glibc",
+                                         "--threads",
+                                         "1",
+                                         "--scale",
+                                         "test",
+                                         "--reps",
+                                         "2"};
 
 std::map<std::string, const json*> by_strategy(const json& results) {
     std::map<std::string, const json*> cells;
@@ -70,7 +85,8 @@ TEST(ClaimsFirst, TheClaimsCellsRunFirstWithTheirScheduleAndTheRestAfter) {
     }
     const auto& breadth = cells["mutex_pool"]->at("repetitions");
     EXPECT_EQ(breadth.size(), 2u);  // --reps
-    for (const auto& rep : breadth) first_breadth_order = std::min(first_breadth_order, rep.at("order").get<std::size_t>());
+    for (const auto& rep : breadth)
+        first_breadth_order = std::min(first_breadth_order, rep.at("order").get<std::size_t>());
     EXPECT_LT(last_claim_order, first_breadth_order);  // the breadth follows every claim round
     // Whatever rounds ran are in the plan, so that --resume replans them.
     const json& extra = results.at("plan").value("extra_reps", json::object());
@@ -121,7 +137,8 @@ TEST(ClaimsFirst, BadClaimsInputIsOneLine) {
 // The breadth follows with what the budget leaves: --reps a cell when it fits, as few as 3 when the
 // claims took the budget, and the count chosen is in the plan (a resumed run keeps it).
 TEST(ClaimsFirst, TheBreadthShrinksToThreeRepetitionsWhenTheBudgetIsSpent) {
-    for (const auto& [budget, expected] : std::vector<std::pair<std::string, unsigned>>{{"0.001", 3u}, {"100000", 5u}}) {
+    for (const auto& [budget, expected] :
+         std::vector<std::pair<std::string, unsigned>>{{"0.001", 3u}, {"100000", 5u}}) {
         Scratch s;
         const auto claims = write_claims(s, {4});
         std::vector<std::string> five_reps(matrix.begin(), matrix.end() - 1);

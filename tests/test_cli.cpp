@@ -29,17 +29,17 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using allocproof::driver::child_outcome;
-using allocproof::testing::driver;
-using allocproof::testing::Scratch;
 using allocproof::testing::built_allocators;
+using allocproof::testing::driver;
 using allocproof::testing::expect_one_error_line;
+using allocproof::testing::Scratch;
 using allocproof::testing::with;
 
 namespace {
 
 // A small matrix: enough operations to measure, little enough to run in a second or two.
-const std::vector<std::string> tiny = {"--ops", "20000", "--working-set", "500", "--warmup-ops",
-                                       "1000", "--reps", "2", "--threads", "1"};
+const std::vector<std::string> tiny = {"--ops",  "20000", "--working-set", "500", "--warmup-ops", "1000",
+                                       "--reps", "2",     "--threads",     "1"};
 
 }  // namespace
 
@@ -72,9 +72,9 @@ TEST(Cli, ListJsonIsMachineReadable) {
         EXPECT_FALSE(w.at("families").get<std::string>().empty()) << name;
     }
     for (const auto& w : j.at("external_workloads")) external.insert(w.at("name").get<std::string>());
-    for (const char* name : {"btree", "memtable_wal", "graph", "json_docs", "embeddings", "query_temps",
-                             "txn_sets", "string_pool", "context_pool", "table_pool", "larson",
-                             "producer_consumer", "fragmentation", "budget_pressure", "node_churn"}) {
+    for (const char* name : {"btree", "memtable_wal", "graph", "json_docs", "embeddings", "query_temps", "txn_sets",
+                             "string_pool", "context_pool", "table_pool", "larson", "producer_consumer",
+                             "fragmentation", "budget_pressure", "node_churn"}) {
         EXPECT_TRUE(workloads.contains(name)) << name;
     }
     EXPECT_EQ(external, (std::set<std::string>{"rocksdb", "redis", "sqlite"}));
@@ -167,8 +167,8 @@ TEST(Cli, ResumeOfSomethingElseIsRefused) {
 namespace {
 
 // A matrix that finishes in a moment, should a refused input be taken after all.
-const std::vector<std::string> one_quick_cell = {"-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test",
-                                                 "--threads", "1", "--reps", "1"};
+const std::vector<std::string> one_quick_cell = {"-w",      "node_churn", "-s",        "std", "-a",     "glibc",
+                                                 "--scale", "test",       "--threads", "1",   "--reps", "1"};
 
 // A run of `args` cut short after its first repetition: its results.json as a killed driver leaves it.
 json interrupted_run(const Scratch& s, const std::vector<std::string>& args) {
@@ -189,10 +189,16 @@ void store(const Scratch& s, const json& results) { std::ofstream(s.out() + "/re
 
 TEST(Cli, NonFiniteOrNegativeLimitsAreRefused) {
     Scratch s;
-    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
-             {"--timeout", "nan"}, {"--timeout", "inf"}, {"--timeout", "-1"}, {"--timeout", "1e300"},
-             {"--noise-threshold", "nan"}, {"--noise-threshold", "-inf"}, {"--noise-threshold", "-0.5"},
-             {"--min-phase-ms", "nan"}, {"--budget", "nan"}, {"--budget", "-1"}}) {
+    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{{"--timeout", "nan"},
+                                                                                      {"--timeout", "inf"},
+                                                                                      {"--timeout", "-1"},
+                                                                                      {"--timeout", "1e300"},
+                                                                                      {"--noise-threshold", "nan"},
+                                                                                      {"--noise-threshold", "-inf"},
+                                                                                      {"--noise-threshold", "-0.5"},
+                                                                                      {"--min-phase-ms", "nan"},
+                                                                                      {"--budget", "nan"},
+                                                                                      {"--budget", "-1"}}) {
         SCOPED_TRACE(flag + " " + value);
         expect_one_error_line(driver(with({"run", flag, value, "--out", s.out()}, one_quick_cell)), flag);
         EXPECT_FALSE(fs::exists(s.out() + "/results.json"));
@@ -319,9 +325,9 @@ TEST(RealRun, ACellWhoseGroupHasNoWorkingStdIsUnverifiedNotOk) {
 
 TEST(RealRun, ResultsFollowTheSchema) {
     Scratch s;
-    auto r = driver(with({"run", "--workloads", "node_churn", "--strategies", "*", "--allocators", "*",
-                          "--out", s.out()},
-                         with(tiny, {"--threads", "1,2"})));
+    auto r =
+        driver(with({"run", "--workloads", "node_churn", "--strategies", "*", "--allocators", "*", "--out", s.out()},
+                    with(tiny, {"--threads", "1,2"})));
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     json results = s.results();
     EXPECT_EQ(results.at("schema_version"), 1);
@@ -390,7 +396,6 @@ static pid_t start_driver(std::vector<std::string> args) {
     return pid;
 }
 
-
 TEST(RealRun, InterruptedRunKeepsFinishedCellsAndResumes) {
     Scratch s;
     std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
@@ -445,8 +450,7 @@ TEST(RealRun, KilledDriverLosesNothingTheJournalHolds) {
     // no handler runs, results.json stays at its last checkpoint.
     const std::string journal = s.out() + "/journal.jsonl";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while ((!fs::exists(journal) || fs::file_size(journal) == 0) &&
-           std::chrono::steady_clock::now() < deadline) {
+    while ((!fs::exists(journal) || fs::file_size(journal) == 0) && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -485,9 +489,19 @@ TEST(RealRun, AFullDiskStopsTheRunWithOneLineAndLosesNothingWritten) {
     // A file size limit of 20 KiB stands in for a full disk: the same failed write (EFBIG rather
     // than ENOSPC), with no need for a filesystem of our own. The first results.json fits; the
     // journal outgrows it a few repetitions later.
-    std::vector<std::string> args = {"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"",
-                                     ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
-                                     "std,fixed_pool", "--allocators", "glibc", "--out", s.out()};
+    std::vector<std::string> args = {"/bin/bash",
+                                     "-c",
+                                     "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"",
+                                     ALLOCPROOF_DRIVER,
+                                     "run",
+                                     "--workloads",
+                                     "node_churn",
+                                     "--strategies",
+                                     "std,fixed_pool",
+                                     "--allocators",
+                                     "glibc",
+                                     "--out",
+                                     s.out()};
     args = with(args, tiny);
     args.insert(args.end(), {"--reps", "6"});
     std::atomic<bool> never{false};
@@ -512,8 +526,8 @@ TEST(RealRun, AFullDiskStopsTheRunWithOneLineAndLosesNothingWritten) {
 
 TEST(RealRun, DirtyHeapStaysResidentThroughTheMeasuredPhase) {
     Scratch s;  // one scratch folder per test: the two runs go to sub-folders of it
-    std::vector<std::string> args = {"run", "-w", "node_churn", "-s", "std", "-a", "glibc", "--scale", "test",
-                                      "--threads", "2", "--reps", "1"};
+    std::vector<std::string> args = {"run",     "-w",   "node_churn", "-s", "std",    "-a", "glibc",
+                                     "--scale", "test", "--threads",  "2",  "--reps", "1"};
     auto plain = args, fragmented = args;
     const std::string fresh_out = (s.path() / "fresh").string(), dirty_out = (s.path() / "dirty").string();
     plain.insert(plain.end(), {"--out", fresh_out});
@@ -546,8 +560,8 @@ TEST(RealRun, EveryWorkloadComputesTheSameOnTwoAllocators) {
         workloads.append(w.at("name").get<std::string>());
     }
     Scratch s;
-    auto r = driver({"run", "-w", workloads, "-a", two, "--scale", "test", "--threads", "1,2", "--reps", "1",
-                     "--out", s.out()});
+    auto r = driver(
+        {"run", "-w", workloads, "-a", two, "--scale", "test", "--threads", "1,2", "--reps", "1", "--out", s.out()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::map<std::string, std::set<std::string>> digests;   // workload/tN -> digests seen
     std::map<std::string, std::set<std::string>> compared;  // workload/tN -> "strategy@allocator"
@@ -620,17 +634,16 @@ TEST(CellMemory, PeakResidentIsTheCellsOwnNotItsParents) {
 
 TEST(Progress, SilentWhenStderrIsNotATerminal) {
     Scratch s;
-    auto r = driver(with({"run", "--workloads", "node_churn", "--strategies", "std", "--allocators", "glibc",
-                          "--out", s.out()},
-                         tiny));
+    auto r = driver(with(
+        {"run", "--workloads", "node_churn", "--strategies", "std", "--allocators", "glibc", "--out", s.out()}, tiny));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.err, "");
 }
 
 TEST(Progress, ShownOnATerminal) {
     Scratch s;
-    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies",
-                                          "std", "--allocators", "glibc", "--out", s.out()},
+    std::vector<std::string> args = with({ALLOCPROOF_DRIVER, "run", "--workloads", "node_churn", "--strategies", "std",
+                                          "--allocators", "glibc", "--out", s.out()},
                                          tiny);
     int terminal = -1;
     pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);

@@ -72,7 +72,8 @@ protected:
     static json planted(json document, const std::string& id, double factor, const std::string& metric = "ns_per_op") {
         for (auto& cell : document.at("cells")) {
             if (cell.at("id") != id) continue;
-            for (auto& rep : cell.at("repetitions")) rep.at("metrics").at(metric) = rep.at("metrics").at(metric).get<double>() * factor;
+            for (auto& rep : cell.at("repetitions"))
+                rep.at("metrics").at(metric) = rep.at("metrics").at(metric).get<double>() * factor;
             for (const char* key : {"median", "min", "max"}) {
                 json& v = cell.at("metrics").at(metric).at(key);
                 v = v.get<double>() * factor;
@@ -105,7 +106,8 @@ protected:
     static std::set<std::string> with_verdict(const json& comparison, const std::string& verdict) {
         std::set<std::string> ids;
         for (const auto& c : comparison.at("comparisons")) {
-            if (c.at("verdict") == verdict) ids.insert(c.at("id").get<std::string>() + " " + c.at("metric").get<std::string>());
+            if (c.at("verdict") == verdict)
+                ids.insert(c.at("id").get<std::string>() + " " + c.at("metric").get<std::string>());
         }
         return ids;
     }

@@ -53,7 +53,9 @@ TEST_P(BuiltIn, KeepsTheContractAtEveryAlignmentItDeclares) {
 TEST_P(BuiltIn, PassesTheStressCheckWhenItDeclaresThreadSafety) {
     const strategy_traits& traits = *registry::instance().find_strategy(GetParam());
     if (!traits.thread_safe) GTEST_SKIP() << "not thread-safe: one thread at a time";
-    const auto found = conformance::stress_check(traits, maker_of(GetParam()), {.threads = 4, .blocks_per_thread = stress_blocks, .min_duration = std::chrono::milliseconds(50)});
+    const auto found = conformance::stress_check(
+        traits, maker_of(GetParam()),
+        {.threads = 4, .blocks_per_thread = stress_blocks, .min_duration = std::chrono::milliseconds(50)});
     EXPECT_FALSE(found) << describe(found);
 }
 
@@ -77,9 +79,9 @@ constexpr strategy_traits double_traits(std::size_t max_alignment = 16) {
 // The global heap, with a fault added by the subclass.
 class heap_blocks : public erased_strategy {
 public:
-    void* allocate(std::size_t bytes) override { return ::operator new(bytes + 64, std::align_val_t{64}); }
+    void* allocate(std::size_t bytes) override { return ::operator new (bytes + 64, std::align_val_t{64}); }
     void deallocate(void* block, std::size_t bytes) override {
-        ::operator delete(block, bytes + 64, std::align_val_t{64});
+        ::operator delete (block, bytes + 64, std::align_val_t{64});
     }
 };
 
@@ -155,9 +157,8 @@ TEST(ConformanceChecks, CatchLiveBlocksThatOverlap) {
 }
 
 TEST(ConformanceChecks, CatchAFreeThatWritesIntoALiveBlock) {
-    const auto found = conformance::check_blocks(double_traits(), [](const block_spec& spec) {
-        return std::make_unique<scribbling_blocks>(spec.size);
-    });
+    const auto found = conformance::check_blocks(
+        double_traits(), [](const block_spec& spec) { return std::make_unique<scribbling_blocks>(spec.size); });
     ASSERT_TRUE(found);
     EXPECT_EQ(found->check, "contents kept") << found->what;
 }
@@ -179,7 +180,8 @@ TEST(ConformanceChecks, PassTheStdBaselineWithEveryCheckNamed) {
     const auto found = conformance::check_strategy(
         allocproof::baseline_strategy, [&](std::string_view step) { steps.emplace_back(step); }, &passed);
     EXPECT_FALSE(found) << describe(found);
-    EXPECT_EQ(passed, (std::vector<std::string>{"alignment", "disjoint blocks", "contents kept", "reuse", "stress check"}));
+    EXPECT_EQ(passed,
+              (std::vector<std::string>{"alignment", "disjoint blocks", "contents kept", "reuse", "stress check"}));
     EXPECT_EQ(steps.back(), "stress check");
 }
 
@@ -235,8 +237,11 @@ TEST(CheckedBlocks, ABlockNeedsNoMoreAlignmentThanItsSizeCanUse) {
 
 // The families and reset() reach the workloads unchanged through the check.
 struct every_family {
-    static constexpr strategy_traits traits{.name = "families", .summary = "", .origin = "test",
-                                            .provides_vector = true, .provides_object_pool = true,
+    static constexpr strategy_traits traits{.name = "families",
+                                            .summary = "",
+                                            .origin = "test",
+                                            .provides_vector = true,
+                                            .provides_object_pool = true,
                                             .provides_buffers = true};
     template <class T, std::size_t N>
     using vector = std::vector<T>;

@@ -55,7 +55,7 @@ public:
     explicit ledger_blocks(const block_spec&) {}
 
     void* allocate(std::size_t bytes) {
-        void* block = ::operator new(bytes, std::align_val_t{16});
+        void* block = ::operator new (bytes, std::align_val_t{16});
         ledger& l = book();
         std::lock_guard lock(l.mutex);
         l.live.emplace(block, std::this_thread::get_id());
@@ -76,7 +76,7 @@ public:
             if (found->second != std::this_thread::get_id()) ++l.cross_thread_frees;
             l.live.erase(found);
         }
-        ::operator delete(block, std::align_val_t{16});
+        ::operator delete (block, std::align_val_t{16});
     }
 };
 
@@ -132,8 +132,7 @@ TEST(CrossThreadWorkloads, LarsonFreesEveryBlockOnceAndInheritedOnesOnOtherThrea
             // Each thread inherits working_set blocks per hand-off; most are freed in the round.
             const std::uint64_t handoffs = (s.warmup_ops + s.ops_per_thread - 1) / (4 * s.working_set);
             ASSERT_GE(handoffs, 2u) << "the test scale must make threads trade slot arrays";
-            EXPECT_GT(l.cross_thread_frees, threads * handoffs * s.working_set / 2)
-                << threads << " threads";
+            EXPECT_GT(l.cross_thread_frees, threads * handoffs * s.working_set / 2) << threads << " threads";
         }
     }
 }

@@ -50,8 +50,8 @@ const json& cell_for(const json& results, const std::string& workload, const std
 
 json run_program(const Scratch& s, const std::string& workload, const std::string& allocators,
                  std::vector<std::string> extra = {}) {
-    auto r = driver(with({"run", "-w", workload, "-a", allocators, "--scale", "test", "--reps", "1", "--out", s.out()},
-                         extra));
+    auto r = driver(
+        with({"run", "-w", workload, "-a", allocators, "--scale", "test", "--reps", "1", "--out", s.out()}, extra));
     EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     return s.results();
 }
@@ -199,11 +199,14 @@ TEST(External, MalformedSizesAndIdleVariablesAreRefused) {
     const fs::path file = s.path() / "mine.json";
     const std::string scales = R"j("default": {"n": 1}, "quick": {"n": 1}, "test": {"n": 1})j";
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(, "full": {"m": 1}}, "command": ["/bin/true"]})j",
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales +
+             R"j(, "full": {"m": 1}}, "command": ["/bin/true"]})j",
          "\"full\" and \"default\" must define the same variables"},
-        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(, "huge": {"n": 1}}, "command": ["/bin/true"]})j",
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales +
+             R"j(, "huge": {"n": 1}}, "command": ["/bin/true"]})j",
          "unknown scale \"huge\""},
-        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "idle": {"m": 0}, "command": ["/bin/true"]})j",
+        {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales +
+             R"j(}, "idle": {"m": 0}, "command": ["/bin/true"]})j",
          "\"idle\" replaces 'm', which is not a scale variable"},
         {R"j({"name": "mine", "summary": "x", "scales": {)j" + scales + R"j(}, "idle": {"n": 0},
             "server": {"command": ["/bin/true"], "ready_command": ["/bin/true"], "ready_expect": "x"},
@@ -287,11 +290,31 @@ TEST(External, SteadyMemoryOverTheIdleFootprintIsTheDataAProgramHolds) {
 
 TEST(External, CrashingHangingAndMissingCommandsAreRecordedAndTheRunGoesOn) {
     Scratch s;
-    auto r = driver({"run", "--external", R"(crasher=/bin/sh -c "kill -SEGV $$")", "--external",
-                     "sleeper=/bin/sleep 120", "--external", "absent=/no/such/program --flag", "--external",
-                     "fine=/bin/echo {tmpdir}", "-w", "crasher,sleeper,absent,fine,node_churn", "-s",
-                     "std,as_installed", "-a", "glibc", "--scale", "test", "--threads", "1", "--reps", "1",
-                     "--timeout", "2", "--out", s.out()},
+    auto r = driver({"run",
+                     "--external",
+                     R"(crasher=/bin/sh -c "kill -SEGV $$")",
+                     "--external",
+                     "sleeper=/bin/sleep 120",
+                     "--external",
+                     "absent=/no/such/program --flag",
+                     "--external",
+                     "fine=/bin/echo {tmpdir}",
+                     "-w",
+                     "crasher,sleeper,absent,fine,node_churn",
+                     "-s",
+                     "std,as_installed",
+                     "-a",
+                     "glibc",
+                     "--scale",
+                     "test",
+                     "--threads",
+                     "1",
+                     "--reps",
+                     "1",
+                     "--timeout",
+                     "2",
+                     "--out",
+                     s.out()},
                     120);
     EXPECT_EQ(r.exit_code, 3) << r.err << r.out;
     json results = s.results();
@@ -334,7 +357,8 @@ TEST(External, ThroughputAndChecksAreReadFromTheOutput) {
     auto descriptor = [&](const std::string& name, int expected) {
         const fs::path file = s.path() / (name + ".json");
         write(file, R"({"name": ")" + name + R"(", "summary": "x",
-            "scales": {"default": {"n": 40}, "quick": {"n": 40}, "test": {"n": )" + std::to_string(expected) + R"(}},
+            "scales": {"default": {"n": 40}, "quick": {"n": 40}, "test": {"n": )" +
+                        std::to_string(expected) + R"(}},
             "command": ["/bin/echo", "fill : 250 ops/sec 40 operations;"],
             "throughput": {"regex": "^(\\w+) :.* ([0-9.]+) ops/sec", "unit": "ops/s"},
             "checks": [{"regex": " ([0-9]+) operations;", "equals": "{n}", "matches": 1}]})");

@@ -137,8 +137,7 @@ TEST(FixedPoolStats, ChunksGrowByOneAndAHalfAsSeed002Configures) {
     basic_fixed_pool<true> pool(spec64, fixed_pool_options{.growth_factor = 1.5});
     std::vector<void*> live;
     // floor(previous x 1.5)
-    EXPECT_EQ(chunk_sizes(pool, 8, live),
-              (std::vector<std::uint64_t>{64, 96, 144, 216, 324, 486, 729, 1093}));
+    EXPECT_EQ(chunk_sizes(pool, 8, live), (std::vector<std::uint64_t>{64, 96, 144, 216, 324, 486, 729, 1093}));
     const auto s = pool.stats();
     EXPECT_EQ(s.capacity, 64u + 96 + 144 + 216 + 324 + 486 + 729 + 1093);
     EXPECT_EQ(s.chunks, 8u);
@@ -166,7 +165,8 @@ TEST(FixedPool, ChunkSizeIsCappedInBlocksAndBytes) {
     EXPECT_EQ(store.capacity_blocks(), 16u);
     EXPECT_EQ(store.chunk_count(), 2u);
 
-    strategies::detail::chunk_store small(strategies::detail::block_layout::of(spec64), fixed_pool_options{.growth_factor = 1e9});
+    strategies::detail::chunk_store small(strategies::detail::block_layout::of(spec64),
+                                          fixed_pool_options{.growth_factor = 1e9});
     small.grow(blocks);
     EXPECT_EQ(small.next_chunk_blocks(), strategies::detail::chunk_store::max_chunk_blocks);
 }

@@ -62,15 +62,23 @@ constexpr double true_ratio = 0.8;  // candidate time / baseline time
 // The pairs of noise a candidate and its baseline show: alike, one quiet beside one noisy, and
 // an occasional slow repetition (one in 20).
 const std::vector<std::pair<noise, noise>> scenarios = {
-    {{0.01}, {0.01}},             {{0.05}, {0.05}},             {{0.30}, {0.30}},
-    {{0.02}, {0.30}},             {{0.30}, {0.02}},             {{0.01, 0.05}, {0.01, 0.05}},
-    {{0.05, 0.05}, {0.05, 0.05}}, {{0.30, 0.05}, {0.30, 0.05}}, {{0.02, 0.05}, {0.30, 0.05}},
+    {{0.01}, {0.01}},
+    {{0.05}, {0.05}},
+    {{0.30}, {0.30}},
+    {{0.02}, {0.30}},
+    {{0.30}, {0.02}},
+    {{0.01, 0.05}, {0.01, 0.05}},
+    {{0.05, 0.05}, {0.05, 0.05}},
+    {{0.30, 0.05}, {0.30, 0.05}},
+    {{0.02, 0.05}, {0.30, 0.05}},
 };
 // Slow repetitions twice as often: the interval stays valid but turns conservative at 8-12
 // repetitions (about 97.4% at 1-2% CV: the outliers' spread dominates the variance, and one value
 // trimmed at each end of 8 cannot always remove two of them). Checked for undercoverage only.
 const std::vector<std::pair<noise, noise>> frequent_outliers = {
-    {{0.01, 0.1}, {0.01, 0.1}}, {{0.05, 0.1}, {0.05, 0.1}}, {{0.30, 0.1}, {0.30, 0.1}},
+    {{0.01, 0.1}, {0.01, 0.1}},
+    {{0.05, 0.1}, {0.05, 0.1}},
+    {{0.30, 0.1}, {0.30, 0.1}},
 };
 
 // The method used before: median ratio, percentile bootstrap with both sides resampled.
@@ -126,7 +134,8 @@ double adaptive_coverage(const schedule& plan, double truth, const std::vector<d
             random.add(c, count, truth, noise_of_both);
             random.add(b, count, 1.0, noise_of_both);
             auto decide = ratio_interval(c, b, plan.decide_confidence);
-            bool decided = std::ranges::none_of(thresholds, [&](double x) { return decide.low <= x && x <= decide.high; });
+            bool decided =
+                std::ranges::none_of(thresholds, [&](double x) { return decide.low <= x && x <= decide.high; });
             if (decided) break;
         }
         auto ci = ratio_interval(c, b, plan.confidence);
@@ -142,11 +151,10 @@ double adaptive_coverage(const schedule& plan, double truth, const std::vector<d
 TEST(IntervalCoverage, TheOldBootstrapOfThreeRepetitionsIsNotA95PercentInterval) {
     double worst = 100, best = 0;
     for (const auto& [cand, base] : scenarios) {
-        double pct = coverage(3, cand, base, 1500, 11, [](auto& c, auto& b, repetitions& r) {
-            return old_bootstrap(c, b, r);
-        });
-        std::cout << fmt::format("old bootstrap, 3 reps, {} vs {}: covers {:.1f}%\n", describe(cand),
-                                 describe(base), pct);
+        double pct =
+            coverage(3, cand, base, 1500, 11, [](auto& c, auto& b, repetitions& r) { return old_bootstrap(c, b, r); });
+        std::cout << fmt::format("old bootstrap, 3 reps, {} vs {}: covers {:.1f}%\n", describe(cand), describe(base),
+                                 pct);
         worst = std::min(worst, pct);
         best = std::max(best, pct);
     }
@@ -181,8 +189,8 @@ TEST(IntervalCoverage, YuenIntervalsCover95PercentAtTheRunsRepetitionCounts) {
                 auto ci = ratio_interval(c, b, plan.confidence);
                 return std::pair{ci.low, ci.high};
             });
-            std::cout << fmt::format("yuen, {} reps, {} vs {}: covers {:.1f}%\n", n, describe(cand),
-                                     describe(base), pct);
+            std::cout << fmt::format("yuen, {} reps, {} vs {}: covers {:.1f}%\n", n, describe(cand), describe(base),
+                                     pct);
             EXPECT_GE(pct, 93.0) << n << " reps, " << describe(cand) << " vs " << describe(base);
             EXPECT_LE(pct, 97.0) << n << " reps, " << describe(cand) << " vs " << describe(base);
         }
@@ -207,8 +215,8 @@ TEST(IntervalCoverage, TheAdaptiveScheduleKeeps95PercentCoverage) {
         for (const noise& n : {noise{0.02}, noise{0.05, 0.05}, noise{0.30, 0.05}}) {
             double reps = 0;
             double pct = adaptive_coverage(plan, truth, thresholds, n, 3000, 77, &reps);
-            std::cout << fmt::format("adaptive, true ratio {:.2f}, {}: covers {:.1f}%, {:.1f} reps on average\n",
-                                     truth, describe(n), pct, reps);
+            std::cout << fmt::format("adaptive, true ratio {:.2f}, {}: covers {:.1f}%, {:.1f} reps on average\n", truth,
+                                     describe(n), pct, reps);
             EXPECT_GE(pct, 93.0) << "true ratio " << truth << ", " << describe(n);
             EXPECT_LE(pct, 97.0) << "true ratio " << truth << ", " << describe(n);
         }

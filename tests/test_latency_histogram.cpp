@@ -44,7 +44,7 @@ TEST(LatencyHistogram, PercentilesOfKnownValues) {
     latency_histogram h;
     for (std::uint64_t v = 1; v <= 10; ++v) h.record(v);  // exact buckets
     EXPECT_EQ(h.count(), 10u);
-    EXPECT_EQ(h.percentile(0.5), 5u);   // nearest rank: the 5th of 10
+    EXPECT_EQ(h.percentile(0.5), 5u);  // nearest rank: the 5th of 10
     EXPECT_EQ(h.percentile(0.9), 9u);
     EXPECT_EQ(h.percentile(0.99), 10u);
     EXPECT_EQ(h.percentile(1.0), 10u);

@@ -43,7 +43,8 @@ public:
 
     counted_element() : counted_element(0) {}
     counted_element(int key) : key_(key), payload_(std::make_unique<std::string>(40, 'x')) { ++constructed; }
-    counted_element(const counted_element& other) : key_(other.read()), payload_(std::make_unique<std::string>(*other.payload_)) {
+    counted_element(const counted_element& other)
+        : key_(other.read()), payload_(std::make_unique<std::string>(*other.payload_)) {
         ++constructed;
     }
     counted_element(counted_element&& other) noexcept : key_(other.read()), payload_(std::move(other.payload_)) {
@@ -114,7 +115,9 @@ struct counting_allocator {
         std::allocator<T>().deallocate(p, n);
     }
     template <class U>
-    bool operator==(const counting_allocator<U>& other) const { return counts == other.counts; }
+    bool operator==(const counting_allocator<U>& other) const {
+        return counts == other.counts;
+    }
 };
 
 // ==== small vectors against std::vector, under random operation sequences ==========================
@@ -281,9 +284,10 @@ std::string random_step(V& v, std::vector<int>& reference, std::mt19937& random,
 template <class V>
 class VectorAgainstStd : public ::testing::Test {};
 
-using vector_types = ::testing::Types<small_vector<counted_element, 0>, small_vector<counted_element, 1>, small_vector<counted_element, 4>,
-                                      small_vector<counted_element, 8>, small_vector<int, 8>, small_vector<int, 3>,
-                                      boost_small<counted_element, 4>, absl_inlined<counted_element, 4>>;
+using vector_types =
+    ::testing::Types<small_vector<counted_element, 0>, small_vector<counted_element, 1>,
+                     small_vector<counted_element, 4>, small_vector<counted_element, 8>, small_vector<int, 8>,
+                     small_vector<int, 3>, boost_small<counted_element, 4>, absl_inlined<counted_element, 4>>;
 TYPED_TEST_SUITE(VectorAgainstStd, vector_types);
 
 TYPED_TEST(VectorAgainstStd, SameContentsAfterEveryStepOfRandomSequences) {
@@ -374,7 +378,8 @@ TEST(SmallVector, NoAllocationUpToNForNonTrivialElements) {
     allocation_counts counts;
     counted_element::reset_counts();
     {
-        small_vector<counted_element, 4, counting_allocator<counted_element>> v{counting_allocator<counted_element>(&counts)};
+        small_vector<counted_element, 4, counting_allocator<counted_element>> v{
+            counting_allocator<counted_element>(&counts)};
         for (int i = 0; i < 4; ++i) v.emplace_back(i);
         EXPECT_EQ(counts.allocations, 0);
         v.insert(v.begin(), counted_element(-1));  // full: the fifth spills
@@ -396,7 +401,7 @@ TEST(SmallVector, ExactConstructionsAndDestructions) {
         v.emplace_back(1);
         v.emplace_back(2);
         EXPECT_EQ(counted_element::constructed, 2);  // built in place, no temporaries
-        v.emplace_back(3);                   // grows: 1 new + 2 moved, 2 old destroyed
+        v.emplace_back(3);                           // grows: 1 new + 2 moved, 2 old destroyed
         EXPECT_EQ(counted_element::constructed, 5);
         EXPECT_EQ(counted_element::destroyed, 2);
         v.pop_back();
@@ -841,15 +846,14 @@ TEST(LayoutStrategies, RegisteredWithTheirFamilies) {
         const char* name;
         bool vector, pool, buffers, thread_safe;
     };
-    for (const expected& e : {expected{"small_vector", true, false, false, false},
-                              expected{"boost_small_vector", true, false, false, false},
-                              expected{"absl_inlined_vector", true, false, false, false},
-                              expected{"object_pool", false, true, false, false},
-                              expected{"object_pool_shared", false, true, false, true},
-                              expected{"boost_object_pool", false, true, false, false},
-                              expected{"shared_bytes", false, false, true, true},
-                              expected{"intrusive_refcount", false, false, true, false},
-                              expected{"make_shared", false, false, true, true}}) {
+    for (const expected& e :
+         {expected{"small_vector", true, false, false, false},
+          expected{"boost_small_vector", true, false, false, false},
+          expected{"absl_inlined_vector", true, false, false, false},
+          expected{"object_pool", false, true, false, false}, expected{"object_pool_shared", false, true, false, true},
+          expected{"boost_object_pool", false, true, false, false}, expected{"shared_bytes", false, false, true, true},
+          expected{"intrusive_refcount", false, false, true, false},
+          expected{"make_shared", false, false, true, true}}) {
         const auto* traits = reg.find_strategy(e.name);
         ASSERT_NE(traits, nullptr) << e.name;
         EXPECT_FALSE(traits->provides_blocks) << e.name;

@@ -29,14 +29,26 @@ namespace {
 json scale(std::uint64_t ops) { return {{"ops_per_thread", ops}, {"working_set", 10}, {"warmup_ops", 1}}; }
 
 json strategy(const std::string& name, bool thread_safe) {
-    return {{"name", name}, {"summary", name + " summary"}, {"origin", "test"}, {"families", {"blocks"}},
-            {"frees_individually", true}, {"thread_safe", thread_safe}, {"cross_thread_free", false},
-            {"fixed_size", false}, {"may_refuse", false}, {"max_alignment", 64}};
+    return {{"name", name},
+            {"summary", name + " summary"},
+            {"origin", "test"},
+            {"families", {"blocks"}},
+            {"frees_individually", true},
+            {"thread_safe", thread_safe},
+            {"cross_thread_free", false},
+            {"fixed_size", false},
+            {"may_refuse", false},
+            {"max_alignment", 64}};
 }
 
 json workload(const std::string& name) {
-    return {{"name", name}, {"summary", "churns"}, {"families", "blocks"}, {"claims", "C1 C2"},
-            {"variants", json::array()}, {"quick_scale", scale(100)}, {"default_scale", scale(1000)},
+    return {{"name", name},
+            {"summary", "churns"},
+            {"families", "blocks"},
+            {"claims", "C1 C2"},
+            {"variants", json::array()},
+            {"quick_scale", scale(100)},
+            {"default_scale", scale(1000)},
             {"test_scale", scale(10)}};
 }
 
@@ -47,8 +59,8 @@ json description() {
             {"strategies", {strategy("std", true), strategy("arena", false)}},
             {"cells", {{"node_churn", {"std", "arena"}}, {"string_pool:plain", {"std"}}}},
             {"conflicts", json::array()},
-            {"plugins", {{{"path", "/p/libx.so"}, {"name", "x"}, {"abi_tag", "allocproof test"},
-                          {"strategies", {"arena"}}}}}};
+            {"plugins",
+             {{{"path", "/p/libx.so"}, {"name", "x"}, {"abi_tag", "allocproof test"}, {"strategies", {"arena"}}}}}};
 }
 
 std::string error_of(const json& described) {

@@ -21,8 +21,12 @@ using allocproof::testing::with;
 
 namespace {
 
-const std::vector<std::string> small_matrix = {"-w", "node_churn,graph,btree", "-s", "std,fixed_pool,small_vector",
-                                               "-a", "glibc", "--threads", "2,1", "--scale", "test", "--reps", "1"};
+const std::vector<std::string> small_matrix = {"-w",        "node_churn,graph,btree",
+                                               "-s",        "std,fixed_pool,small_vector",
+                                               "-a",        "glibc",
+                                               "--threads", "2,1",
+                                               "--scale",   "test",
+                                               "--reps",    "1"};
 
 json read(const fs::path& folder) { return json::parse(std::ifstream(folder / "results.json")); }
 
@@ -63,7 +67,8 @@ TEST_F(Shards, PartitionTheMatrixByWholeGroups) {
             const std::string id = cell.at("id");
             EXPECT_TRUE(whole.contains(id)) << id;
             EXPECT_TRUE(seen.insert(id).second) << id << " is in two shards";
-            const std::string group = cell.at("workload").get<std::string>() + "/t" + std::to_string(cell.at("threads").get<int>());
+            const std::string group =
+                cell.at("workload").get<std::string>() + "/t" + std::to_string(cell.at("threads").get<int>());
             const auto [it, added] = shard_of_group.emplace(group, i);
             EXPECT_EQ(it->second, i) << group << " is split between shards";
         }
@@ -135,8 +140,8 @@ TEST_F(Shards, RunsOfTwoMachinesSitSideBySide) {
     EXPECT_EQ(lines_of['1'], static_cast<int>(ids[1].size()));
 
     // The same machine twice is a duplicate: its cells cannot both be the measurement.
-    auto twice = driver({"merge", (folder_ / "whole").string(), (folder_ / "whole").string(), "--out",
-                         (folder_ / "twice").string()});
+    auto twice = driver(
+        {"merge", (folder_ / "whole").string(), (folder_ / "whole").string(), "--out", (folder_ / "twice").string()});
     expect_one_error_line(twice, "is in both");
     EXPECT_FALSE(fs::exists(folder_ / "twice" / "results.json"));
 }
@@ -159,9 +164,9 @@ TEST_F(Shards, AGroupSplitBetweenInputsOrADifferentPlanIsRefused) {
     const fs::path c = folder_ / "other-seed";
     fs::create_directories(c);
     std::ofstream(c / "results.json") << other.dump();
-    expect_one_error_line(driver({"merge", (folder_ / "shard1").string(), c.string(), "--out",
-                                  (folder_ / "plans").string()}),
-                          "planned differently");
+    expect_one_error_line(
+        driver({"merge", (folder_ / "shard1").string(), c.string(), "--out", (folder_ / "plans").string()}),
+        "planned differently");
     EXPECT_FALSE(fs::exists(folder_ / "plans"));
 }
 

@@ -212,8 +212,7 @@ TEST_P(SharedByTwoThreads, BlocksStayIntactAndCrossThreadFreesWork) {
     EXPECT_EQ(failures.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Peers, SharedByTwoThreads,
-                         ::testing::Values("boost_fast_pool", "pmr_sync_pool", "tracking"),
+INSTANTIATE_TEST_SUITE_P(Peers, SharedByTwoThreads, ::testing::Values("boost_fast_pool", "pmr_sync_pool", "tracking"),
                          [](const auto& instance) { return instance.param; });
 
 // ---- pmr_unsync_pool -----------------------------------------------------------------------------
@@ -431,7 +430,8 @@ TEST(Tracked, SnapshotDiffIsWhatHappenedBetween) {
     EXPECT_EQ(d.peak_rise, 700u);  // 1000 live before, 1700 after
     EXPECT_GE(d.duration.count(), 0);
     EXPECT_EQ(allocproof::strategies::format(d).rfind("Δ Allocations: +1, Δ Bytes: +700 (+0.00 MB), "
-                                                      "Duration: ", 0),
+                                                      "Duration: ",
+                                                      0),
               0u)
         << allocproof::strategies::format(d);
 

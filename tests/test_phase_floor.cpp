@@ -36,8 +36,9 @@ std::vector<int> our_cpus() {
 }
 
 // Two strategies, one allocator, the test scale: a run of a second or two.
-const std::vector<std::string> small = {"run", "--workloads", "node_churn", "--strategies", "std,fixed_pool",
-                                        "--allocators", "glibc", "--scale", "test", "--reps", "2"};
+const std::vector<std::string> small = {
+    "run",  "--workloads", "node_churn", "--strategies", "std,fixed_pool", "--allocators", "glibc", "--scale",
+    "test", "--reps",      "2"};
 
 json run_ok(const Scratch& s, const std::vector<std::string>& args) {
     auto r = driver(with(args, {"--out", s.out()}));
@@ -117,8 +118,8 @@ std::map<std::string, std::uint64_t> check_calibration(const json& results, std:
         EXPECT_GE(calibrated, scale_ops);
         EXPECT_LE(calibrated, 100 * scale_ops);
         // The baseline is std on the run's first allocator.
-        EXPECT_EQ(g.at("baseline"), g.at("workload").get<std::string>() + "/std/glibc/t" +
-                                        std::to_string(g.at("threads").get<int>()));
+        EXPECT_EQ(g.at("baseline"),
+                  g.at("workload").get<std::string>() + "/std/glibc/t" + std::to_string(g.at("threads").get<int>()));
         // The calibration runs start at the scale's count, and each runs more operations.
         const json& runs = g.at("runs");
         if (runs.empty()) {
@@ -138,7 +139,8 @@ std::map<std::string, std::uint64_t> check_calibration(const json& results, std:
     }
     for (const auto& cell : results.at("cells")) {
         SCOPED_TRACE(cell.at("id").get<std::string>());
-        const std::string key = cell.at("workload").get<std::string>() + "|" + std::to_string(cell.at("threads").get<int>());
+        const std::string key =
+            cell.at("workload").get<std::string>() + "|" + std::to_string(cell.at("threads").get<int>());
         EXPECT_EQ(cell.at("params").at("ops_per_thread").get<std::uint64_t>(), ops.at(key))
             << "every strategy of a group does the group's calibrated operations";
         for (const auto& rep : cell.at("repetitions")) {
@@ -153,7 +155,8 @@ std::map<std::string, std::uint64_t> check_calibration(const json& results, std:
 
 TEST(PhaseFloor, CalibratedOpsArePlannedPerGroup) {
     Scratch s;
-    const json results = run_ok(s, with(small, {"--workloads", "node_churn,graph", "--threads", "1,2", "--min-phase-ms", "20"}));
+    const json results =
+        run_ok(s, with(small, {"--workloads", "node_churn,graph", "--threads", "1,2", "--min-phase-ms", "20"}));
     EXPECT_EQ(results.at("plan").at("calibration").at("min_phase_ms"), 20);
     EXPECT_EQ(results.at("plan").at("request").at("min_phase_ms"), 20);
     check_calibration(results, 4);
@@ -219,8 +222,8 @@ TEST(DefaultThreads, OneTwoAndEveryCpuWithoutOversubscription) {
 
 TEST(PhaseFloor, ShardsCalibrateTheirOwnGroupsAndMergeShowsThemAll) {
     Scratch one;  // one folder per test: the parts and the merge go side by side in it
-    const auto args = with(small, {"--workloads", "node_churn,graph", "--threads", "1", "--reps", "1",
-                                   "--min-phase-ms", "5"});
+    const auto args =
+        with(small, {"--workloads", "node_churn,graph", "--threads", "1", "--reps", "1", "--min-phase-ms", "5"});
     const json first = run_ok(one, with(args, {"--shard", "1/2"}));
     fs::rename(one.out(), one.path() / "part1");
     const json second = run_ok(one, with(args, {"--shard", "2/2"}));

@@ -22,9 +22,9 @@ using allocproof::testing::with;
 
 namespace {
 
-const std::vector<std::string> one_small_cell = {"--workloads", "node_churn", "--allocators", "glibc", "--ops", "20000",
-                                       "--working-set", "500", "--warmup-ops", "1000", "--reps", "2",
-                                       "--threads", "1"};
+const std::vector<std::string> one_small_cell = {
+    "--workloads", "node_churn",   "--allocators", "glibc",  "--ops", "20000",     "--working-set",
+    "500",         "--warmup-ops", "1000",         "--reps", "2",     "--threads", "1"};
 
 std::string reason_of(const json& cell) {
     return cell.at("reason").is_null() ? std::string() : cell.at("reason").get<std::string>();
@@ -143,8 +143,8 @@ TEST(Plugins, ACellOutOfMemoryUnderTheLimitIsRecordedAndTheRunGoesOn) {
         GTEST_SKIP() << "sanitizers reserve terabytes of address space: RLIMIT_AS cannot apply";
     }
     Scratch s;
-    auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,hogs",
-                          "--memory-limit-mib", "1024", "--out", s.out()},
+    auto r = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,hogs", "--memory-limit-mib",
+                          "1024", "--out", s.out()},
                          one_small_cell));
     EXPECT_EQ(r.exit_code, 3) << r.err;
     json results = s.results();
@@ -179,9 +179,10 @@ TEST(Plugins, APluginThatIsNotOneOrNotForThisBuildIsRefusedAndNothingIsWritten) 
         EXPECT_FALSE(fs::exists(s.out())) << "refused before anything was written";
     }
     // One that never finishes loading is given up at --timeout.
-    expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_HANGING_PLUGIN, "--timeout", "2", "--out", s.out()},
-                                      one_small_cell)),
-                          "still loading after 2.0 s; it hangs");
+    expect_one_error_line(
+        driver(
+            with({"run", "--plugin", ALLOCPROOF_HANGING_PLUGIN, "--timeout", "2", "--out", s.out()}, one_small_cell)),
+        "still loading after 2.0 s; it hangs");
     EXPECT_FALSE(fs::exists(s.out()));
     // The same plugin twice: its strategies would be registered twice.
     expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--plugin",
@@ -241,9 +242,8 @@ TEST(Plugins, AResumedRunLoadsThePluginsItWasStartedWith) {
     ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // `leaks` leaks on purpose
     // A run cut short, resumed with no --plugin on the command line: the stored plan must bring
     // the plugin back, or the plugin's cells could not run.
-    auto first = driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,leaks", "--out",
-                              s.out()},
-                             one_small_cell));
+    auto first = driver(with(
+        {"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--strategies", "std,leaks", "--out", s.out()}, one_small_cell));
     ASSERT_EQ(first.exit_code, 0) << first.err;
     json results = s.results();
     // Forget the second repetition of every cell, as a run killed half way would have.
@@ -349,8 +349,8 @@ TEST(Plugins, APluginThatPrintsOrExitsWhileLoadingIsToldWhatItDid) {
     for (const auto& [misbehaviour, message] : expected) {
         SCOPED_TRACE(misbehaviour);
         scoped_environment asked("ALLOCPROOF_FAULTY_ON_LOAD", misbehaviour.c_str());
-        expect_one_error_line(driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, one_small_cell)),
-                              message);
+        expect_one_error_line(
+            driver(with({"run", "--plugin", ALLOCPROOF_FAULTY_PLUGIN, "--out", s.out()}, one_small_cell)), message);
         expect_one_error_line(driver({"list", "--plugin", ALLOCPROOF_FAULTY_PLUGIN}), message);
         EXPECT_FALSE(fs::exists(s.out()));
     }

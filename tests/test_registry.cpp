@@ -42,9 +42,7 @@ TEST(Registry, EveryWorkloadFileIsRegisteredUnderItsName) {
     EXPECT_EQ(files, registered);
 }
 
-TEST(Registry, NoNameIsRegisteredTwice) {
-    EXPECT_TRUE(registry::instance().conflicts().empty());
-}
+TEST(Registry, NoNameIsRegisteredTwice) { EXPECT_TRUE(registry::instance().conflicts().empty()); }
 
 TEST(Registry, BaselineComesFirst) {
     auto strategies = registry::instance().strategies();
@@ -75,9 +73,14 @@ TEST(Registry, LookupsByName) {
 
 TEST(Registry, WorkloadVariantsAreNamedAfterTheirWorkload) {
     static constexpr std::array<std::string_view, 2> variants{"plain", "interned"};
-    allocproof::workload_traits traits{.name = "strings_probe", .summary = "", .quick_scale = {},
-                           .default_scale = {}, .test_scale = {}, .families = "",
-                           .claims = "", .variants = variants};
+    allocproof::workload_traits traits{.name = "strings_probe",
+                                       .summary = "",
+                                       .quick_scale = {},
+                                       .default_scale = {},
+                                       .test_scale = {},
+                                       .families = "",
+                                       .claims = "",
+                                       .variants = variants};
     auto names = allocproof::registry::instance().workload_names(traits);
     ASSERT_EQ(names.size(), 2u);
     EXPECT_EQ(names[0], "strings_probe:plain");

@@ -30,9 +30,8 @@ namespace {
 class ResultsLayer : public ::testing::Test {
 protected:
     void SetUp() override {
-        folder_ = fs::temp_directory_path() /
-                  ("allocproof-results-layer-" + std::to_string(::getpid()) + "-" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        folder_ = fs::temp_directory_path() / ("allocproof-results-layer-" + std::to_string(::getpid()) + "-" +
+                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(folder_);
         fs::create_directories(folder_);
     }
@@ -41,11 +40,13 @@ protected:
     // A results document as a run writes it, with one ok cell whose repetition carries a raw record.
     static json document(int version = results_schema_version) {
         json repetition = {{"rep", 0}, {"status", "ok"}, {"metrics", {{"ns_per_op", 12.5}}}, {"raw", {{"wall_ns", 1}}}};
-        return {{"tool", "allocproof"},
-                {"schema_version", version},
-                {"status", "complete"},
-                {"cells", json::array({{{"id", "node_churn/std/glibc/t1"}, {"status", "ok"},
-                                        {"repetitions", json::array({repetition})}}})}};
+        return {
+            {"tool", "allocproof"},
+            {"schema_version", version},
+            {"status", "complete"},
+            {"cells",
+             json::array(
+                 {{{"id", "node_churn/std/glibc/t1"}, {"status", "ok"}, {"repetitions", json::array({repetition})}}})}};
     }
 
     fs::path write_plain(const std::string& name, const std::string& text) const {
@@ -181,8 +182,14 @@ TEST_F(ResultsLayer, JournalReplaysWholeLinesOnly) {
 
 TEST_F(ResultsLayer, ReportersWriteWhatTheRunLoopHandsThem) {
     json doc = document();
-    doc["cells"][0].update({{"workload", "node_churn"}, {"strategy", "std"}, {"allocator", "glibc"}, {"threads", 1},
-                            {"reps_ok", 1}, {"noisy", false}, {"digest", "d1"}, {"reason", nullptr},
+    doc["cells"][0].update({{"workload", "node_churn"},
+                            {"strategy", "std"},
+                            {"allocator", "glibc"},
+                            {"threads", 1},
+                            {"reps_ok", 1},
+                            {"noisy", false},
+                            {"digest", "d1"},
+                            {"reason", nullptr},
                             {"ratio_to_std", nullptr},
                             {"metrics", {{"ns_per_op", {{"median", 12.5}, {"cv", 0.0}}}}}});
     std::ostringstream console;

@@ -15,9 +15,9 @@ TEST(Stats, QuantileInterpolatesBetweenOrderStatistics) {
     std::vector<double> v{10, 40, 20, 30};  // sorted: 10 20 30 40
     EXPECT_DOUBLE_EQ(quantile(v, 0.0), 10);
     EXPECT_DOUBLE_EQ(quantile(v, 1.0), 40);
-    EXPECT_DOUBLE_EQ(quantile(v, 0.5), 25);       // halfway between 20 and 30
-    EXPECT_DOUBLE_EQ(quantile(v, 0.25), 17.5);    // position 0.75: 10 + 0.75 * 10
-    EXPECT_DOUBLE_EQ(quantile(v, 0.9), 37);       // position 2.7: 30 + 0.7 * 10
+    EXPECT_DOUBLE_EQ(quantile(v, 0.5), 25);     // halfway between 20 and 30
+    EXPECT_DOUBLE_EQ(quantile(v, 0.25), 17.5);  // position 0.75: 10 + 0.75 * 10
+    EXPECT_DOUBLE_EQ(quantile(v, 0.9), 37);     // position 2.7: 30 + 0.7 * 10
     EXPECT_DOUBLE_EQ(quantile(std::vector<double>{}, 0.5), 0);
 }
 

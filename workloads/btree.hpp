@@ -47,8 +47,8 @@ struct btree_core {
     static_assert(min_keys >= 1);
 
     template <class S>
-    static constexpr bool uses_blocks = support::serves_tagged_blocks<S> && S::traits.frees_individually &&
-                                        !S::traits.may_refuse;
+    static constexpr bool uses_blocks =
+        support::serves_tagged_blocks<S>&& S::traits.frees_individually && !S::traits.may_refuse;
     template <class S>
     static constexpr bool uses_vector = S::traits.provides_vector;
 
@@ -60,7 +60,7 @@ struct btree_core {
         using type = std::vector<T>;
     };
     template <class S, class T, std::size_t N>
-        requires uses_vector<S>
+    requires uses_vector<S>
     struct vector_of<S, T, N> {
         using type = typename S::template vector<T, N>;
     };
@@ -87,18 +87,18 @@ struct btree_core {
 
         void operation(std::uint64_t index) {
             const std::uint64_t r = random_.next();
-            const std::uint64_t key = key_of(static_cast<std::uint64_t>(
-                (static_cast<unsigned __int128>(r >> 2) * key_space_) >> 62));
+            const std::uint64_t key =
+                key_of(static_cast<std::uint64_t>((static_cast<unsigned __int128>(r >> 2) * key_space_) >> 62));
             switch (r & 3) {
-            case 0:
-                insert(key, value_of(index));
-                break;
-            case 1:
-                digest_ = digest_fold(digest_, erase(key));
-                break;
-            default:
-                digest_ = digest_fold(digest_, find(key));
-                break;
+                case 0:
+                    insert(key, value_of(index));
+                    break;
+                case 1:
+                    digest_ = digest_fold(digest_, erase(key));
+                    break;
+                default:
+                    digest_ = digest_fold(digest_, find(key));
+                    break;
             }
         }
 

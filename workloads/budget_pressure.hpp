@@ -50,8 +50,9 @@ struct budget_pressure {
     static constexpr std::size_t alignment = 16;
 
     template <class S>
-    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
-                                    S::traits.thread_safe && S::traits.max_alignment >= alignment;
+    static constexpr bool accepts =
+        S::traits.provides_blocks&& S::traits.frees_individually&& S::traits.thread_safe&& S::traits.max_alignment >=
+        alignment;
 
     // The one instance every thread of the cell allocates from.
     template <class S>

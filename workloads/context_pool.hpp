@@ -52,14 +52,14 @@
 namespace allocproof::workloads {
 
 struct context_pool {
-    static constexpr std::array<std::string_view, 5> variant_names{"batch100", "batch1", "batch1000",
-                                                                   "reuse50", "reuse90"};
+    static constexpr std::array<std::string_view, 5> variant_names{"batch100", "batch1", "batch1000", "reuse50",
+                                                                   "reuse90"};
     struct batching {
         std::size_t batch;
         std::size_t max_pooled;  // per thread
     };
-    static constexpr std::array<batching, 5> batchings{
-        batching{100, 100}, batching{1, 1}, batching{1000, 1000}, batching{100, 50}, batching{100, 90}};
+    static constexpr std::array<batching, 5> batchings{batching{100, 100}, batching{1, 1}, batching{1000, 1000},
+                                                       batching{100, 50}, batching{100, 90}};
 
     static constexpr workload_traits traits{
         .name = "context_pool",
@@ -113,8 +113,9 @@ struct context_pool {
         // The slot holding {node, port}, or the empty slot where it would go.
         std::size_t find(std::uint64_t node, std::uint64_t port) const {
             const std::size_t mask = slots_.size() - 1;
-            std::size_t i = static_cast<std::size_t>(
-                (((node * 0x9E3779B97F4A7C15ULL) ^ port) * 0xBF58476D1CE4E5B9ULL) >> 40) & mask;
+            std::size_t i =
+                static_cast<std::size_t>((((node * 0x9E3779B97F4A7C15ULL) ^ port) * 0xBF58476D1CE4E5B9ULL) >> 40) &
+                mask;
             while (slots_[i].used && (slots_[i].node != node || slots_[i].port != port)) i = (i + 1) & mask;
             return i;
         }

@@ -130,8 +130,7 @@ struct db_mix {
 
     // The model W's worker on S when W accepts S, on the plain way otherwise.
     template <class W, class S>
-    using model_worker =
-        typename W::template worker<std::conditional_t<W::template accepts<S>, S, support::plain_way>>;
+    using model_worker = typename W::template worker<std::conditional_t<W::template accepts<S>, S, support::plain_way>>;
 
     template <class S>
     class worker {
@@ -159,18 +158,28 @@ struct db_mix {
             while (pick >= mix_percent[kind]) pick -= mix_percent[kind++];
             const std::uint64_t n = operations_[kind]++;
             switch (kind) {
-            case 0: puts_.operation(n); break;
-            case 1: index_.operation(n); break;
-            case 2: transactions_.operation(n); break;
-            case 3: names_.operation(n); break;
-            default: queries_.operation(n); break;
+                case 0:
+                    puts_.operation(n);
+                    break;
+                case 1:
+                    index_.operation(n);
+                    break;
+                case 2:
+                    transactions_.operation(n);
+                    break;
+                case 3:
+                    names_.operation(n);
+                    break;
+                default:
+                    queries_.operation(n);
+                    break;
             }
         }
 
         std::uint64_t finish() {
             std::uint64_t digest = 0;
-            for (std::uint64_t d : {puts_.finish(), index_.finish(), transactions_.finish(), names_.finish(),
-                                    queries_.finish()}) {
+            for (std::uint64_t d :
+                 {puts_.finish(), index_.finish(), transactions_.finish(), names_.finish(), queries_.finish()}) {
                 digest = digest_fold(digest, d);
             }
             for (std::uint64_t n : operations_) digest = digest_fold(digest, n);
@@ -184,8 +193,7 @@ struct db_mix {
                    names_.live_bytes_peak() + queries_.live_bytes_peak();
         }
         std::size_t live_bytes() const {
-            return live_now(puts_) + live_now(index_) + live_now(transactions_) + live_now(names_) +
-                   live_now(queries_);
+            return live_now(puts_) + live_now(index_) + live_now(transactions_) + live_now(names_) + live_now(queries_);
         }
 
     private:
@@ -200,8 +208,8 @@ struct db_mix {
         template <class W>
         static workload_params model_params(const workload_params& mix, std::uint64_t salt, unsigned variant) {
             workload_params p = mix;
-            p.scale.working_set = std::max<std::uint64_t>(
-                W::traits.default_scale.working_set * mix.scale.working_set / 1000, 1);
+            p.scale.working_set =
+                std::max<std::uint64_t>(W::traits.default_scale.working_set * mix.scale.working_set / 1000, 1);
             p.seed = split_mix(mix.seed ^ (salt * 0xA0761D6478BD642FULL)).next();
             p.variant = variant;
             return p;

@@ -68,8 +68,7 @@ struct embeddings {
     static constexpr std::size_t wanted_alignment = 64;
 
     template <class S>
-    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
-                                    !S::traits.may_refuse;
+    static constexpr bool accepts = S::traits.provides_blocks&& S::traits.frees_individually && !S::traits.may_refuse;
 
     template <class S>
     class worker {
@@ -153,7 +152,8 @@ struct embeddings {
             static std::once_flag said;
             if (!yes) {
                 std::call_once(said, [] {
-                    std::fprintf(stderr, "embeddings: no AVX2+FMA on this CPU: the simd variants run the scalar kernel\n");
+                    std::fprintf(stderr,
+                                 "embeddings: no AVX2+FMA on this CPU: the simd variants run the scalar kernel\n");
                 });
             }
             return yes;
@@ -184,7 +184,8 @@ struct embeddings {
         void release(std::size_t c, entry& v) {
             const std::size_t bytes = block_bytes(dimensions[c]);
             float* block = v.data - offset_;
-            digest_ = digest_fold(digest_, support::bytes_checksum(reinterpret_cast<const std::byte*>(block), bytes) ^ v.id);
+            digest_ =
+                digest_fold(digest_, support::bytes_checksum(reinterpret_cast<const std::byte*>(block), bytes) ^ v.id);
             collections_[c]->pool.deallocate(block, bytes);
             v.data = nullptr;
             live_bytes_ -= bytes;

@@ -64,8 +64,8 @@ struct fragmentation {
     static constexpr std::size_t min_short = 32;
 
     template <class S>
-    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
-                                    !S::traits.may_refuse && S::traits.max_alignment >= alignment;
+    static constexpr bool accepts = S::traits.provides_blocks&& S::traits.frees_individually && !S::traits.may_refuse &&
+                                    S::traits.max_alignment >= alignment;
 
     template <class S>
     class worker {

@@ -53,7 +53,7 @@ struct graph {
 
     static constexpr std::size_t max_degree = 24;
     static constexpr std::size_t hits_per_chunk = 15;
-    static constexpr std::size_t result_window = 16;   // result lists kept alive after their query
+    static constexpr std::size_t result_window = 16;  // result lists kept alive after their query
     static constexpr std::size_t bfs_max_visits = 96;
     static constexpr std::size_t block_alignment = 16;
 
@@ -80,8 +80,7 @@ struct graph {
     static_assert(sizeof(result_chunk) == 256);
 
     template <class S>
-    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
-                                    !S::traits.may_refuse &&
+    static constexpr bool accepts = S::traits.provides_blocks&& S::traits.frees_individually && !S::traits.may_refuse &&
                                     S::traits.max_alignment >= block_alignment;
 
     template <class S>

@@ -52,8 +52,8 @@ struct json_docs {
     static constexpr std::size_t largest_block = 512;  // 32 members x 16 B
 
     template <class S>
-    static constexpr bool accepts = support::serves_tagged_blocks<S> && !S::traits.may_refuse &&
-                                    (S::traits.frees_individually || resettable<S>);
+    static constexpr bool accepts =
+        support::serves_tagged_blocks<S> && !S::traits.may_refuse && (S::traits.frees_individually || resettable<S>);
 
     template <class S>
     class worker {
@@ -111,8 +111,8 @@ struct json_docs {
         };
 
         static constexpr std::array<std::string_view, 16> key_names{
-            "id",     "name",  "type",    "created_at", "updated_at", "status", "price", "tags",
-            "owner",  "items", "payload", "version",    "enabled",    "score",  "region", "labels"};
+            "id",    "name",  "type",    "created_at", "updated_at", "status", "price",  "tags",
+            "owner", "items", "payload", "version",    "enabled",    "score",  "region", "labels"};
         static constexpr unsigned max_depth = 4;
         static constexpr std::uint32_t max_children = 24;
 
@@ -140,8 +140,8 @@ struct json_docs {
             std::size_t suffix_size = 0;
             if ((r >> 8) % 4 == 0) {  // some keys carry an index: "tags_17"
                 suffix[0] = '_';
-                suffix_size = 1 + static_cast<std::size_t>(
-                                      std::to_chars(suffix + 1, suffix + 4, (r >> 16) % 100).ptr - (suffix + 1));
+                suffix_size = 1 + static_cast<std::size_t>(std::to_chars(suffix + 1, suffix + 4, (r >> 16) % 100).ptr -
+                                                           (suffix + 1));
             }
             text* t = text::make(blocks_, name.size() + suffix_size);
             std::memcpy(t->bytes(), name.data(), name.size());
@@ -240,59 +240,59 @@ struct json_docs {
                 unused_ |= unused_bytes(n, static_cast<const std::byte*>(nullptr));
             }
             switch (n.type) {
-            case kind::null:
-                out_.append("null");
-                break;
-            case kind::boolean:
-                out_.append(n.flag ? "true" : "false");
-                break;
-            case kind::number: {
-                char digits[24];
-                out_.append(digits, std::to_chars(digits, digits + sizeof digits, n.number).ptr);
-                break;
-            }
-            case kind::string:
-                quote(*n.string);
-                break;
-            case kind::array:
-                out_.push_back('[');
-                for (std::uint32_t i = 0; i < n.count; ++i) {
-                    if (i > 0) out_.push_back(',');
-                    serialise(*n.elements[i]);
+                case kind::null:
+                    out_.append("null");
+                    break;
+                case kind::boolean:
+                    out_.append(n.flag ? "true" : "false");
+                    break;
+                case kind::number: {
+                    char digits[24];
+                    out_.append(digits, std::to_chars(digits, digits + sizeof digits, n.number).ptr);
+                    break;
                 }
-                out_.push_back(']');
-                break;
-            case kind::object:
-                out_.push_back('{');
-                for (std::uint32_t i = 0; i < n.count; ++i) {
-                    if (i > 0) out_.push_back(',');
-                    quote(*n.members[i].key);
-                    out_.push_back(':');
-                    serialise(*n.members[i].value);
-                }
-                out_.push_back('}');
-                break;
+                case kind::string:
+                    quote(*n.string);
+                    break;
+                case kind::array:
+                    out_.push_back('[');
+                    for (std::uint32_t i = 0; i < n.count; ++i) {
+                        if (i > 0) out_.push_back(',');
+                        serialise(*n.elements[i]);
+                    }
+                    out_.push_back(']');
+                    break;
+                case kind::object:
+                    out_.push_back('{');
+                    for (std::uint32_t i = 0; i < n.count; ++i) {
+                        if (i > 0) out_.push_back(',');
+                        quote(*n.members[i].key);
+                        out_.push_back(':');
+                        serialise(*n.members[i].value);
+                    }
+                    out_.push_back('}');
+                    break;
             }
         }
 
         void destroy(node* n) {
             switch (n->type) {
-            case kind::string:
-                text::release(blocks_, n->string);
-                break;
-            case kind::array:
-                for (std::uint32_t i = 0; i < n->count; ++i) destroy(n->elements[i]);
-                if (n->capacity > 0) blocks_.deallocate(n->elements, n->capacity * sizeof(node*));
-                break;
-            case kind::object:
-                for (std::uint32_t i = 0; i < n->count; ++i) {
-                    text::release(blocks_, n->members[i].key);
-                    destroy(n->members[i].value);
-                }
-                if (n->capacity > 0) blocks_.deallocate(n->members, n->capacity * sizeof(member));
-                break;
-            default:
-                break;
+                case kind::string:
+                    text::release(blocks_, n->string);
+                    break;
+                case kind::array:
+                    for (std::uint32_t i = 0; i < n->count; ++i) destroy(n->elements[i]);
+                    if (n->capacity > 0) blocks_.deallocate(n->elements, n->capacity * sizeof(node*));
+                    break;
+                case kind::object:
+                    for (std::uint32_t i = 0; i < n->count; ++i) {
+                        text::release(blocks_, n->members[i].key);
+                        destroy(n->members[i].value);
+                    }
+                    if (n->capacity > 0) blocks_.deallocate(n->members, n->capacity * sizeof(member));
+                    break;
+                default:
+                    break;
             }
             blocks_.deallocate(n, sizeof(node));
         }
@@ -300,7 +300,7 @@ struct json_docs {
         split_mix random_;
         std::uint64_t max_nodes_;
         support::tagged_blocks<S> blocks_;
-        std::string out_;  // the serialised document, its capacity reused
+        std::string out_;           // the serialised document, its capacity reused
         std::uint64_t unused_ = 0;  // bytes that should have stayed zero, OR-ed: zero when they did
         std::uint64_t digest_ = 0;
     };

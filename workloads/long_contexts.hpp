@@ -60,7 +60,7 @@ struct long_contexts {
     static constexpr std::uint64_t min_steps = 200;
     static constexpr std::uint64_t max_steps = 800;
     static constexpr std::uint64_t load_period = 4096;  // operations between changes of the target
-    static constexpr std::size_t record_words = 8;     // 64 bytes
+    static constexpr std::size_t record_words = 8;      // 64 bytes
 
     template <class S>
     static constexpr bool accepts = S::traits.provides_object_pool;

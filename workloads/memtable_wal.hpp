@@ -67,7 +67,7 @@ struct memtable_wal {
         .variants = variant_names,
     };
 
-    static constexpr std::size_t block_bytes = 4096;       // WAL blocks and table blocks
+    static constexpr std::size_t block_bytes = 4096;  // WAL blocks and table blocks
     static constexpr std::size_t key_bytes = 16;
     static constexpr std::size_t record_header_bytes = 8;  // key length, value length (u32 each)
     static constexpr std::size_t max_value_bytes = 240;
@@ -178,9 +178,7 @@ struct memtable_wal {
 
         std::size_t live_bytes() const { return live_bytes_; }
         std::size_t live_bytes_peak() const { return live_bytes_peak_; }
-        std::uint64_t bytes_copied() const {
-            return bytes_copied_ + batch_.bytes_copied() + staging_.bytes_copied();
-        }
+        std::uint64_t bytes_copied() const { return bytes_copied_ + batch_.bytes_copied() + staging_.bytes_copied(); }
 
     private:
         static std::size_t record_size(typename run::position p) {
@@ -284,8 +282,8 @@ struct memtable_wal {
         }
 
         // Appends one record to the run being written, sealing a 4 KiB block when it is full.
-        void emit(run& out, const std::byte* header, const std::byte* key, std::size_t key_size,
-                  const std::byte* value, std::size_t value_size) {
+        void emit(run& out, const std::byte* header, const std::byte* key, std::size_t key_size, const std::byte* value,
+                  std::size_t value_size) {
             const std::size_t size = record_header_bytes + key_size + value_size;
             if (staging_.size() + size > block_bytes) seal_block(out);
             out.records.push_back({static_cast<std::uint32_t>(out.blocks.size()),
@@ -326,9 +324,9 @@ struct memtable_wal {
                         newest = s;
                         continue;
                     }
-                    const int order = std::memcmp(key_of(*sources[s], sources[s]->records[cursor[s]]),
-                                                  key_of(*sources[newest], sources[newest]->records[cursor[newest]]),
-                                                  key_bytes);
+                    const int order =
+                        std::memcmp(key_of(*sources[s], sources[s]->records[cursor[s]]),
+                                    key_of(*sources[newest], sources[newest]->records[cursor[newest]]), key_bytes);
                     if (order <= 0) newest = s;  // smaller key, or the same key from a newer run
                 }
                 if (newest == sources.size()) break;
@@ -362,8 +360,8 @@ struct memtable_wal {
         variant mode_;
         split_mix random_;
         std::uint64_t key_space_;
-        staging_buffer batch_;    // the write batch being filled
-        staging_buffer staging_;  // recovery reads and table blocks being written
+        staging_buffer batch_;     // the write batch being filled
+        staging_buffer staging_;   // recovery reads and table blocks being written
         std::vector<buffer> wal_;  // log blocks not yet flushed
         std::vector<entry> memtable_;
         std::vector<std::uint32_t> order_;

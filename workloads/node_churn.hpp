@@ -41,8 +41,7 @@ struct node_churn {
     static constexpr std::size_t node_alignment = 16;
 
     template <class S>
-    static constexpr bool accepts = S::traits.provides_blocks && S::traits.frees_individually &&
-                                    !S::traits.may_refuse &&
+    static constexpr bool accepts = S::traits.provides_blocks&& S::traits.frees_individually && !S::traits.may_refuse &&
                                     S::traits.max_alignment >= node_alignment;
 
     template <class S>
@@ -50,8 +49,7 @@ struct node_churn {
     public:
         worker(const workload_params& params, unsigned thread_index)
             : random_(thread_seed(params.seed, thread_index)),
-              pools_{S(block_spec{node_sizes[0], node_alignment}),
-                     S(block_spec{node_sizes[1], node_alignment})},
+              pools_{S(block_spec{node_sizes[0], node_alignment}), S(block_spec{node_sizes[1], node_alignment})},
               slots_(2 * std::max<std::uint64_t>(params.scale.working_set, 1)) {
             // Start at the live set's equilibrium: half the slots full.
             for (std::size_t i = 0; i < slots_.size(); i += 2) {

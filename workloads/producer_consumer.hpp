@@ -79,8 +79,7 @@ struct producer_consumer {
         explicit shared(const workload_params& params) {
             const unsigned lanes_needed = (std::max(1u, params.threads) + 1) / 2;
             for (unsigned p = 0; p < lanes_needed; ++p) {
-                lanes.push_back(
-                    std::make_unique<lane>(std::max<std::uint64_t>(params.scale.working_set, 1)));
+                lanes.push_back(std::make_unique<lane>(std::max<std::uint64_t>(params.scale.working_set, 1)));
             }
         }
 
@@ -96,7 +95,7 @@ struct producer_consumer {
         worker(const workload_params& params, unsigned thread_index, shared<S>& shared)
             : blocks_(shared.blocks),
               lane_(*shared.lanes[thread_index / 2]),
-              role_(thread_index % 2 == 1                          ? role::consumer
+              role_(thread_index % 2 == 1                             ? role::consumer
                     : thread_index + 1 < std::max(1u, params.threads) ? role::producer
                                                                       : role::both),
               random_(thread_seed(params.seed, thread_index)) {}

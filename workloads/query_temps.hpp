@@ -58,8 +58,7 @@ struct query_temps {
     static constexpr std::size_t directory_bytes = 4096 - support::block_prefix;
 
     template <class S>
-    static constexpr bool accepts = support::serves_tagged_blocks<S> &&
-                                    (S::traits.frees_individually || resettable<S>);
+    static constexpr bool accepts = support::serves_tagged_blocks<S> && (S::traits.frees_individually || resettable<S>);
 
     template <class S>
     class worker {
@@ -130,7 +129,9 @@ struct query_temps {
             std::size_t count;
             static constexpr std::size_t capacity = (page_bytes - 16) / sizeof(row);
             row* rows() { return reinterpret_cast<row*>(reinterpret_cast<std::byte*>(this) + 16); }
-            const row* rows() const { return reinterpret_cast<const row*>(reinterpret_cast<const std::byte*>(this) + 16); }
+            const row* rows() const {
+                return reinterpret_cast<const row*>(reinterpret_cast<const std::byte*>(this) + 16);
+            }
         };
         static_assert(sizeof(page) <= 16);
 
@@ -222,7 +223,8 @@ struct query_temps {
             page* build = scan(build_start, build_n);
             entry** directory = new_directory();
             for (page* p = build; p != nullptr; p = p->next) {
-                for (std::size_t i = 0; i < p->count; ++i) new_entry(directory, p->rows()[i].key)->built = &p->rows()[i];
+                for (std::size_t i = 0; i < p->count; ++i)
+                    new_entry(directory, p->rows()[i].key)->built = &p->rows()[i];
             }
             page* probe = scan(probe_start, probe_n);
             outputs_.clear();  // the output column; its own capacity is reused across queries

@@ -58,8 +58,8 @@ struct string_pool {
     static constexpr std::size_t in_flight = 512;
 
     template <class S>
-    static constexpr bool accepts = support::serves_tagged_blocks<S> && S::traits.frees_individually &&
-                                    !S::traits.may_refuse;
+    static constexpr bool accepts =
+        support::serves_tagged_blocks<S>&& S::traits.frees_individually && !S::traits.may_refuse;
 
     template <class S>
     class worker {
@@ -71,9 +71,9 @@ struct string_pool {
               capacity_(std::max<std::uint64_t>(params.scale.working_set / 4, 16)),
               buckets_(std::bit_ceil(2 * capacity_), nullptr),
               records_(in_flight, nullptr) {
-            static constexpr std::array<std::string_view, 12> words{
-                "http", "requests", "latency", "db", "cache", "hits", "errors", "bytes",
-                "queue", "depth", "cpu", "region"};
+            static constexpr std::array<std::string_view, 12> words{"http",  "requests", "latency", "db",
+                                                                    "cache", "hits",     "errors",  "bytes",
+                                                                    "queue", "depth",    "cpu",     "region"};
             keys_.reserve(std::max<std::uint64_t>(params.scale.working_set, 1));
             for (std::uint64_t k = 0; k < keys_.capacity(); ++k) {
                 std::uint64_t r = random_.next();
@@ -214,7 +214,7 @@ struct string_pool {
         support::tagged_blocks<S> blocks_;
         std::uint64_t capacity_;
         std::vector<entry*> buckets_;
-        std::vector<void*> records_;  // text* (plain) or entry* (interned)
+        std::vector<void*> records_;     // text* (plain) or entry* (interned)
         std::vector<std::string> keys_;  // the incoming names, as the input carries them
         double log_keys_ = 0;
         entry* lru_newest_ = nullptr;

@@ -52,8 +52,7 @@
 namespace allocproof::workloads {
 
 struct table_pool {
-    static constexpr std::array<std::string_view, 5> variant_names{"eager", "chunked", "lazy", "scan",
-                                                                   "scan_chunked"};
+    static constexpr std::array<std::string_view, 5> variant_names{"eager", "chunked", "lazy", "scan", "scan_chunked"};
     enum variant : unsigned { eager = 0, chunked = 1, lazy = 2, scan = 3, scan_chunked = 4 };
 
     static constexpr workload_traits traits{
@@ -197,9 +196,10 @@ struct table_pool {
             const std::size_t summed = (filter + 1 + random_.below(columns - 1)) % columns;
             const std::int64_t threshold = static_cast<std::int64_t>(random_.below(1u << 24));
             std::int64_t sum = 0;
-            for_each_chunk(stored[filter], stored[summed], [&](const std::int64_t* fv, const std::int64_t* sv, std::size_t n) {
-                for (std::size_t r = 0; r < n; ++r) sum += fv[r] > threshold ? sv[r] : 0;
-            });
+            for_each_chunk(stored[filter], stored[summed],
+                           [&](const std::int64_t* fv, const std::int64_t* sv, std::size_t n) {
+                               for (std::size_t r = 0; r < n; ++r) sum += fv[r] > threshold ? sv[r] : 0;
+                           });
             digest_ = digest_fold(digest_, static_cast<std::uint64_t>(sum));
         }
 
@@ -214,9 +214,10 @@ struct table_pool {
         }
 
         void close(table*& t) {
-            digest_ = digest_fold(digest_, support::bytes_checksum(reinterpret_cast<const std::byte*>(t->derived.data()),
-                                                                   t->derived.size() * sizeof(std::int64_t)) ^
-                                               t->source);
+            digest_ =
+                digest_fold(digest_, support::bytes_checksum(reinterpret_cast<const std::byte*>(t->derived.data()),
+                                                             t->derived.size() * sizeof(std::int64_t)) ^
+                                         t->source);
             open_bytes_ -= t->owned_bytes;
             pool_.release(t);
             t = nullptr;

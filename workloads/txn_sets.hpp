@@ -70,7 +70,7 @@ struct txn_sets {
     static constexpr std::size_t key_bytes = 24;
     static constexpr std::size_t inline_ops = 8;
     static constexpr std::size_t max_ops = 31;
-    static constexpr std::size_t index_slots = 64;  // > 2 * max_ops: probes stay short
+    static constexpr std::size_t index_slots = 64;        // > 2 * max_ops: probes stay short
     static constexpr std::size_t tpcc_index_slots = 512;  // > 2 * 180, tpcc_mix's largest write set
 
     // One TPC-C transaction type: its share of the mix (percent), and its reads and writes as a
@@ -79,12 +79,11 @@ struct txn_sets {
         unsigned share;
         std::size_t reads, reads_per_line, writes, writes_per_line, lines_min, lines_max;
     };
-    static constexpr std::array<tpcc_type, 5> tpcc_types{
-        tpcc_type{45, 3, 2, 3, 2, 5, 15},       // New-Order
-        tpcc_type{43, 3, 0, 4, 0, 0, 0},        // Payment
-        tpcc_type{4, 2, 1, 0, 0, 5, 15},        // Order-Status
-        tpcc_type{4, 30, 1, 30, 1, 50, 150},    // Delivery
-        tpcc_type{4, 1, 2, 0, 0, 100, 300}};    // Stock-Level
+    static constexpr std::array<tpcc_type, 5> tpcc_types{tpcc_type{45, 3, 2, 3, 2, 5, 15},     // New-Order
+                                                         tpcc_type{43, 3, 0, 4, 0, 0, 0},      // Payment
+                                                         tpcc_type{4, 2, 1, 0, 0, 5, 15},      // Order-Status
+                                                         tpcc_type{4, 30, 1, 30, 1, 50, 150},  // Delivery
+                                                         tpcc_type{4, 1, 2, 0, 0, 100, 300}};  // Stock-Level
 
     template <class S>
     static constexpr bool accepts = S::traits.provides_vector;
@@ -93,8 +92,7 @@ struct txn_sets {
 
     struct std_hasher {
         std::uint64_t operator()(const key& k) const {
-            return std::hash<std::string_view>{}(
-                std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+            return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
         }
     };
     struct fast_hasher {

@@ -23,8 +23,8 @@ allocator_identity identify_global_allocator() {
     void* volatile block = std::malloc(4000);
     struct mallinfo2 after = mallinfo2();
     std::free(block);
-    id.serves_malloc = after.uordblks >= before.uordblks + 4000 &&
-                       id.malloc_provider.find("libc.so") != std::string::npos;
+    id.serves_malloc =
+        after.uordblks >= before.uordblks + 4000 && id.malloc_provider.find("libc.so") != std::string::npos;
     id.evidence = "mallinfo2 in-use bytes grew by a malloc'd block; malloc resolves to libc";
     return id;
 }

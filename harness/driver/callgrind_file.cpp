@@ -73,8 +73,7 @@ instruction_split split_callgrind_file(const std::string& path) {
             }
             std::istringstream fields(line);
             std::string field;
-            for (std::size_t i = 0; i < positions && fields >> field; ++i) {
-            }
+            for (std::size_t i = 0; i < positions && fields >> field; ++i) {}
             double instructions = 0;
             if (fields >> field) instructions = std::stod(field);
             split.total += instructions;
@@ -108,8 +107,8 @@ instruction_split split_callgrind_file(const std::string& path) {
     }
     // The file states its own total: a reading that does not add up to it is wrong.
     if (stated_total && std::abs(*stated_total - split.total) > 0.5) {
-        throw std::runtime_error(fmt::format("reading {} gave {} instructions where the file states {}", path,
-                                             split.total, *stated_total));
+        throw std::runtime_error(
+            fmt::format("reading {} gave {} instructions where the file states {}", path, split.total, *stated_total));
     }
     return split;
 }

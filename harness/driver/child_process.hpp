@@ -17,13 +17,13 @@ namespace allocproof::driver {
 
 struct child_outcome {
     bool started = false;
-    int exit_code = -1;   // when it exited normally
-    int signal = 0;       // when a signal ended it
+    int exit_code = -1;  // when it exited normally
+    int signal = 0;      // when a signal ended it
     bool timed_out = false;
     bool interrupted = false;  // the driver was asked to stop while the child ran
-    std::string out;      // its stdout, when captured through a pipe
-    std::string err;      // its stderr, when captured; why it did not start, when it did not
-    double seconds = 0;      // from spawn to exit, as the driver saw it
+    std::string out;           // its stdout, when captured through a pipe
+    std::string err;           // its stderr, when captured; why it did not start, when it did not
+    double seconds = 0;        // from spawn to exit, as the driver saw it
     // The child's CPU time, user + system over all its threads and the children it waited for
     // (wait4's rusage): what the kernel accounted, whatever the child says. < 0 when unknown.
     double cpu_seconds = -1;
@@ -33,7 +33,7 @@ struct child_outcome {
 };
 
 struct child_request {
-    std::vector<std::string> argv;  // argv[0]: a path, or a bare name looked up as find_program does
+    std::vector<std::string> argv;               // argv[0]: a path, or a bare name looked up as find_program does
     std::vector<std::string> set_environment;    // NAME=VALUE, in place of the driver's NAME if any
     std::vector<std::string> unset_environment;  // NAMEs of the driver's environment it does not get
     std::string working_directory;               // empty: the driver's
@@ -90,8 +90,7 @@ private:
 
 // Runs `request` to its end; kills the group with SIGKILL once `limit` has passed (timed_out) or
 // `stop` is set (interrupted).
-child_outcome run_child(const child_request& request, std::chrono::milliseconds limit,
-                        const std::atomic<bool>& stop);
+child_outcome run_child(const child_request& request, std::chrono::milliseconds limit, const std::atomic<bool>& stop);
 // The same for argv alone, its output captured, on `cpus` (or the caller's CPUs when empty or
 // when they cannot be set).
 child_outcome run_child(const std::vector<std::string>& argv, std::chrono::milliseconds limit,

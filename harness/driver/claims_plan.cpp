@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 bool names_cell(const json& side, const planned_cell& cell) {
-    if (!side.is_object() || side.value("workload", "") != cell.workload || side.value("strategy", "") != cell.strategy) {
+    if (!side.is_object() || side.value("workload", "") != cell.workload ||
+        side.value("strategy", "") != cell.strategy) {
         return false;
     }
     // A real program runs at its own thread count: its sides name none. "most": the most threads
@@ -38,9 +39,10 @@ claims_plan plan_claims(const plan& p, const std::string& claims_file, claim_cel
     claims_plan out;
     const json schedule = doc.value("repetitions", json::object()).value("schedule", json::array({8}));
     for (const auto& n : schedule) {
-        if (!n.is_number_unsigned() || n.get<unsigned>() < 2 || (!out.schedule.empty() && n.get<unsigned>() <= out.schedule.back())) {
-            throw usage_error(fmt::format("--claims: {}: the repetitions' schedule must be increasing whole numbers from 2",
-                                          claims_file));
+        if (!n.is_number_unsigned() || n.get<unsigned>() < 2 ||
+            (!out.schedule.empty() && n.get<unsigned>() <= out.schedule.back())) {
+            throw usage_error(fmt::format(
+                "--claims: {}: the repetitions' schedule must be increasing whole numbers from 2", claims_file));
         }
         out.schedule.push_back(n.get<unsigned>());
     }
@@ -84,9 +86,9 @@ std::map<std::string, unsigned> next_round(const fs::path& out, const std::strin
     std::error_code error;
     const auto self = fs::read_symlink("/proc/self/exe", error);
     if (!error) ::setenv("ALLOCPROOF_DRIVER", self.c_str(), 1);
-    const auto outcome = run_child({"/usr/bin/python3", evaluator.string(), out.string(), "--claims", claims_file,
-                                    "--plan-round", "--quiet"},
-                                   std::chrono::minutes(5), stop);
+    const auto outcome = run_child(
+        {"/usr/bin/python3", evaluator.string(), out.string(), "--claims", claims_file, "--plan-round", "--quiet"},
+        std::chrono::minutes(5), stop);
     const json answer = json::parse(outcome.out, nullptr, false);
     if (outcome.exit_code != 0 || answer.is_discarded() || !answer.contains("cells") || !answer["cells"].is_object()) {
         note = fmt::format("no more adaptive rounds: the claims evaluator failed (exit {}): {}", outcome.exit_code,

@@ -23,9 +23,9 @@ struct claims_plan {
 
 // Which of a claim's lists of comparisons ("comparisons", "context") name cells to take.
 enum class claim_cells {
-    all,            // every list of every claim: what a run measures first
-    instructions,   // the allocation-level claims' comparisons and every claim's context: what the
-                    // verdicts read of the instruction pass (instruction_pass.hpp)
+    all,           // every list of every claim: what a run measures first
+    instructions,  // the allocation-level claims' comparisons and every claim's context: what the
+                   // verdicts read of the instruction pass (instruction_pass.hpp)
 };
 
 // Reads the claims file's schedule and the cells its comparisons name (on every allocator of the

@@ -78,12 +78,18 @@ enum class verdict { regression, improvement, unchanged, untestable, untestable_
 
 const char* verdict_name(verdict v) {
     switch (v) {
-    case verdict::regression: return "regression";
-    case verdict::improvement: return "improvement";
-    case verdict::unchanged: return "unchanged";
-    case verdict::untestable: return "untestable";
-    case verdict::untestable_change: return "untestable_change";
-    case verdict::no_values: return "no_values";
+        case verdict::regression:
+            return "regression";
+        case verdict::improvement:
+            return "improvement";
+        case verdict::unchanged:
+            return "unchanged";
+        case verdict::untestable:
+            return "untestable";
+        case verdict::untestable_change:
+            return "untestable_change";
+        case verdict::no_values:
+            return "no_values";
     }
     return "?";
 }
@@ -124,7 +130,9 @@ comparison compare_cell(const cell_key& key, const std::string& metric, const js
         c.worsening = sign * (c.median_b > 0 ? 1 : -1) * std::numeric_limits<double>::infinity();
     }
     c.p = stats::mann_whitney(values_a, values_b).p;
-    const auto positive = [](const std::vector<double>& v) { return std::ranges::all_of(v, [](double x) { return x > 0; }); };
+    const auto positive = [](const std::vector<double>& v) {
+        return std::ranges::all_of(v, [](double x) { return x > 0; });
+    };
     if (c.n_a >= 2 && c.n_b >= 2 && positive(values_a) && positive(values_b)) {
         const auto ci = stats::ratio_interval(values_b, values_a);
         c.change_ci = std::pair{ci.low - 1, ci.high - 1};
@@ -191,7 +199,8 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
 
 // Up to `shown` names, then how many more: a CI log stays readable; --json has them all.
 std::string some_of(const std::vector<std::string>& names, std::size_t shown = 10) {
-    std::vector<std::string> head(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(shown, names.size())));
+    std::vector<std::string> head(names.begin(),
+                                  names.begin() + static_cast<std::ptrdiff_t>(std::min(shown, names.size())));
     std::string out = fmt::format("{}", fmt::join(head, ", "));
     if (names.size() > shown) out += fmt::format(", and {} more (--json lists them all)", names.size() - shown);
     return out;
@@ -199,8 +208,9 @@ std::string some_of(const std::vector<std::string>& names, std::size_t shown = 1
 
 std::string run_line(const run_cells& run) {
     const json env = run.document.value("environment", json::object());
-    std::string commit = env.value("git_commit", json(nullptr)).is_string() ? env["git_commit"].get<std::string>().substr(0, 7)
-                                                                               : "unknown commit";
+    std::string commit = env.value("git_commit", json(nullptr)).is_string()
+                             ? env["git_commit"].get<std::string>().substr(0, 7)
+                             : "unknown commit";
     return fmt::format("{} ({}, {} cells, {}, {})", run.file.string(), run.document.value("status", "no status"),
                        run.order.size(), commit, env.value("time", "no time"));
 }
@@ -292,14 +302,16 @@ comparison_result compare_runs(const run_cells& a, const run_cells& b, const com
             if (c.outcome == verdict::untestable_change && c.worsening > 0) ++r.counts.untestable_worse;
         }
     }
-    const bool fails = r.counts.count(verdict::regression) > 0 || (options.fail_on_untestable && r.counts.untestable_worse > 0);
+    const bool fails =
+        r.counts.count(verdict::regression) > 0 || (options.fail_on_untestable && r.counts.untestable_worse > 0);
     r.exit_code = fails ? exit_regression : exit_ok;
     if (r.cells.matched.empty()) {
         r.warning = "no cell is ok in both A and B: nothing was compared";
     } else if (r.counts.tested() == 0) {
-        r.warning = fmt::format("no comparison could be tested at alpha {:g}: every matched cell has too few "
-                                "repetitions or no values; this compare cannot detect a regression ({})",
-                                options.alpha, needs_text(options.alpha));
+        r.warning = fmt::format(
+            "no comparison could be tested at alpha {:g}: every matched cell has too few "
+            "repetitions or no values; this compare cannot detect a regression ({})",
+            options.alpha, needs_text(options.alpha));
     }
     return r;
 }
@@ -312,8 +324,13 @@ std::string cell_label(const comparison_result& r, const cell_key& key) {
 const std::vector<std::string> comparison_header{"cell", "metric", "median A", "median B", "change", "p", "n"};
 
 std::vector<std::string> comparison_row(const comparison_result& r, const comparison& c) {
-    return {cell_label(r, c.key), c.metric, number(c.median_a), number(c.median_b), percent(c),
-            fmt::format("{:.2g}", *c.p), fmt::format("{} vs {}", c.n_a, c.n_b)};
+    return {cell_label(r, c.key),
+            c.metric,
+            number(c.median_a),
+            number(c.median_b),
+            percent(c),
+            fmt::format("{:.2g}", *c.p),
+            fmt::format("{} vs {}", c.n_a, c.n_b)};
 }
 
 std::string threshold_text(const compare_options& options) { return fmt::format("{:g}%", options.threshold * 100); }
@@ -323,9 +340,10 @@ std::string report_heading(const run_cells& a, const run_cells& b, const compare
     for (const auto& m : options.metrics) {
         metric_texts.push_back(fmt::format("{} ({} is better)", m, higher_is_better(m) ? "higher" : "lower"));
     }
-    return fmt::format("A: {}\nB: {}\nmetrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the "
-                       "median moved by more than {}\n",
-                       run_line(a), run_line(b), fmt::join(metric_texts, ", "), options.alpha, threshold_text(options));
+    return fmt::format(
+        "A: {}\nB: {}\nmetrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the "
+        "median moved by more than {}\n",
+        run_line(a), run_line(b), fmt::join(metric_texts, ", "), options.alpha, threshold_text(options));
 }
 
 std::string significant_changes(const comparison_result& r) {
@@ -357,16 +375,17 @@ std::string untestable_changes(const comparison_result& r, const compare_options
     }
     std::string out = underpowered.empty() ? "" : "\nToo few repetitions to test:\n";
     for (const auto& [sizes, n] : underpowered) {
-        out += fmt::format("  {} comparisons: too few repetitions to test (n={} vs {}; {}; smallest possible p {:.2g})\n",
-                           n, sizes.first, sizes.second, needs_text(options.alpha),
-                           stats::mann_whitney_min_p(sizes.first, sizes.second));
+        out += fmt::format(
+            "  {} comparisons: too few repetitions to test (n={} vs {}; {}; smallest possible p {:.2g})\n", n,
+            sizes.first, sizes.second, needs_text(options.alpha), stats::mann_whitney_min_p(sizes.first, sizes.second));
     }
     if (!moved.empty()) {
         auto with_direction = comparison_header;
         with_direction.emplace_back("direction");
-        out += fmt::format("\nUntestable changes beyond {} ({}): the median moved, but these repetitions cannot "
-                           "tell it from noise:\n{}",
-                           threshold_text(options), moved.size(), table(with_direction, moved));
+        out += fmt::format(
+            "\nUntestable changes beyond {} ({}): the median moved, but these repetitions cannot "
+            "tell it from noise:\n{}",
+            threshold_text(options), moved.size(), table(with_direction, moved));
     }
     return out;
 }
@@ -411,20 +430,20 @@ std::string not_compared(const comparison_result& r) {
 
 std::string summary_line(const comparison_result& r, const compare_options& options) {
     const auto& n = r.counts;
-    return fmt::format("\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond {}), "
-                       "without values {}; cells matched {}, only in A {}, only in B {}, not ok {}, with other "
-                       "parameters {} -> {}\n",
-                       n.count(verdict::regression), n.count(verdict::improvement), n.count(verdict::unchanged),
-                       n.count(verdict::untestable) + n.count(verdict::untestable_change),
-                       n.count(verdict::untestable_change), threshold_text(options), n.count(verdict::no_values),
-                       r.cells.matched.size(), r.cells.only_a.size(), r.cells.only_b.size(), r.cells.not_ok.size(),
-                       r.cells.params_differ.size(), r.exit_code == 0 ? "PASS" : "FAIL");
+    return fmt::format(
+        "\nsummary: regressions {}, improvements {}, unchanged {}, untestable {} ({} changed beyond {}), "
+        "without values {}; cells matched {}, only in A {}, only in B {}, not ok {}, with other "
+        "parameters {} -> {}\n",
+        n.count(verdict::regression), n.count(verdict::improvement), n.count(verdict::unchanged),
+        n.count(verdict::untestable) + n.count(verdict::untestable_change), n.count(verdict::untestable_change),
+        threshold_text(options), n.count(verdict::no_values), r.cells.matched.size(), r.cells.only_a.size(),
+        r.cells.only_b.size(), r.cells.not_ok.size(), r.cells.params_differ.size(), r.exit_code == 0 ? "PASS" : "FAIL");
 }
 
 std::string text_report(const run_cells& a, const run_cells& b, const comparison_result& r,
                         const compare_options& options) {
-    std::string out = report_heading(a, b, options) + significant_changes(r) + untestable_changes(r, options) +
-                      not_compared(r);
+    std::string out =
+        report_heading(a, b, options) + significant_changes(r) + untestable_changes(r, options) + not_compared(r);
     if (!r.warning.empty()) out += fmt::format("\n*** WARNING: {} ***\n", r.warning);
     return out + summary_line(r, options);
 }
@@ -434,9 +453,12 @@ json json_report(const run_cells& a, const run_cells& b, const comparison_result
     for (const auto& m : options.metrics) {
         metrics.push_back({{"name", m}, {"better", higher_is_better(m) ? "higher" : "lower"}});
     }
-    json counts = {{"matched_cells", r.cells.matched.size()},  {"comparisons", r.comparisons.size()},
-                   {"only_in_a", r.cells.only_a.size()},       {"only_in_b", r.cells.only_b.size()},
-                   {"not_ok", r.cells.not_ok.size()},          {"params_differ", r.cells.params_differ.size()},
+    json counts = {{"matched_cells", r.cells.matched.size()},
+                   {"comparisons", r.comparisons.size()},
+                   {"only_in_a", r.cells.only_a.size()},
+                   {"only_in_b", r.cells.only_b.size()},
+                   {"not_ok", r.cells.not_ok.size()},
+                   {"params_differ", r.cells.params_differ.size()},
                    {"untestable_change_worse", r.counts.untestable_worse}};
     for (verdict v : {verdict::regression, verdict::improvement, verdict::unchanged, verdict::untestable,
                       verdict::untestable_change, verdict::no_values}) {
@@ -510,14 +532,15 @@ CLI::App* add_compare_command(CLI::App& app, compare_options& options) {
     command->add_option("A", options.a, "the baseline: a run folder, or a results.json or results.json.gz file")
         ->required();
     command->add_option("B", options.b, "the candidate, likewise")->required();
-    command->add_option("--metric,-m", options.metrics,
-                        "metric to compare (SCHEMA.md §6, or §10 for real programs); repeatable or comma-separated")
+    command
+        ->add_option("--metric,-m", options.metrics,
+                     "metric to compare (SCHEMA.md §6, or §10 for real programs); repeatable or comma-separated")
         ->delimiter(',')
         ->capture_default_str();
     command->add_option("--alpha", options.alpha, "significance level of the two-sided Mann-Whitney U test")
         ->capture_default_str();
-    command->add_option("--threshold", options.threshold,
-                        "smallest relative change of the median that counts (0.05 = 5%)")
+    command
+        ->add_option("--threshold", options.threshold, "smallest relative change of the median that counts (0.05 = 5%)")
         ->capture_default_str();
     command->add_flag("--fail-on-untestable", options.fail_on_untestable,
                       "also exit 1 when a cell with too few repetitions to test got worse by more than the threshold");

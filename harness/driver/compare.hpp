@@ -17,12 +17,12 @@ class App;
 namespace allocproof::driver {
 
 struct compare_options {
-    std::string a, b;                              // run folders or results.json(.gz) files
+    std::string a, b;  // run folders or results.json(.gz) files
     std::vector<std::string> metrics{"ns_per_op"};
-    double alpha = 0.05;                           // significance level of the U test
-    double threshold = 0.05;                       // smallest relative change of the median that counts
-    bool fail_on_untestable = false;               // exit 1 on a large change that is too few reps to test
-    std::string json_out;                          // where to write the whole comparison, if set
+    double alpha = 0.05;              // significance level of the U test
+    double threshold = 0.05;          // smallest relative change of the median that counts
+    bool fail_on_untestable = false;  // exit 1 on a large change that is too few reps to test
+    std::string json_out;             // where to write the whole comparison, if set
 };
 
 // Registers the `compare` subcommand and its options, filling `options` when parsed.

@@ -84,8 +84,7 @@ json collect_environment(const std::vector<std::string>& command_line, const jso
     const std::string flags = proc_value("/proc/cpuinfo", "flags");
     const std::string source = ALLOCPROOF_SOURCE_DIR;
     std::string commit = command_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
-    std::string dirty =
-        command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null");
+    std::string dirty = command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null");
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     return {
@@ -109,8 +108,8 @@ json collect_environment(const std::vector<std::string>& command_line, const jso
          {{"glibc", gnu_get_libc_version()},
           {"libstdc++", fmt::format("{}", _GLIBCXX_RELEASE)},
           {"fmt", fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
-          {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR,
-                                        NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH)},
+          {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
+                                        NLOHMANN_JSON_VERSION_PATCH)},
           {"CLI11", CLI11_VERSION}}},
         {"allocators", allocators},
         {"allocproof_version", ALLOCPROOF_VERSION},

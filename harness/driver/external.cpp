@@ -91,9 +91,8 @@ std::uint64_t write_input(const external_spec& spec, std::uint64_t seed,
 child_request measured_request(const repetition_setup& setup, std::map<std::string, std::string>& variables,
                                std::uint64_t seed, const std::string& tag) {
     const external_spec& spec = setup.spec;
-    child_request request =
-        program_request(substitute(spec.server ? spec.server->command : spec.command, variables), setup.preload,
-                        setup.folder, tag);
+    child_request request = program_request(substitute(spec.server ? spec.server->command : spec.command, variables),
+                                            setup.preload, setup.folder, tag);
     request.argv.front() = setup.program;
     if (!spec.input_generator.empty()) {
         request.stdin_path = (setup.folder / (tag + ".in")).string();
@@ -129,14 +128,18 @@ idle_outcome run_idle(const repetition_setup& setup, std::uint64_t seed) {
         outcome.failure = "the idle run: " + idle.outcome().err;
         return outcome;
     }
-    idle.wait_or_kill(setup.deadline, setup.stop, [&] { samples.add(external_clock::now(), read_resident(idle.pid())); });
+    idle.wait_or_kill(setup.deadline, setup.stop,
+                      [&] { samples.add(external_clock::now(), read_resident(idle.pid())); });
     const child_outcome& end = idle.outcome();
-    outcome.failure = ending_reason(end, "the idle run of " + file_name(setup.program), read_output(request.stderr_path));
+    outcome.failure =
+        ending_reason(end, "the idle run of " + file_name(setup.program), read_output(request.stderr_path));
     if (end.timed_out || end.interrupted) return outcome;
     // None when it ended before a sample of its second half: then the metric is null, not zero.
     outcome.bytes = samples.steady(idle.start(), idle.start() + std::chrono::duration_cast<external_clock::duration>(
                                                                     std::chrono::duration<double>(end.seconds)));
-    outcome.raw = {{"command", request.argv}, {"seconds", end.seconds}, {"samples", samples.count()},
+    outcome.raw = {{"command", request.argv},
+                   {"seconds", end.seconds},
+                   {"samples", samples.count()},
                    {"peak_bytes", samples.peak()}};
     return outcome;
 }
@@ -156,8 +159,8 @@ measured_run run_program(const repetition_setup& setup, const child_request& req
     run.end = program.outcome();
     run.wall_seconds = run.end.seconds;
     run.work_start = program.start();
-    run.work_end = program.start() + std::chrono::duration_cast<external_clock::duration>(
-                                         std::chrono::duration<double>(run.end.seconds));
+    run.work_end = program.start() +
+                   std::chrono::duration_cast<external_clock::duration>(std::chrono::duration<double>(run.end.seconds));
     run.failure = ending_reason(run.end, file_name(setup.program), read_output(request.stderr_path));
     return run;
 }
@@ -172,7 +175,9 @@ json rusage_metrics(const measured_run& run, std::uint64_t driver_peak, std::opt
     raw["rss_samples"] = run.resident.count();
     raw["rusage_maxrss_bytes"] = rusage_peak;
     raw["driver_peak_rss_bytes_at_spawn"] = driver_peak;
-    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    const auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     json metrics = {
         {"wall_seconds", run.wall_seconds},
         {"user_seconds", seconds(usage.ru_utime)},
@@ -190,7 +195,8 @@ json rusage_metrics(const measured_run& run, std::uint64_t driver_peak, std::opt
     if (const auto steady = run.resident.steady(run.work_start, run.work_end)) {
         metrics["rss_steady_bytes"] = *steady;
         if (idle_bytes) {
-            metrics["rss_steady_over_idle_bytes"] = static_cast<std::int64_t>(*steady) - static_cast<std::int64_t>(*idle_bytes);
+            metrics["rss_steady_over_idle_bytes"] =
+                static_cast<std::int64_t>(*steady) - static_cast<std::int64_t>(*idle_bytes);
         }
     }
     return metrics;
@@ -261,8 +267,8 @@ std::optional<json> run_external_repetition(const external_spec& spec, const std
 
     scratch_folder folder;
     const std::string scale = external_scale(spec, settings.scale, settings.real_program_sizes);
-    repetition_setup setup{spec, program, preload, spec.scales.at(scale), folder.path(),
-                           record.started() + settings.limit, stop};
+    repetition_setup setup{
+        spec, program, preload, spec.scales.at(scale), folder.path(), record.started() + settings.limit, stop};
     setup.variables["tmpdir"] = folder.path().string();
     setup.variables["seed"] = std::to_string(settings.seed);
     setup.variables["port"] = std::to_string(free_loopback_port());

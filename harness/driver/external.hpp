@@ -31,7 +31,7 @@ struct external_check {
     std::string source;  // "stdout" (the measured program's), or "after" (the server's after-command)
     std::string regex;
     std::string equals, at_least;  // templates, e.g. "{num}"; one of them is set
-    std::string matches;  // a template of the number of matches there must be; empty: any (at least one)
+    std::string matches;           // a template of the number of matches there must be; empty: any (at least one)
 };
 
 struct external_server {
@@ -45,25 +45,25 @@ struct external_server {
 struct external_spec {
     std::string name;
     std::string summary;
-    std::string origin;      // the descriptor file, or "--external"
-    std::string package;     // the Debian package that provides the program, if known
-    unsigned threads = 1;         // the program's own (foreground) thread setting: the cell's tN
-    std::string threads_note;     // what that setting is, in the program's terms (recorded)
+    std::string origin;        // the descriptor file, or "--external"
+    std::string package;       // the Debian package that provides the program, if known
+    unsigned threads = 1;      // the program's own (foreground) thread setting: the cell's tN
+    std::string threads_note;  // what that setting is, in the program's terms (recorded)
     std::map<std::string, std::map<std::string, std::string>> scales;  // scale -> variable -> value
     // A program that is not a server: the variables its idle run replaces (the same command and
     // preload on almost no data), whose peak resident set is its idle footprint. Empty: no idle run.
     std::map<std::string, std::string> idle;
     std::vector<std::string> command;  // the measured program (the client, for a server)
     std::optional<external_server> server;
-    std::string input_generator;  // "" or "sql_mix": a script generated from the seed on stdin
-    std::string throughput_regex;       // on stdout: ([label] and) value per match
-    std::string throughput_count;       // or: a count template divided by the wall time
+    std::string input_generator;   // "" or "sql_mix": a script generated from the seed on stdin
+    std::string throughput_regex;  // on stdout: ([label] and) value per match
+    std::string throughput_count;  // or: a count template divided by the wall time
     std::string throughput_unit;
     std::vector<external_check> checks;
     std::map<std::string, std::string> report;  // name -> regex on the after-command's output
-    bool digest_stdout = false;  // the program's output is a result that must match across allocators
-    std::vector<std::string> probe;  // harmless arguments (e.g. --version) to ask the dynamic linker
-                                     // where malloc binds; empty: evidence from /proc/PID/maps only
+    bool digest_stdout = false;                 // the program's output is a result that must match across allocators
+    std::vector<std::string> probe;             // harmless arguments (e.g. --version) to ask the dynamic linker
+                                                // where malloc binds; empty: evidence from /proc/PID/maps only
     std::string program() const { return (server ? server->command : command).front(); }
     // Every program a repetition runs (the server's helpers too), in order, without repeats.
     std::vector<std::string> programs() const;
@@ -81,8 +81,8 @@ std::vector<std::string> missing_programs(const external_spec& spec);
 
 // The descriptors in the source tree's workloads/external/ plus the files and commands given on
 // the command line. A malformed descriptor or command is a usage_error naming the file.
-std::vector<std::shared_ptr<const external_spec>> load_external_specs(
-    const std::vector<std::string>& descriptor_files, const std::vector<std::string>& commands);
+std::vector<std::shared_ptr<const external_spec>> load_external_specs(const std::vector<std::string>& descriptor_files,
+                                                                      const std::vector<std::string>& commands);
 
 // `allocproof list`: one entry per external workload, with whether its program is installed.
 nlohmann::json external_list_json(const std::vector<std::shared_ptr<const external_spec>>& specs);

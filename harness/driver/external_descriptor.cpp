@@ -110,7 +110,8 @@ private:
 };
 
 // Fails unless every placeholder of `templates` names a variable of `defined`.
-void check_placeholders(const reader& r, const std::vector<std::string>& templates, const std::set<std::string>& defined) {
+void check_placeholders(const reader& r, const std::vector<std::string>& templates,
+                        const std::set<std::string>& defined) {
     for (const auto& t : templates) {
         for (const auto& name : r.placeholders_of(t)) {
             if (defined.contains(name)) continue;
@@ -184,8 +185,10 @@ void parse_running(reader& r, external_spec& spec, const std::set<std::string>& 
         spec.server = std::move(server);
     }
     if (r.has("idle")) {
-        if (spec.server) r.fail("\"idle\" is for a program that is not a server (a server's idle footprint is read "
-                                "when it first answers)");
+        if (spec.server)
+            r.fail(
+                "\"idle\" is for a program that is not a server (a server's idle footprint is read "
+                "when it first answers)");
         for (const auto& [name, value] : r.object("idle").items()) {
             if (!variable_names.contains(name)) {
                 r.fail(fmt::format("\"idle\" replaces '{}', which is not a scale variable", name));
@@ -216,7 +219,8 @@ external_check parse_check(reader& c, const external_spec& spec) {
     if (c.has("matches")) {
         const json& m = c.at("matches");
         if (m.is_number_unsigned()) check.matches = std::to_string(m.get<unsigned>());
-        else if (m.is_string() && !c.placeholders_of(m.get<std::string>()).empty()) check.matches = m.get<std::string>();
+        else if (m.is_string() && !c.placeholders_of(m.get<std::string>()).empty())
+            check.matches = m.get<std::string>();
         else c.fail("\"matches\" must be a whole number or a template of one, e.g. \"{steps}\"");
     }
     c.no_other_keys();
@@ -444,8 +448,8 @@ fs::path descriptor_folder() {
 
 }  // namespace
 
-std::vector<std::shared_ptr<const external_spec>> load_external_specs(
-    const std::vector<std::string>& descriptor_files, const std::vector<std::string>& commands) {
+std::vector<std::shared_ptr<const external_spec>> load_external_specs(const std::vector<std::string>& descriptor_files,
+                                                                      const std::vector<std::string>& commands) {
     std::vector<fs::path> files;
     const fs::path folder = descriptor_folder();
     std::error_code error;

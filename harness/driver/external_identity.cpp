@@ -86,7 +86,8 @@ bool binds_to(const json& bound, const std::string& preload) {
 std::string preload_library(const std::string& allocator) {
     const global_allocator* library = find_global_allocator(allocator);
     if (library == nullptr) {
-        throw std::runtime_error("no shared library is known for allocator " + allocator + " (catalogue/allocators.json)");
+        throw std::runtime_error("no shared library is known for allocator " + allocator +
+                                 " (catalogue/allocators.json)");
     }
     if (library->link.empty()) return {};  // glibc's malloc: every program has it, nothing to preload
 #if defined(__x86_64__)
@@ -109,12 +110,9 @@ std::string preload_library(const std::string& allocator) {
 
 json identity_before_run(const external_spec& spec, const std::string& program, const std::string& allocator,
                          const std::string& preload, const std::atomic<bool>& stop, std::string& not_in_effect) {
-    json identity = {{"name", allocator},
-                     {"preload", preload.empty() ? json(nullptr) : json(preload)},
-                     {"binding_probe", nullptr},
-                     {"mapped_libraries", nullptr},
-                     {"serves_malloc", nullptr},
-                     {"evidence", ""}};
+    json identity = {{"name", allocator},        {"preload", preload.empty() ? json(nullptr) : json(preload)},
+                     {"binding_probe", nullptr}, {"mapped_libraries", nullptr},
+                     {"serves_malloc", nullptr}, {"evidence", ""}};
     if (spec.probe.empty()) return identity;
     json probe = binding_probe(spec, program, preload, stop);
     identity["binding_probe"] = probe;
@@ -123,12 +121,12 @@ json identity_before_run(const external_spec& spec, const std::string& program, 
     const bool in_effect = binds_to(bound, preload);
     const std::string targets = fmt::format("{}", fmt::join(bound.get<std::vector<std::string>>(), ", "));
     identity["serves_malloc"] = in_effect;
-    identity["evidence"] = fmt::format("LD_DEBUG=bindings of '{}': malloc binds to {}",
-                                       probe["command"].get<std::string>(), targets);
+    identity["evidence"] =
+        fmt::format("LD_DEBUG=bindings of '{}': malloc binds to {}", probe["command"].get<std::string>(), targets);
     if (!in_effect) {
-        not_in_effect = fmt::format("{} is not in effect for {}: malloc binds to {} ({})", allocator,
-                                    file_name(program), targets,
-                                    preload.empty() ? "the program links its own allocator" : "the preload does not win");
+        not_in_effect =
+            fmt::format("{} is not in effect for {}: malloc binds to {} ({})", allocator, file_name(program), targets,
+                        preload.empty() ? "the program links its own allocator" : "the preload does not win");
     }
     return identity;
 }
@@ -143,9 +141,11 @@ std::string confirm_identity(json& identity, const std::string& preload,
         return fmt::format("allocator mismatch: {} was preloaded but is not mapped", preload);
     }
     if (identity["serves_malloc"].is_null()) {
-        identity["evidence"] = mapped ? fmt::format("not verified: no binding probe; mapped: {}", fmt::join(*mapped, ", "))
-                                      : std::string("not verified: no binding probe, and the program ended before "
-                                                    "its maps could be read");
+        identity["evidence"] = mapped
+                                   ? fmt::format("not verified: no binding probe; mapped: {}", fmt::join(*mapped, ", "))
+                                   : std::string(
+                                         "not verified: no binding probe, and the program ended before "
+                                         "its maps could be read");
     } else if (mapped) {
         identity["evidence"] = identity["evidence"].get<std::string>() +
                                fmt::format("; mapped in the measured process: {}", fmt::join(*mapped, ", "));

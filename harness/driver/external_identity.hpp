@@ -24,9 +24,9 @@ std::string preload_library(const std::string& allocator);
 // Before measuring: the record's allocator_identity (name, preload, binding probe, evidence) for
 // `program` of `spec` under `allocator`, preloaded from `preload`. `not_in_effect` says why the
 // allocator would not serve malloc (the cell is not applicable), or stays empty.
-nlohmann::json identity_before_run(const external_spec& spec, const std::string& program,
-                                   const std::string& allocator, const std::string& preload,
-                                   const std::atomic<bool>& stop, std::string& not_in_effect);
+nlohmann::json identity_before_run(const external_spec& spec, const std::string& program, const std::string& allocator,
+                                   const std::string& preload, const std::atomic<bool>& stop,
+                                   std::string& not_in_effect);
 
 // After: adds the libraries mapped into the measured process to `identity` as evidence; returns
 // a failure when the preloaded library is not among them, or empty.

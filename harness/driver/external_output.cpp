@@ -49,8 +49,8 @@ std::string failed_values(const external_check& check, const std::vector<std::sm
                           const std::map<std::string, std::string>& variables) {
     const std::string matches = substitute(check.matches, variables);
     if (!matches.empty() && std::to_string(found.size()) != matches) {
-        return fmt::format("check failed: /{}/ matched {} time(s) in {}, expected {}", check.regex, found.size(),
-                           where, matches);
+        return fmt::format("check failed: /{}/ matched {} time(s) in {}, expected {}", check.regex, found.size(), where,
+                           matches);
     }
     if (found.empty()) return fmt::format("check failed: /{}/ not found in {}", check.regex, where);
     const std::string expected_text = substitute(check.equals.empty() ? check.at_least : check.equals, variables);

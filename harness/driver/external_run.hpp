@@ -38,8 +38,8 @@ private:
 // What every process of a repetition runs with.
 struct repetition_setup {
     const external_spec& spec;
-    std::string program;  // the measured program's path (the server's, for a server)
-    std::string preload;  // the allocator's shared library; empty for glibc
+    std::string program;                           // the measured program's path (the server's, for a server)
+    std::string preload;                           // the allocator's shared library; empty for glibc
     std::map<std::string, std::string> variables;  // the scale's and {tmpdir} {seed} {port} {threads}
     std::filesystem::path folder;
     external_clock::time_point deadline;
@@ -48,15 +48,15 @@ struct repetition_setup {
 
 // What the measured run gave.
 struct measured_run {
-    child_outcome end;  // the measured program's (the server's, for a server): its rusage
-    double wall_seconds = 0;  // of the measured work: the program's run, or the client's
+    child_outcome end;                                // the measured program's (the server's, for a server): its rusage
+    double wall_seconds = 0;                          // of the measured work: the program's run, or the client's
     external_clock::time_point work_start, work_end;  // the same; its second half is the steady state
-    std::string output_path;  // the output the checks read: the program's, or the client's
+    std::string output_path;                          // the output the checks read: the program's, or the client's
     std::string failure;
-    bool stopped = false;  // the driver was asked to stop: no record
+    bool stopped = false;                            // the driver was asked to stop: no record
     std::optional<std::vector<std::string>> mapped;  // allocator libraries in the measured process
     resident_samples resident;
-    std::optional<std::uint64_t> idle_bytes;  // a server's resident set when it first answers
+    std::optional<std::uint64_t> idle_bytes;        // a server's resident set when it first answers
     nlohmann::json raw = nlohmann::json::object();  // what the server's lifecycle adds to raw
 };
 

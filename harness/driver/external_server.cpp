@@ -25,8 +25,8 @@ bool wait_until_ready(const repetition_setup& setup, const child_request& reques
     std::string ready_error;
     while (!ready && external_clock::now() < setup.deadline && !setup.stop.load()) {
         if (server.wait_until(std::min(setup.deadline, external_clock::now() + 20ms), setup.stop, watch)) break;
-        const auto answer = run_helper(substitute(described.ready_command, setup.variables), setup.folder, "ready", 5s,
-                                       setup.stop);
+        const auto answer =
+            run_helper(substitute(described.ready_command, setup.variables), setup.folder, "ready", 5s, setup.stop);
         ready = answer.out.find(described.ready_expect) != std::string::npos;
         if (!answer.error.empty()) ready_error = answer.error;
     }
@@ -49,8 +49,8 @@ bool wait_until_ready(const repetition_setup& setup, const child_request& reques
 
 // Runs the client against the answering server: the measured work.
 void run_client(const repetition_setup& setup, measured_run& run, const std::function<void()>& watch) {
-    const child_request request = program_request(substitute(setup.spec.command, setup.variables), "", setup.folder,
-                                                  "client");
+    const child_request request =
+        program_request(substitute(setup.spec.command, setup.variables), "", setup.folder, "client");
     run.output_path = request.stdout_path;
     running_child client(request);
     if (!client.outcome().started) {

@@ -42,8 +42,8 @@ struct counted {
 counted count_instructions(const std::string& valgrind, std::vector<std::string> argv,
                            const instruction_options& options, std::size_t job) {
     const fs::path out = fs::temp_directory_path() / fmt::format("allocproof-callgrind-{}-{}.out", ::getpid(), job);
-    argv.insert(argv.begin(), {valgrind, "--tool=callgrind", "--collect-atstart=no",
-                               "--callgrind-out-file=" + out.string()});
+    argv.insert(argv.begin(),
+                {valgrind, "--tool=callgrind", "--collect-atstart=no", "--callgrind-out-file=" + out.string()});
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
     const child_outcome outcome = run_child(argv, limit, stop_requested());
     struct remove_at_exit {
@@ -54,7 +54,8 @@ counted count_instructions(const std::string& valgrind, std::vector<std::string>
         }
     } cleanup{out};
     if (outcome.interrupted) throw std::runtime_error("stopped");
-    if (outcome.timed_out) throw std::runtime_error(fmt::format("callgrind ran past {:.0f} s", options.timeout_seconds));
+    if (outcome.timed_out)
+        throw std::runtime_error(fmt::format("callgrind ran past {:.0f} s", options.timeout_seconds));
     if (outcome.exit_code != 0) {
         // The cell's own words, without callgrind's lines (each begins "==pid==").
         std::istringstream err(outcome.err);
@@ -68,8 +69,9 @@ counted count_instructions(const std::string& valgrind, std::vector<std::string>
     }
     const instruction_split split = split_callgrind_file(out.string());
     if (split.total <= 0) {
-        throw std::runtime_error("callgrind collected nothing: the cell program was built without valgrind's "
-                                 "client-request header (valgrind/callgrind.h)");
+        throw std::runtime_error(
+            "callgrind collected nothing: the cell program was built without valgrind's "
+            "client-request header (valgrind/callgrind.h)");
     }
     const json record = json::parse(outcome.out, nullptr, false);
     if (record.is_discarded() || !record.is_object() || !record.contains("measurement") ||
@@ -189,14 +191,18 @@ pass_tally record_counts(const std::vector<count_job>& jobs, json& cells) {
         }
         const double per_op = j.result->split.total / static_cast<double>(ops);
         const double allocation = j.result->split.allocation / static_cast<double>(ops);
-        record["instructions"] = {{"tool", "callgrind"},        {"ops", ops},
-                                  {"per_op", per_op},           {"allocation_per_op", allocation},
-                                  {"other_per_op", per_op - allocation}, {"allocation_share", allocation / per_op},
+        record["instructions"] = {{"tool", "callgrind"},
+                                  {"ops", ops},
+                                  {"per_op", per_op},
+                                  {"allocation_per_op", allocation},
+                                  {"other_per_op", per_op - allocation},
+                                  {"allocation_share", allocation / per_op},
                                   {"digest", j.result->digest}};
         // Where the hardware gave no counts (a VM), the cell's instructions per operation are callgrind's.
         json& summary = record["metrics"]["instructions_per_op"];
         if (summary.is_null()) {
-            summary = {{"median", per_op}, {"min", per_op}, {"max", per_op}, {"cv", 0.0}, {"n", 1}, {"source", "callgrind"}};
+            summary = {{"median", per_op}, {"min", per_op}, {"max", per_op},
+                       {"cv", 0.0},        {"n", 1},        {"source", "callgrind"}};
         }
         if (j.cell.strategy == "std") std_digest[operations_key(j.cell)] = j.result->digest;
         ++tally.done;
@@ -208,7 +214,8 @@ pass_tally record_counts(const std::vector<count_job>& jobs, json& cells) {
         if (reference == std_digest.end()) {
             counts["digest_check"] = "no std cell was counted on the same operations";
         } else if (reference->second != j.result->digest) {
-            counts = {{"tool", "callgrind"}, {"ops", counts["ops"]},
+            counts = {{"tool", "callgrind"},
+                      {"ops", counts["ops"]},
                       {"error", fmt::format("computed digest {} where std computed {} on the same operations: other "
                                             "work, so its instructions are not comparable",
                                             j.result->digest, reference->second)}};
@@ -229,15 +236,19 @@ CLI::App* add_instructions_command(CLI::App& app, instruction_options& options) 
         "count, under callgrind, the instructions of each 1-thread cell's operations and the part of them that "
         "allocation's code executed (the strategy's, the global allocator's): added to results.json");
     command->add_option("run", options.run, "a finished run's folder (its results.json)")->required();
-    command->add_option("--cells", options.cells,
-                        "claims: the 1-thread cells whose counts the run's claims file reads (its allocation-level "
-                        "claims and every claim's context); all: every ok 1-thread model cell")
-        ->check(CLI::IsMember({"claims", "all"}))->capture_default_str();
+    command
+        ->add_option("--cells", options.cells,
+                     "claims: the 1-thread cells whose counts the run's claims file reads (its allocation-level "
+                     "claims and every claim's context); all: every ok 1-thread model cell")
+        ->check(CLI::IsMember({"claims", "all"}))
+        ->capture_default_str();
     command->add_option("--claims", options.claims_file, "the claims file (default: the run's own)");
     command->add_option("--ops", options.ops, "measured operations per count (at most the cell's own)")
-        ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}))->capture_default_str();
+        ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}))
+        ->capture_default_str();
     command->add_option("--timeout", options.timeout_seconds, "seconds one callgrind run may take")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     command->add_flag("--redo", options.redo, "count again cells that already have counts");
     return command;
 }

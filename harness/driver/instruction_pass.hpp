@@ -15,12 +15,12 @@
 namespace allocproof::driver {
 
 struct instruction_options {
-    std::string run;              // the run folder whose results.json gains the counts
-    std::string cells = "claims"; // claims: the cells whose counts the claims file reads; all: every 1-thread cell
-    std::string claims_file;      // default: the one the run was made with
-    std::uint64_t ops = 20'000;   // measured operations per count (fewer when the cell ran fewer)
-    double timeout_seconds = 600; // per callgrind run
-    bool redo = false;            // count cells that already have counts again
+    std::string run;               // the run folder whose results.json gains the counts
+    std::string cells = "claims";  // claims: the cells whose counts the claims file reads; all: every 1-thread cell
+    std::string claims_file;       // default: the one the run was made with
+    std::uint64_t ops = 20'000;    // measured operations per count (fewer when the cell ran fewer)
+    double timeout_seconds = 600;  // per callgrind run
+    bool redo = false;             // count cells that already have counts again
 };
 
 CLI::App* add_instructions_command(CLI::App& app, instruction_options& options);

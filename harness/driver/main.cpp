@@ -45,7 +45,9 @@ std::vector<std::string> capabilities(const strategy_traits& s) {
 }
 
 void print_list_json(const matrix_catalogue& build, const std::vector<std::string>& allocators, const json& external) {
-    json out = {{"strategies", json::array()}, {"workloads", json::array()}, {"allocators", allocators},
+    json out = {{"strategies", json::array()},
+                {"workloads", json::array()},
+                {"allocators", allocators},
                 {"external_workloads", external}};
     for (const auto& s : build.strategies()) out["strategies"].push_back(traits_to_json(s));
     for (const auto& w : build.workloads()) {
@@ -59,13 +61,13 @@ void print_list_json(const matrix_catalogue& build, const std::vector<std::strin
 void print_list_text(const matrix_catalogue& build, const std::vector<std::string>& allocators, const json& external) {
     std::cout << "strategies:\n";
     for (const auto& s : build.strategies()) {
-        std::cout << fmt::format("  {:<20} {}\n  {:<20} from: {}; [{}]\n", s.name, s.summary, "",
-                                 s.origin, fmt::join(capabilities(s), ", "));
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} from: {}; [{}]\n", s.name, s.summary, "", s.origin,
+                                 fmt::join(capabilities(s), ", "));
     }
     std::cout << "workloads:\n";
     for (const auto& w : build.workloads()) {
-        std::cout << fmt::format("  {:<20} {}\n  {:<20} families: {}; claims: {}\n  {:<20} strategies: {}\n",
-                                 w.name, w.summary, "", w.families, w.claims, "",
+        std::cout << fmt::format("  {:<20} {}\n  {:<20} families: {}; claims: {}\n  {:<20} strategies: {}\n", w.name,
+                                 w.summary, "", w.families, w.claims, "",
                                  fmt::join(build.strategies_serving(w.name), ", "));
     }
     std::cout << fmt::format("real programs (strategy {}; run under each allocator by preloading it):\n",
@@ -80,8 +82,7 @@ void print_list_text(const matrix_catalogue& build, const std::vector<std::strin
                                                    e["package"].get<std::string>()),
                                  e["threads"].get<unsigned>());
     }
-    std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n",
-                             fmt::join(allocators, ", "));
+    std::cout << fmt::format("global allocators (cell programs in this build):\n  {}\n", fmt::join(allocators, ", "));
 }
 
 struct list_settings {
@@ -163,29 +164,34 @@ struct run_settings {
 void add_matrix_options(CLI::App& run, run_settings& s) {
     matrix_request& request = s.options.request;
     run.add_option("--workloads,-w", s.workloads, "workload names or globs, comma-separated")->capture_default_str();
-    run.add_option("--strategies,-s", s.strategies, "strategy names or globs, comma-separated")
-        ->capture_default_str();
-    run.add_option("--allocators,-a", s.allocators,
-                   fmt::format("global allocators ({}) or globs, comma-separated",
-                               fmt::join(global_allocator_names(), ", ")))
+    run.add_option("--strategies,-s", s.strategies, "strategy names or globs, comma-separated")->capture_default_str();
+    run.add_option(
+           "--allocators,-a", s.allocators,
+           fmt::format("global allocators ({}) or globs, comma-separated", fmt::join(global_allocator_names(), ", ")))
         ->capture_default_str();
     run.add_option("--threads,-t", s.threads,
                    "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
                    "with --quick or --scale test: 1,2)");
     run.add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
-        ->check(whole_number)->capture_default_str();
+        ->check(whole_number)
+        ->capture_default_str();
     run.add_flag("--quick", s.quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
     run.add_option("--scale", request.scale,
                    "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
-        ->check(CLI::IsMember({"default", "quick", "test"}))->capture_default_str();
-    run.add_option("--real-program-sizes", request.real_program_sizes,
-                   "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
-                   "times the allocators' own footprint, for memory claims: about 6 minutes for the three at 3 repetitions)")
-        ->check(CLI::IsMember({"default", "full"}))->capture_default_str();
+        ->check(CLI::IsMember({"default", "quick", "test"}))
+        ->capture_default_str();
+    run.add_option(
+           "--real-program-sizes", request.real_program_sizes,
+           "the real programs' (workloads/external/) sizes: default (the --scale) or full (data several "
+           "times the allocators' own footprint, for memory claims: about 6 minutes for the three at 3 repetitions)")
+        ->check(CLI::IsMember({"default", "full"}))
+        ->capture_default_str();
     run.add_flag("--dirty-heap", s.dirty_heap,
                  "fragment each thread's heap before setup: mixed-size objects, a random half freed");
     run.add_option("--dirty-heap-mib", s.dirty_heap_mib, "MiB each thread allocates for --dirty-heap")
-        ->check(whole_number)->check(CLI::Range(1, 4096))->capture_default_str();
+        ->check(whole_number)
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
     run.add_option("--ops", s.ops, "measured operations per thread (overrides the workload's scale)")
         ->check(whole_number);
     run.add_option("--working-set", s.working_set, "the workloads' size knob (overrides their scale)")
@@ -197,12 +203,15 @@ void add_matrix_options(CLI::App& run, run_settings& s) {
                                "calibrated on its std cell to last this long (0: the scale's operations; default: "
                                "{} ms, {} ms with --quick, 0 with --scale test; --ops turns it off)",
                                default_min_phase_ms("default"), default_min_phase_ms("quick")))
-        ->check(finite_number)->check(CLI::Range(0.0, 60000.0));
+        ->check(finite_number)
+        ->check(CLI::Range(0.0, 60000.0));
     run.add_option("--seed", request.seed, "seed of every operation sequence and of the run order")
-        ->check(whole_number)->capture_default_str();
+        ->check(whole_number)
+        ->capture_default_str();
     run.add_option("--sample-every", request.sample_every,
                    "time one operation in this many for the latency histogram (a power of two)")
-        ->check(whole_number)->capture_default_str();
+        ->check(whole_number)
+        ->capture_default_str();
 }
 
 // How each cell runs, and what joins the matrix from outside the build.
@@ -212,15 +221,21 @@ void add_execution_options(CLI::App& run, run_settings& s) {
                  "do not pin 1-thread cells to a CPU of their own (by default: the last CPU the driver may use, "
                  "which the driver keeps off)");
     run.add_option("--timeout", s.options.timeout_seconds, "seconds one cell repetition may take")
-        ->check(finite_number)->check(CLI::PositiveNumber)->check(CLI::Range(0.0, max_timeout_seconds))
+        ->check(finite_number)
+        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(0.0, max_timeout_seconds))
         ->capture_default_str();
     run.add_option("--memory-limit-mib", s.options.memory_limit_mib,
                    "address space each cell program may use (setrlimit RLIMIT_AS); a cell that runs out "
                    "is recorded as failed and the run goes on; 0: no limit")
-        ->check(whole_number)->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))->capture_default_str();
+        ->check(whole_number)
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
+        ->capture_default_str();
     run.add_option("--noise-threshold", s.options.noise_threshold,
                    "coefficient of variation of ns/op above which a cell is flagged noisy")
-        ->check(finite_number)->check(CLI::Range(0.0, 10.0))->capture_default_str();
+        ->check(finite_number)
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
     run.add_option("--external", request.external_commands,
                    "a program of yours as a workload, NAME=COMMAND (e.g. 'mytool=/usr/bin/foo --bench {tmpdir}'; "
                    "{tmpdir}, {seed}, {port}, {threads} are replaced; no shell); repeatable")
@@ -248,12 +263,15 @@ void add_claims_and_output_options(CLI::App& run, run_settings& s) {
     run.add_option("--claims-reps", request.claims_reps,
                    "with --claims: this many repetitions of each claim cell instead of the claims' schedule, and no "
                    "adaptive rounds (a quick look)")
-        ->check(whole_number)->check(CLI::Range(2u, 10000u));
+        ->check(whole_number)
+        ->check(CLI::Range(2u, 10000u));
     run.add_option("--budget", request.budget_seconds,
                    "with --claims: seconds the whole run may take; adaptive rounds stop when the next one and the "
                    "rest of the matrix at 3 repetitions a cell would not fit, and the rest gets --reps or as many "
                    "(not below 3) as fit (0: no limit)")
-        ->check(finite_number)->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(finite_number)
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     run.add_option("--out,-o", s.out, "output folder (default: results/<run-id>)");
     run.add_flag("--resume", s.options.resume, "finish the interrupted run in --out");
 }
@@ -324,8 +342,9 @@ int reporting_usage_errors(Command&& command) {
 
 int main(int argc, char** argv) {
     using namespace allocproof::driver;
-    CLI::App app{"allocproof: memory-allocation strategies measured side by side on database-style "
-                 "workloads, on each global allocator"};
+    CLI::App app{
+        "allocproof: memory-allocation strategies measured side by side on database-style "
+        "workloads, on each global allocator"};
     app.require_subcommand(1);
     list_settings list_options;
     auto* list = add_list_command(app, list_options);

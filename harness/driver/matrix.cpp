@@ -18,9 +18,7 @@
 
 namespace allocproof::driver {
 
-std::string planned_cell::id() const {
-    return fmt::format("{}/{}/{}/t{}", workload, strategy, allocator, threads);
-}
+std::string planned_cell::id() const { return fmt::format("{}/{}/{}/t{}", workload, strategy, allocator, threads); }
 
 std::string planned_cell::group() const { return kind_of(*this).group(*this); }
 
@@ -28,22 +26,29 @@ nlohmann::json to_json(const matrix_request& r) {
     auto optional = [](const std::optional<std::uint64_t>& v) {
         return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
     };
-    return {{"workloads", r.workloads},   {"strategies", r.strategies},
-            {"allocators", r.allocators}, {"threads", r.threads},
-            {"reps", r.reps},             {"scale", r.scale},
+    return {{"workloads", r.workloads},
+            {"strategies", r.strategies},
+            {"allocators", r.allocators},
+            {"threads", r.threads},
+            {"reps", r.reps},
+            {"scale", r.scale},
             {"quick", r.scale == "quick"},
             {"real_program_sizes", r.real_program_sizes},
-            {"ops", optional(r.ops)},     {"working_set", optional(r.working_set)},
+            {"ops", optional(r.ops)},
+            {"working_set", optional(r.working_set)},
             {"warmup_ops", optional(r.warmup_ops)},
             {"min_phase_ms", r.min_phase_ms ? nlohmann::json(*r.min_phase_ms) : nlohmann::json(nullptr)},
-            {"seed", r.seed},             {"sample_every", r.sample_every},
+            {"seed", r.seed},
+            {"sample_every", r.sample_every},
             {"dirty_heap_bytes", r.dirty_heap_bytes},
             {"external_descriptors", r.external_descriptors},
             {"external_commands", r.external_commands},
             {"plugins", r.plugins},
-            {"claims", {{"file", r.claims_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.claims_file)},
-                        {"only", r.claims_only}, {"budget_seconds", r.budget_seconds},
-                        {"reps", r.claims_reps}}},
+            {"claims",
+             {{"file", r.claims_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.claims_file)},
+              {"only", r.claims_only},
+              {"budget_seconds", r.budget_seconds},
+              {"reps", r.claims_reps}}},
             {"shard", {{"index", r.shard_index}, {"count", r.shard_count}}}};
 }
 
@@ -74,8 +79,8 @@ namespace {
 template <class T>
 T whole_number(const nlohmann::json& v, const char* key) {
     if (!v.is_number_unsigned() || v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
-        throw usage_error(fmt::format("the stored run request is malformed: {} {} is not a whole number in 0..{}",
-                                      key, v.dump(), std::numeric_limits<T>::max()));
+        throw usage_error(fmt::format("the stored run request is malformed: {} {} is not a whole number in 0..{}", key,
+                                      v.dump(), std::numeric_limits<T>::max()));
     }
     return static_cast<T>(v.get<std::uint64_t>());
 }
@@ -93,15 +98,16 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
             r.threads.push_back(whole_number<unsigned>(t, "threads"));
         }
         r.reps = whole_number<unsigned>(j.at("reps"), "reps");
-        r.scale = j.contains("scale") ? j.at("scale").get<std::string>()
-                                      : (j.at("quick").get<bool>() ? "quick" : "default");
+        r.scale =
+            j.contains("scale") ? j.at("scale").get<std::string>() : (j.at("quick").get<bool>() ? "quick" : "default");
         r.real_program_sizes = j.value("real_program_sizes", std::string("default"));
         if (r.real_program_sizes != "default" && r.real_program_sizes != "full") {
             throw usage_error("the stored run request is malformed: real_program_sizes '" + r.real_program_sizes +
                               "' is not default or full");
         }
-        r.dirty_heap_bytes =
-            j.contains("dirty_heap_bytes") ? whole_number<std::uint64_t>(j.at("dirty_heap_bytes"), "dirty_heap_bytes") : 0;
+        r.dirty_heap_bytes = j.contains("dirty_heap_bytes")
+                                 ? whole_number<std::uint64_t>(j.at("dirty_heap_bytes"), "dirty_heap_bytes")
+                                 : 0;
         r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});
         r.external_commands = j.value("external_commands", std::vector<std::string>{});
         r.plugins = j.value("plugins", std::vector<std::string>{});
@@ -131,9 +137,12 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         if (j.contains("shard")) {
             r.shard_index = whole_number<unsigned>(j.at("shard").at("index"), "shard.index");
             r.shard_count = whole_number<unsigned>(j.at("shard").at("count"), "shard.count");
-            if (r.shard_count == 0 || r.shard_count > max_shards || r.shard_index == 0 || r.shard_index > r.shard_count) {
-                throw usage_error(fmt::format("the stored run request is malformed: shard {}/{} is not i/n with "
-                                              "1 <= i <= n <= {}", r.shard_index, r.shard_count, max_shards));
+            if (r.shard_count == 0 || r.shard_count > max_shards || r.shard_index == 0 ||
+                r.shard_index > r.shard_count) {
+                throw usage_error(
+                    fmt::format("the stored run request is malformed: shard {}/{} is not i/n with "
+                                "1 <= i <= n <= {}",
+                                r.shard_index, r.shard_count, max_shards));
             }
         }
         return r;
@@ -170,8 +179,7 @@ std::vector<unsigned> parse_counts(const std::string& text, const std::string& f
 }
 
 std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
-                                         const std::vector<std::string>& known,
-                                         const std::string& kind) {
+                                         const std::vector<std::string>& known, const std::string& kind) {
     if (patterns.empty()) {
         throw usage_error(fmt::format("no {} given", kind));
     }
@@ -182,8 +190,8 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
         }
         // fnmatch takes an unclosed '[' literally, so the pattern would only "match nothing";
         // saying what is wrong with it is kinder.
-        if (const auto open = pattern.find('['); open != std::string::npos &&
-                                                 pattern.find(']', open + 2) == std::string::npos) {
+        if (const auto open = pattern.find('[');
+            open != std::string::npos && pattern.find(']', open + 2) == std::string::npos) {
             throw usage_error(fmt::format("bad {} pattern '{}': '[' without a closing ']'", kind, pattern));
         }
         bool matched = false;
@@ -191,15 +199,13 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& pattern
             // A workload's base name selects all its variants: "string_pool" matches
             // "string_pool:plain" and "string_pool:interned".
             const std::string base = known[i].substr(0, known[i].find(':'));
-            if (fnmatch(pattern.c_str(), known[i].c_str(), 0) == 0 ||
-                fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
+            if (fnmatch(pattern.c_str(), known[i].c_str(), 0) == 0 || fnmatch(pattern.c_str(), base.c_str(), 0) == 0) {
                 chosen[i] = true;
                 matched = true;
             }
         }
         if (!matched) {
-            throw usage_error(fmt::format("unknown {} '{}' (known: {})", kind, pattern,
-                                          fmt::join(known, ", ")));
+            throw usage_error(fmt::format("unknown {} '{}' (known: {})", kind, pattern, fmt::join(known, ", ")));
         }
     }
     std::vector<std::string> names;
@@ -354,8 +360,13 @@ void plan_external_cells(plan& p, const std::shared_ptr<const external_spec>& sp
                                std::ranges::find(axes.allocators, reference) == axes.allocators.end() &&
                                std::ranges::find(allocators, reference) != allocators.end();
     auto add = [&](const std::string& allocator, bool as_reference) {
-        p.cells.push_back({spec->name, external_strategy, allocator, spec->threads,
-                           {{0, 0, 0}, request.seed, spec->threads}, spec, as_reference});
+        p.cells.push_back({spec->name,
+                           external_strategy,
+                           allocator,
+                           spec->threads,
+                           {{0, 0, 0}, request.seed, spec->threads},
+                           spec,
+                           as_reference});
     };
     if (add_reference) add(reference, true);
     for (const auto& a : axes.allocators) add(a, false);
@@ -386,8 +397,8 @@ void plan_model_cells(plan& p, const workload_traits& traits, const matrix_catal
     for (const auto& s : serving) {
         for (const auto& a : axes.allocators) {
             for (unsigned t : axes.threads) {
-                p.cells.push_back({workload, s, a, t, {scale, request.seed, t}, nullptr,
-                                   add_baseline && s == baseline_strategy});
+                p.cells.push_back(
+                    {workload, s, a, t, {scale, request.seed, t}, nullptr, add_baseline && s == baseline_strategy});
             }
         }
     }
@@ -425,8 +436,7 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     return p;
 }
 
-void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to,
-                   std::uint64_t seed) {
+void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to, std::uint64_t seed) {
     split_mix random(seed);
     unsigned last = 0;
     for (std::size_t i = 0; i < p.cells.size(); ++i) last = std::max(last, to[i]);

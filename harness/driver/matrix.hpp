@@ -28,7 +28,7 @@ struct matrix_request {
     // The real programs' sizes: "default" (the run's scale) or "full" (their full scale, large
     // enough for a memory claim; see external_scale).
     std::string real_program_sizes = "default";
-    std::optional<std::uint64_t> ops;          // overrides the workload's scale when set
+    std::optional<std::uint64_t> ops;  // overrides the workload's scale when set
     std::optional<std::uint64_t> working_set;
     std::optional<std::uint64_t> warmup_ops;
     // The shortest measured phase, in ms, that the operation count is calibrated to (0: none);
@@ -44,10 +44,10 @@ struct matrix_request {
     std::vector<std::string> plugins;
     // Claims first (claims_plan.hpp): the cells a claims file needs run before the rest of the
     // matrix, with its schedule of repetitions, while rows stay undecided and the budget lasts.
-    std::string claims_file;        // absolute path; empty: every cell gets `reps`, in one go
-    bool claims_only = false;       // leave out the cells no claim needs
-    double budget_seconds = 0;      // the whole run's; 0: no limit
-    unsigned claims_reps = 0;       // instead of the claims' schedule, this many each, no rounds; 0: the schedule
+    std::string claims_file;    // absolute path; empty: every cell gets `reps`, in one go
+    bool claims_only = false;   // leave out the cells no claim needs
+    double budget_seconds = 0;  // the whole run's; 0: no limit
+    unsigned claims_reps = 0;   // instead of the claims' schedule, this many each, no rounds; 0: the schedule
     // --shard i/n: this run measures part i (1-based) of n of the matrix; n = 1 is all of it.
     unsigned shard_index = 1;
     unsigned shard_count = 1;
@@ -110,8 +110,7 @@ struct plan {
 
 // Appends repetitions from[i] .. to[i] - 1 of every cell i, in rounds: each round runs every cell
 // that still needs one, in a shuffled order (the seed's), so drift spreads over all cells.
-void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to,
-                   std::uint64_t seed);
+void append_rounds(plan& p, const std::vector<unsigned>& from, const std::vector<unsigned>& to, std::uint64_t seed);
 
 // "a,b,c" -> {a, b, c}. An empty list or an empty item ("a,,b", "a,") is an error naming `flag`.
 std::vector<std::string> split_list(const std::string& text, const std::string& flag);
@@ -123,8 +122,7 @@ std::vector<unsigned> parse_counts(const std::string& text, const std::string& f
 // A pattern that matches nothing is an error naming the known ones. A pattern matching the part
 // of a name before ':' (a workload's base name) selects the name too.
 std::vector<std::string> expand_patterns(const std::vector<std::string>& patterns,
-                                         const std::vector<std::string>& known,
-                                         const std::string& kind);
+                                         const std::vector<std::string>& known, const std::string& kind);
 
 // `cpus`: how many CPUs the driver may use, for the default thread counts.
 plan make_plan(const matrix_request& request, const std::vector<std::string>& allocators, unsigned cpus);

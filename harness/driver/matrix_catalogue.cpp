@@ -26,12 +26,13 @@ matrix_catalogue matrix_catalogue::from_description(const json& description) {
         }
         for (const auto& [workload, strategies] : description.at("cells").items()) {
             if (c.find_workload(workload) == nullptr) {
-                throw usage_error(fmt::format("the build's description has cells of an unknown workload '{}'", workload));
+                throw usage_error(
+                    fmt::format("the build's description has cells of an unknown workload '{}'", workload));
             }
             for (const auto& strategy : strategies) {
                 if (c.find_strategy(strategy.get<std::string>()) == nullptr) {
-                    throw usage_error(fmt::format("the build's description has a cell of an unknown strategy {}",
-                                                  strategy.dump()));
+                    throw usage_error(
+                        fmt::format("the build's description has a cell of an unknown strategy {}", strategy.dump()));
                 }
                 c.cells_.emplace(workload, strategy.get<std::string>());
             }
@@ -143,15 +144,17 @@ json description_in(const std::string& output, const describer& d) {
         start == std::string::npos ? json(nullptr) : json::parse(printed.substr(start), nullptr, false);
     if (!described.is_object()) {
         throw usage_error(fmt::format("{}: exited with code 0 while {}, with no description of the build{}", d.who,
-                                      d.doing, printed.empty() ? ", printing nothing" : ", after printing " + quoted(printed)));
+                                      d.doing,
+                                      printed.empty() ? ", printing nothing" : ", after printing " + quoted(printed)));
     }
     if (const std::string before = without_trailing_space(printed.substr(0, start)); !before.empty()) {
         throw usage_error(fmt::format("{}: printed {} while {}; {}", d.who, quoted(before), d.doing, d.quiet));
     }
     if (described.value("schema", "") != build_description_schema) {
-        throw usage_error(fmt::format("{}: the cell program described the build in a form this driver does not read "
-                                      "(schema {}, not {})",
-                                      d.who, described.value("schema", json(nullptr)).dump(), build_description_schema));
+        throw usage_error(
+            fmt::format("{}: the cell program described the build in a form this driver does not read "
+                        "(schema {}, not {})",
+                        d.who, described.value("schema", json(nullptr)).dump(), build_description_schema));
     }
     return described;
 }

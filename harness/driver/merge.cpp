@@ -108,15 +108,15 @@ void add_cells(merged_run& merged, json& document, const std::vector<long long>&
         cell["machine"] = global[local];
         const std::string id = cell["id"];
         if (const auto [it, added] = merged.cell_from.emplace(std::pair(global[local], id), file); !added) {
-            throw usage_error(fmt::format("cell {} of machine {} is in both {} and {}", id, global[local], it->second,
-                                          file));
+            throw usage_error(
+                fmt::format("cell {} of machine {} is in both {} and {}", id, global[local], it->second, file));
         }
         const std::string group = group_of(cell, global[local]);
         if (const auto [it, added] = merged.group_from.emplace(group, file); !added && it->second != file) {
-            throw usage_error(fmt::format(
-                "the cells of {} (threads {}) on machine {} are split between {} and {}: their digests and "
-                "ratios to std were judged apart; merge whole runs or the shards of one",
-                cell.value("workload", "?"), cell.value("threads", 0), global[local], it->second, file));
+            throw usage_error(
+                fmt::format("the cells of {} (threads {}) on machine {} are split between {} and {}: their digests and "
+                            "ratios to std were judged apart; merge whole runs or the shards of one",
+                            cell.value("workload", "?"), cell.value("threads", 0), global[local], it->second, file));
         }
         merged.cells.push_back(std::move(cell));
     }
@@ -125,10 +125,12 @@ void add_cells(merged_run& merged, json& document, const std::vector<long long>&
 void add_input(merged_run& merged, json document, const fs::path& file, const merge_options& options) {
     if (merged.first.is_null()) {
         merged.first = document;
-    } else if (!options.allow_different_plans && request_without_shard(document) != request_without_shard(merged.first)) {
-        throw usage_error(fmt::format("{} was planned differently from {} (its request differs in more than "
-                                      "--shard); --allow-different-plans joins them anyway",
-                                      file.string(), options.inputs.front()));
+    } else if (!options.allow_different_plans &&
+               request_without_shard(document) != request_without_shard(merged.first)) {
+        throw usage_error(
+            fmt::format("{} was planned differently from {} (its request differs in more than "
+                        "--shard); --allow-different-plans joins them anyway",
+                        file.string(), options.inputs.front()));
     }
     const std::string status = document.value("status", "running");
     if (status_rank(status) > status_rank(merged.status)) merged.status = status;
@@ -160,8 +162,8 @@ json merged_document(merged_run& merged, const merge_options& options) {
     if (!merged.calibrated.empty()) {
         const json first_calibration = merged.first["plan"].value("calibration", json(nullptr));
         document["plan"]["calibration"] = {
-            {"min_phase_ms", first_calibration.is_object() ? first_calibration.value("min_phase_ms", json(nullptr))
-                                                           : json(nullptr)},
+            {"min_phase_ms",
+             first_calibration.is_object() ? first_calibration.value("min_phase_ms", json(nullptr)) : json(nullptr)},
             {"groups", merged.calibrated}};
     }
     document["merge"] = {{"inputs", merged.inputs}, {"allow_different_plans", options.allow_different_plans}};

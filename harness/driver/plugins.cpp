@@ -33,10 +33,11 @@ void check_plugin_strategies(const matrix_catalogue& catalogue) {
         for (const auto& name : plugin.at("strategies")) {
             if (!valid_strategy_name(name.get<std::string>())) {
                 // Quoted and escaped: the name may hold a line break, and this is one line.
-                throw usage_error(fmt::format("plugin {}: strategy name {} is not 1-64 characters of A-Z, a-z, 0-9, "
-                                              "'_', '.', ':', '-'",
-                                              plugin.at("path").get<std::string>(),
-                                              name.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                throw usage_error(
+                    fmt::format("plugin {}: strategy name {} is not 1-64 characters of A-Z, a-z, 0-9, "
+                                "'_', '.', ':', '-'",
+                                plugin.at("path").get<std::string>(),
+                                name.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
             }
         }
     }

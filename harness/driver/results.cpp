@@ -74,13 +74,11 @@ json derive_metrics(const json& m) {
         buckets[index] = pair.at(1).get<std::uint64_t>();
     }
     const std::uint64_t latency_max = field(latency, "max_ns");
-    auto percentile = [&](double q) {
-        return latency_histogram::percentile_of(buckets, latency_max, q);
-    };
+    auto percentile = [&](double q) { return latency_histogram::percentile_of(buckets, latency_max, q); };
 
     const double live = static_cast<double>(field(m, "live_bytes_peak"));
-    const double rss_growth = static_cast<double>(field(m, "rss_peak_bytes")) -
-                              static_cast<double>(field(m, "rss_before_setup_bytes"));
+    const double rss_growth =
+        static_cast<double>(field(m, "rss_peak_bytes")) - static_cast<double>(field(m, "rss_before_setup_bytes"));
     const json& rss_timeline = m.contains("timeline") ? m["timeline"].value("rss_bytes", json::array()) : json::array();
     const bool has_growth = live > 0 && rss_timeline.is_array() && rss_timeline.size() >= 2;
     const json peak_of_measure = m.value("rss_peak_of_measure_bytes", json(nullptr));
@@ -112,22 +110,23 @@ json derive_metrics(const json& m) {
         {"leaked_bytes", std::max<std::int64_t>(0, m.value("leaked_bytes", std::int64_t{0}))},
         {"memory_held_bytes", static_cast<double>(field(m, "rss_end_of_measure_bytes")) -
                                   static_cast<double>(field(m, "rss_before_setup_bytes"))},
-        {"memory_peak_held_bytes", peak_of_measure.is_number_unsigned()
-                                       ? json(peak_of_measure.get<double>() -
-                                              static_cast<double>(field(m, "rss_before_setup_bytes")))
-                                       : json(nullptr)},
-        {"memory_overhead_bytes", peak_of_measure.is_number_unsigned() && live > 0
-                                      ? json(peak_of_measure.get<double>() -
-                                             static_cast<double>(field(m, "rss_before_setup_bytes")) - live)
-                                      : json(nullptr)},
+        {"memory_peak_held_bytes",
+         peak_of_measure.is_number_unsigned()
+             ? json(peak_of_measure.get<double>() - static_cast<double>(field(m, "rss_before_setup_bytes")))
+             : json(nullptr)},
+        {"memory_overhead_bytes",
+         peak_of_measure.is_number_unsigned() && live > 0
+             ? json(peak_of_measure.get<double>() - static_cast<double>(field(m, "rss_before_setup_bytes")) - live)
+             : json(nullptr)},
         {"global_bytes_held_peak", m.value("global_bytes_held_peak", json(nullptr))},
         // What the measured phase's clock does not see (cell.hpp); null in records from before them.
         {"setup_ns", field(m, "setup_ns")},
         {"teardown_ns", m.value("teardown_ns", json(nullptr))},
         {"process_cpu_ns", m.value("process_cpu_ns", json(nullptr))},
         {"rss_unexplained_bytes", m.value("rss_unexplained_bytes", json(nullptr))},
-        {"churn_growth", has_growth ? json((rss_timeline.back().get<double>() - rss_timeline.front().get<double>()) / live)
-                                    : json(nullptr)},
+        {"churn_growth", has_growth
+                             ? json((rss_timeline.back().get<double>() - rss_timeline.front().get<double>()) / live)
+                             : json(nullptr)},
     };
     // Derived here and nowhere else, under exactly the names the catalogue lists.
     if (metrics.size() != metric_names("model").size() ||
@@ -153,36 +152,44 @@ std::string implausibility(const json& m, const json& identity, const child_outc
                (confirmed_identity.is_null() ? std::string("it was not asked") : confirmed_identity["error"].dump());
     }
     if (!same_identity(identity, confirmed_identity)) {
-        return fmt::format("the record names the allocator {}, but the cell program, run without plugins, "
-                           "identified it as {}",
-                           identity.dump(), confirmed_identity.dump());
+        return fmt::format(
+            "the record names the allocator {}, but the cell program, run without plugins, "
+            "identified it as {}",
+            identity.dump(), confirmed_identity.dump());
     }
     auto bound = [](double observed) {
         return observed + observation_slack_seconds + observation_slack_fraction * observed;
     };
     const double reported_wall = static_cast<double>(field(m, "setup_ns") + field(m, "wall_ns")) / 1e9;
     if (reported_wall > bound(outcome.seconds)) {
-        return fmt::format("the record's setup and measured phase took {:.3f} s, but the cell program ran for "
-                           "{:.3f} s from start to exit",
-                           reported_wall, outcome.seconds);
+        return fmt::format(
+            "the record's setup and measured phase took {:.3f} s, but the cell program ran for "
+            "{:.3f} s from start to exit",
+            reported_wall, outcome.seconds);
     }
     const double reported_cpu = static_cast<double>(field(m, "cpu_ns")) / 1e9;
     if (outcome.cpu_seconds < 0) return "the driver could not read the cell program's CPU time";
     if (reported_cpu > bound(outcome.cpu_seconds)) {
-        return fmt::format("the record's workers used {:.3f} s of CPU, but the kernel accounted {:.3f} s to the "
-                           "whole cell program",
-                           reported_cpu, outcome.cpu_seconds);
+        return fmt::format(
+            "the record's workers used {:.3f} s of CPU, but the kernel accounted {:.3f} s to the "
+            "whole cell program",
+            reported_cpu, outcome.cpu_seconds);
     }
     return {};
 }
 
 }  // namespace
 
-json repetition_record(const planned_cell& cell, const run_slot& slot, std::size_t order,
-                       const child_outcome& outcome, const json& confirmed_identity) {
-    json record = {{"rep", slot.rep},       {"order", order},     {"status", "failed"},
-                   {"reason", nullptr},     {"seconds", outcome.seconds},
-                   {"digest", nullptr},     {"metrics", nullptr}, {"allocator_identity", nullptr},
+json repetition_record(const planned_cell& cell, const run_slot& slot, std::size_t order, const child_outcome& outcome,
+                       const json& confirmed_identity) {
+    json record = {{"rep", slot.rep},
+                   {"order", order},
+                   {"status", "failed"},
+                   {"reason", nullptr},
+                   {"seconds", outcome.seconds},
+                   {"digest", nullptr},
+                   {"metrics", nullptr},
+                   {"allocator_identity", nullptr},
                    {"raw", nullptr}};
     if (!outcome.started || outcome.timed_out || outcome.signal != 0 || outcome.exit_code != 0) {
         record["reason"] = failure_reason(outcome);
@@ -202,8 +209,7 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
         // record naming another allocator is checked, and refused, with the rest of its identity.
         const json& identity = parsed.at("allocator");
         const json& m = parsed.at("measurement");
-        if (field(m, "threads") != cell.threads ||
-            field(m, "ops_per_thread") != cell.params.scale.ops_per_thread) {
+        if (field(m, "threads") != cell.threads || field(m, "ops_per_thread") != cell.params.scale.ops_per_thread) {
             throw std::runtime_error("the record is for another cell");
         }
         record["metrics"] = derive_metrics(m);
@@ -217,8 +223,8 @@ json repetition_record(const planned_cell& cell, const run_slot& slot, std::size
         record["status"] = doubt.empty() ? "ok" : "implausible";
         if (!doubt.empty()) record["reason"] = doubt;
     } catch (const std::exception& error) {
-        record["reason"] = fmt::format("malformed output from the cell ({}): {}", error.what(),
-                                       outcome.out.substr(0, 200));
+        record["reason"] =
+            fmt::format("malformed output from the cell ({}): {}", error.what(), outcome.out.substr(0, 200));
         record["metrics"] = nullptr;
     }
     return record;
@@ -256,8 +262,8 @@ std::vector<double> metric_values(const std::vector<const json*>& records, const
 // Cells that must compute the same thing: same workload, thread count and parameters.
 std::string digest_group(const planned_cell& c) {
     const auto& s = c.params.scale;
-    return fmt::format("{}|t{}|{}|{}|{}|{}", c.workload, c.threads, s.ops_per_thread,
-                       s.working_set, s.warmup_ops, c.params.seed);
+    return fmt::format("{}|t{}|{}|{}|{}|{}", c.workload, c.threads, s.ops_per_thread, s.working_set, s.warmup_ops,
+                       c.params.seed);
 }
 
 // What every cell of a digest group must show: its reference cells' most common digest. A group
@@ -307,12 +313,12 @@ json ratio_json(std::span<const double> candidate, std::span<const double> basel
                           std::ranges::all_of(baseline, [](double v) { return v > 0; });
     if (candidate.size() < 2 || baseline.size() < 2 || !positive) {
         return {{"estimate", stats::median(candidate) / stats::median(baseline)},
-                {"ci_low", nullptr}, {"ci_high", nullptr}};
+                {"ci_low", nullptr},
+                {"ci_high", nullptr}};
     }
     const auto ci = stats::ratio_interval(candidate, baseline);
     return {{"estimate", ci.estimate}, {"ci_low", ci.low}, {"ci_high", ci.high}};
 }
-
 
 // A cell's planned repetitions: those the schedule holds for it (with --claims, the claims' cells
 // get rounds of their own and the rest of the matrix what the budget leaves), --reps before the
@@ -332,19 +338,20 @@ std::string cell_status(const std::vector<json>& records, unsigned planned, cons
         return std::ranges::count_if(records, [&](const json& r) { return r.at("status") == wanted; });
     };
     const auto failed = count("failed"), implausible = count("implausible"), broke_contract = count("invalid");
-    const bool not_applicable = !records.empty() && ok.empty() && failed == 0 && implausible == 0 && broke_contract == 0;
+    const bool not_applicable =
+        !records.empty() && ok.empty() && failed == 0 && implausible == 0 && broke_contract == 0;
     const bool has_digest = std::ranges::any_of(ok, [](const json* r) { return !r->at("digest").is_null(); });
     const bool digest_mismatch = !expected.digest.empty() && std::ranges::any_of(ok, [&](const json* r) {
         return !r->at("digest").is_null() && r->at("digest").get<std::string>() != expected.digest;
     });
-    return implausible > 0                        ? "implausible"
-           : failed > 0                           ? "failed"
-           : broke_contract > 0                   ? "invalid"
-           : not_applicable                       ? "not_applicable"
-           : digest_mismatch                      ? "invalid"
-           : records.size() < planned             ? "pending"
+    return implausible > 0                         ? "implausible"
+           : failed > 0                            ? "failed"
+           : broke_contract > 0                    ? "invalid"
+           : not_applicable                        ? "not_applicable"
+           : digest_mismatch                       ? "invalid"
+           : records.size() < planned              ? "pending"
            : has_digest && expected.digest.empty() ? "unverified"
-                                                  : "ok";
+                                                   : "ok";
 }
 
 // Why a cell is not ok: its first record of that status, or what its digest was checked against.
@@ -427,8 +434,8 @@ json aggregate_cell(const planned_cell& c, const std::vector<json>& records, con
     cell["leaked"] = metrics.contains("leaked_blocks") && !metrics["leaked_blocks"].is_null() &&
                      metrics["leaked_blocks"]["max"].get<double>() > 0;
     const std::string noise_metric(kind.noise_metric());
-    cell["noisy"] = !metrics[noise_metric].is_null() &&
-                    metrics[noise_metric]["cv"].get<double>() > settings.noise_threshold;
+    cell["noisy"] =
+        !metrics[noise_metric].is_null() && metrics[noise_metric]["cv"].get<double>() > settings.noise_threshold;
     cell["ratio_to_std"] = nullptr;  // a real program has ratios to glibc instead
     cell[std::string(kind.ratio_key())] = reference_ok ? ratios_to_reference(c, ok, *reference_ok) : json(nullptr);
     cell["repetitions"] = records;
@@ -453,7 +460,8 @@ json aggregate_cells(const plan& p, const std::vector<std::vector<json>>& record
         const auto& c = p.cells[i];
         const auto base = reference_cell.find(reference_key(c));
         std::optional<std::vector<const json*>> reference_ok;
-        if (!is_reference_cell(c) && base != reference_cell.end() && status[i] == "ok" && status[base->second] == "ok") {
+        if (!is_reference_cell(c) && base != reference_cell.end() && status[i] == "ok" &&
+            status[base->second] == "ok") {
             reference_ok = ok_records(records[base->second]);
         }
         cells.push_back(aggregate_cell(c, records[i], status[i], planned[i], reference.at(digest_group(c)),

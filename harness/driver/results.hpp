@@ -30,8 +30,8 @@ inline constexpr double observation_slack_seconds = 0.02;
 inline constexpr double observation_slack_fraction = 0.02;
 
 struct aggregation_settings {
-    double noise_threshold = 0.05;  // coefficient of variation of ns_per_op above which a cell is noisy
-    std::string scale = "default";  // the run's scale, shown in the params of external cells
+    double noise_threshold = 0.05;               // coefficient of variation of ns_per_op above which a cell is noisy
+    std::string scale = "default";               // the run's scale, shown in the params of external cells
     std::string real_program_sizes = "default";  // and --real-program-sizes, which may replace it
 };
 

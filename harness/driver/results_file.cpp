@@ -39,8 +39,10 @@ std::string read_maybe_compressed(const fs::path& file) {
     // A stream cut short shows only at the close: the data so far came back without an error.
     const int closed = gzclose(in);
     if (got < 0 || code != Z_OK || closed != Z_OK) {
-        if (problem.empty() || code == Z_OK) problem = closed == Z_BUF_ERROR ? "unexpected end of file" : zError(closed);
-        throw usage_error(fmt::format("cannot read {}: {} (a damaged or truncated gzip file?)", file.string(), problem));
+        if (problem.empty() || code == Z_OK)
+            problem = closed == Z_BUF_ERROR ? "unexpected end of file" : zError(closed);
+        throw usage_error(
+            fmt::format("cannot read {}: {} (a damaged or truncated gzip file?)", file.string(), problem));
     }
     return text;
 }
@@ -79,8 +81,8 @@ void check_document(const fs::path& file, const json& document) {
     // json::value() throws when the key holds another type ({"tool": [...]}): compare as JSON instead.
     if (!document.is_object() || !document.contains("tool") || document["tool"] != json("allocproof") ||
         !document.contains("schema_version")) {
-        throw usage_error(fmt::format("{} is not an allocproof results file (no tool \"allocproof\" and schema_version)",
-                                      file.string()));
+        throw usage_error(fmt::format(
+            "{} is not an allocproof results file (no tool \"allocproof\" and schema_version)", file.string()));
     }
     const json& version = document.at("schema_version");
     if (!version.is_number_integer() || version.get<long long>() != results_schema_version) {

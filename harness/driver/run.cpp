@@ -64,11 +64,10 @@ public:
         double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
         ++shown_;
         std::string eta = shown_ > 1 && done > 0
-                              ? clock_text(elapsed / static_cast<double>(done) *
-                                           static_cast<double>(total_ - done))
+                              ? clock_text(elapsed / static_cast<double>(done) * static_cast<double>(total_ - done))
                               : "--:--";
-        std::fprintf(stderr, "\r\033[K[%zu/%zu] elapsed %s  ETA %s  %s", done, total_,
-                     clock_text(elapsed).c_str(), eta.c_str(), current.c_str());
+        std::fprintf(stderr, "\r\033[K[%zu/%zu] elapsed %s  ETA %s  %s", done, total_, clock_text(elapsed).c_str(),
+                     eta.c_str(), current.c_str());
         std::fflush(stderr);
     }
 
@@ -114,13 +113,11 @@ json identify_allocators(const std::vector<std::string>& allocators) {
     json identities = json::object();
     std::atomic<bool> never{false};
     for (const auto& name : allocators) {
-        auto outcome = run_child({cell_program(name).string(), "--identify"},
-                                 std::chrono::seconds(30), never);
+        auto outcome = run_child({cell_program(name).string(), "--identify"}, std::chrono::seconds(30), never);
         try {
             identities[name] = json::parse(outcome.out);
         } catch (const json::exception&) {
-            identities[name] = {{"error", "the cell program did not identify itself: " +
-                                              outcome.err.substr(0, 300)}};
+            identities[name] = {{"error", "the cell program did not identify itself: " + outcome.err.substr(0, 300)}};
         }
     }
     return identities;
@@ -149,7 +146,8 @@ void restore_records(const json& stored, const fs::path& out, run_state& state) 
         }
     };
     for (const auto& cell : stored.at("cells")) {
-        for (const auto& record : cell.at("repetitions")) restore("the stored run", cell.at("id").get<std::string>(), record);
+        for (const auto& record : cell.at("repetitions"))
+            restore("the stored run", cell.at("id").get<std::string>(), record);
     }
     results_journal(out).replay([&](const std::string& id, const json& record) { restore("the journal", id, record); });
 }
@@ -161,16 +159,27 @@ void restore_records(const json& stored, const fs::path& out, run_state& state) 
 std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request,
                                    const run_options& options) {
     const auto& scale = cell.params.scale;
-    std::vector<std::string> argv = {
-        cell_program(cell.allocator).string(), "--allocator", cell.allocator,
-        "--workload", cell.workload, "--strategy", cell.strategy,
-        "--threads", std::to_string(cell.threads),
-        "--ops", std::to_string(scale.ops_per_thread),
-        "--working-set", std::to_string(scale.working_set),
-        "--warmup-ops", std::to_string(scale.warmup_ops),
-        "--seed", std::to_string(cell.params.seed),
-        "--sample-every", std::to_string(request.sample_every),
-        "--dirty-heap-bytes", std::to_string(request.dirty_heap_bytes)};
+    std::vector<std::string> argv = {cell_program(cell.allocator).string(),
+                                     "--allocator",
+                                     cell.allocator,
+                                     "--workload",
+                                     cell.workload,
+                                     "--strategy",
+                                     cell.strategy,
+                                     "--threads",
+                                     std::to_string(cell.threads),
+                                     "--ops",
+                                     std::to_string(scale.ops_per_thread),
+                                     "--working-set",
+                                     std::to_string(scale.working_set),
+                                     "--warmup-ops",
+                                     std::to_string(scale.warmup_ops),
+                                     "--seed",
+                                     std::to_string(cell.params.seed),
+                                     "--sample-every",
+                                     std::to_string(request.sample_every),
+                                     "--dirty-heap-bytes",
+                                     std::to_string(request.dirty_heap_bytes)};
     for (const auto& plugin : request.plugins) argv.insert(argv.end(), {"--plugin", plugin});
     append_conformance_refusal(argv, cell.strategy);
     if (options.memory_limit_mib > 0) {
@@ -205,8 +214,8 @@ constexpr int calibration_runs = 3;
 constexpr double calibration_aim = 1.25;
 
 // Returns plan.calibration.groups; sets the calibrated counts in `p`. Empty when stopped.
-std::optional<json> calibrate(plan& p, const matrix_request& request, const run_options& options,
-                              const cpu_plan& cpus, double min_phase_ms, const json& identities) {
+std::optional<json> calibrate(plan& p, const matrix_request& request, const run_options& options, const cpu_plan& cpus,
+                              double min_phase_ms, const json& identities) {
     const auto limit = repetition_limit(options);
     std::vector<planned_cell> baselines;  // in plan order
     std::set<std::string> seen;
@@ -225,8 +234,8 @@ std::optional<json> calibrate(plan& p, const matrix_request& request, const run_
         json runs = json::array(), note = nullptr;
         double phase_ns = 0;
         for (int run = 0; run < calibration_runs; ++run) {
-            const child_outcome outcome = run_child(cell_argv(base, request, options), limit, stop_requested(),
-                                                    cpus.cpus_for(base.threads));
+            const child_outcome outcome =
+                run_child(cell_argv(base, request, options), limit, stop_requested(), cpus.cpus_for(base.threads));
             if (outcome.interrupted) {
                 progress.finish();
                 return std::nullopt;
@@ -248,9 +257,13 @@ std::optional<json> calibrate(plan& p, const matrix_request& request, const run_
             note = fmt::format("capped at {}x the scale's operations", max_calibration_factor);
         }
         set_group_ops(p, base.group(), ops);
-        groups.push_back({{"workload", base.workload}, {"threads", base.threads},
-                          {"baseline", base.id()}, {"scale_ops_per_thread", scale_ops},
-                          {"ops_per_thread", ops}, {"runs", runs}, {"note", note}});
+        groups.push_back({{"workload", base.workload},
+                          {"threads", base.threads},
+                          {"baseline", base.id()},
+                          {"scale_ops_per_thread", scale_ops},
+                          {"ops_per_thread", ops},
+                          {"runs", runs},
+                          {"note", note}});
     }
     progress.finish();
     return groups;
@@ -269,9 +282,7 @@ void apply_stored_calibration(plan& p, const json& calibration) {
 
 }  // namespace
 
-fs::path cell_program(const std::string& allocator) {
-    return driver_directory() / ("allocproof-cell-" + allocator);
-}
+fs::path cell_program(const std::string& allocator) { return driver_directory() / ("allocproof-cell-" + allocator); }
 
 std::vector<std::string> available_allocators() {
     std::vector<std::string> found;
@@ -307,8 +318,8 @@ run_options stored_limits(const run_options& options, const json& plan) {
         if (!plan.contains(key)) return fallback;
         const json& v = plan.at(key);
         if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < low || v.get<double>() > high) {
-            throw usage_error(fmt::format("--resume: the stored plan's {} is {}, not a number in {}..{}", key,
-                                          v.dump(), low, high));
+            throw usage_error(
+                fmt::format("--resume: the stored plan's {} is {}, not a number in {}..{}", key, v.dump(), low, high));
         }
         return v.get<double>();
     };
@@ -366,7 +377,8 @@ void keep_claims_cells(run_state& state, const claims_plan& claims, const json& 
     std::vector<planned_cell> cells;
     for (std::size_t i = 0; i < state.matrix.cells.size(); ++i) {
         const planned_cell& cell = state.matrix.cells[i];
-        const bool its_reference = is_reference_cell(cell) && kept_references.contains(kind_of(cell).reference_key(cell));
+        const bool its_reference =
+            is_reference_cell(cell) && kept_references.contains(kind_of(cell).reference_key(cell));
         if (keep[i] || its_reference) cells.push_back(std::move(state.matrix.cells[i]));
     }
     state.matrix.cells = std::move(cells);
@@ -407,8 +419,8 @@ void prepare_output(const run_options& options) {
         throw usage_error(fmt::format("cannot create the output folder {}: {}", options.out.string(), error.message()));
     }
     if (!options.resume && fs::exists(options.out / "results.json")) {
-        throw usage_error(fmt::format("{} already holds a run: use --resume to finish it, or another --out",
-                                      options.out.string()));
+        throw usage_error(
+            fmt::format("{} already holds a run: use --resume to finish it, or another --out", options.out.string()));
     }
 }
 
@@ -438,10 +450,11 @@ std::vector<std::string> announce_references_added(const plan& matrix) {
         if (cell.added_as_reference) added.push_back(cell.id());
     }
     if (!added.empty()) {
-        std::cout << fmt::format("allocproof: added {} reference cell(s) that the selection left out ({} for a model "
-                                 "workload, glibc for a real program), so that every digest is checked against "
-                                 "a trusted one: {}\n",
-                                 added.size(), baseline_strategy, fmt::join(added, ", "));
+        std::cout << fmt::format(
+            "allocproof: added {} reference cell(s) that the selection left out ({} for a model "
+            "workload, glibc for a real program), so that every digest is checked against "
+            "a trusted one: {}\n",
+            added.size(), baseline_strategy, fmt::join(added, ", "));
     }
     return added;
 }
@@ -503,7 +516,8 @@ void write_checkpoint(run_state& state, const run_options& options, const report
 // already added); the rest of the matrix follows the adaptive rounds (claims_schedule). Returns
 // the breadth's repetitions of each cell: 0 for the claims' cells, --reps for the others (a resumed
 // run keeps the count it had chosen, plan.breadth_reps).
-std::vector<unsigned> schedule_claims_first(run_state& state, const claims_plan& claims, const matrix_request& request) {
+std::vector<unsigned> schedule_claims_first(run_state& state, const claims_plan& claims,
+                                            const matrix_request& request) {
     const std::size_t n = state.matrix.cells.size();
     std::vector<unsigned> none(n, 0), first(n, 0), extra(n, 0), breadth_reps(n, 0);
     const json& stored_extra = state.document["plan"].value("extra_reps", json::object());
@@ -518,8 +532,10 @@ std::vector<unsigned> schedule_claims_first(run_state& state, const claims_plan&
     state.matrix.schedule.clear();
     append_rounds(state.matrix, none, first, request.seed ^ 0xC1A1u);
     append_rounds(state.matrix, first, extra, request.seed ^ 0xE77Au);
-    std::cout << fmt::format("allocproof: claims first: {} of {} cells, {} repetitions each, up to {} while "
-                             "undecided\n", claims.needed_count, n, claims.schedule.front(), claims.schedule.back());
+    std::cout << fmt::format(
+        "allocproof: claims first: {} of {} cells, {} repetitions each, up to {} while "
+        "undecided\n",
+        claims.needed_count, n, claims.schedule.front(), claims.schedule.back());
     return breadth_reps;
 }
 
@@ -527,10 +543,16 @@ std::vector<unsigned> schedule_claims_first(run_state& state, const claims_plan&
 // the journal as it ends, reports a checkpoint now and then, and times what it ran for the budget.
 class schedule_runner {
 public:
-    schedule_runner(run_state& state, const run_options& options, const matrix_request& request,
-                    const cpu_plan& cpus, const json& identities, const reporter_list& reporters)
-        : state_(state), options_(options), request_(request), cpus_(cpus), identities_(identities),
-          reporters_(reporters), journal_(options.out), progress_(state.matrix.schedule.size()) {
+    schedule_runner(run_state& state, const run_options& options, const matrix_request& request, const cpu_plan& cpus,
+                    const json& identities, const reporter_list& reporters)
+        : state_(state),
+          options_(options),
+          request_(request),
+          cpus_(cpus),
+          identities_(identities),
+          reporters_(reporters),
+          journal_(options.out),
+          progress_(state.matrix.schedule.size()) {
         for (const auto& slot : state.matrix.schedule) {
             if (is_done(state.records[slot.cell], slot.rep)) ++done_;
         }
@@ -603,9 +625,13 @@ bool schedule_runner::run_pending() {
 // when the rounds took the rest.
 class claims_schedule {
 public:
-    claims_schedule(run_state& state, schedule_runner& runner, const claims_plan& claims,
-                    const matrix_request& request, const fs::path& out, std::vector<unsigned> breadth_reps)
-        : state_(state), runner_(runner), claims_(claims), request_(request), out_(out),
+    claims_schedule(run_state& state, schedule_runner& runner, const claims_plan& claims, const matrix_request& request,
+                    const fs::path& out, std::vector<unsigned> breadth_reps)
+        : state_(state),
+          runner_(runner),
+          claims_(claims),
+          request_(request),
+          out_(out),
           breadth_reps_(std::move(breadth_reps)) {}
 
     // False when the run was stopped.
@@ -639,7 +665,8 @@ private:
         return slots;
     }
     bool overruns_budget(std::size_t slots) const {
-        return runner_.seconds_per_rep() * static_cast<double>(slots) > request_.budget_seconds - runner_.seconds_since_start();
+        return runner_.seconds_per_rep() * static_cast<double>(slots) >
+               request_.budget_seconds - runner_.seconds_since_start();
     }
     void choose_breadth_reps() {
         unsigned reps = request_.reps;
@@ -649,8 +676,10 @@ private:
         }
         state_.document["plan"]["breadth_reps"] = reps;
         if (reps < request_.reps) {
-            std::cout << fmt::format("allocproof: the rest of the matrix gets {} repetitions a cell, not {}: "
-                                     "the claims' rounds took the budget\n", reps, request_.reps);
+            std::cout << fmt::format(
+                "allocproof: the rest of the matrix gets {} repetitions a cell, not {}: "
+                "the claims' rounds took the budget\n",
+                reps, request_.reps);
         }
     }
 
@@ -688,12 +717,15 @@ bool claims_schedule::run_adaptive_rounds(bool budgeted) {
         const round_plan next = plan_round(targets);
         if (next.slots == 0) break;
         if (budgeted && runner_.measured_any() && overruns_budget(next.slots + breadth_slots(breadth_floor_reps_))) {
-            note = fmt::format("adaptive rounds stopped at round {}: {} more repetitions would overrun the budget "
-                               "of {:.0f} s", round, next.slots, request_.budget_seconds);
+            note = fmt::format(
+                "adaptive rounds stopped at round {}: {} more repetitions would overrun the budget "
+                "of {:.0f} s",
+                round, next.slots, request_.budget_seconds);
             break;
         }
         for (std::size_t i = 0; i < next.to.size(); ++i) {
-            if (next.to[i] > next.from[i]) state_.document["plan"]["extra_reps"][state_.matrix.cells[i].id()] = next.to[i];
+            if (next.to[i] > next.from[i])
+                state_.document["plan"]["extra_reps"][state_.matrix.cells[i].id()] = next.to[i];
         }
         append_rounds(state_.matrix, next.from, next.to, request_.seed ^ (0xA0A0u + round));
         std::cout << fmt::format("allocproof: adaptive round {}: {} repetitions for {} undecided claim rows' cells\n",
@@ -734,10 +766,9 @@ int run_planned(const run_options& options, matrix_request request, const json& 
     run_state state;
     // What the build can measure, the plugins' strategies with it; loading them is bounded like a
     // cell repetition: --timeout, at most a minute.
-    const json plugins =
-        load_catalogue(request.plugins,
-                       std::min<std::chrono::milliseconds>(repetition_limit(options), std::chrono::minutes(1)))
-            .plugins();
+    const json plugins = load_catalogue(request.plugins, std::min<std::chrono::milliseconds>(repetition_limit(options),
+                                                                                             std::chrono::minutes(1)))
+                             .plugins();
     cpu_plan cpus = plan_cpus(options.pin);
     const std::optional<claims_plan> claims = plan_run(state, request, options, cpus, plugins);
     prepare_output(options);

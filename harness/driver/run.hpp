@@ -15,11 +15,11 @@ namespace allocproof::driver {
 struct run_options {
     matrix_request request;
     std::filesystem::path out;
-    bool resume = false;            // finish the run stored in `out`
-    double timeout_seconds = 300;   // per cell repetition
+    bool resume = false;                 // finish the run stored in `out`
+    double timeout_seconds = 300;        // per cell repetition
     std::uint64_t memory_limit_mib = 0;  // address space of each cell program (RLIMIT_AS); 0: none
-    double noise_threshold = 0.05;  // coefficient of variation of ns_per_op
-    bool pin = true;                // 1-thread cells on a CPU of their own (cpu_affinity.hpp)
+    double noise_threshold = 0.05;       // coefficient of variation of ns_per_op
+    bool pin = true;                     // 1-thread cells on a CPU of their own (cpu_affinity.hpp)
     std::vector<std::string> command_line;
     nlohmann::json settings = nlohmann::json::array();  // the table of every option's value
 };
@@ -35,7 +35,6 @@ std::vector<std::string> available_allocators();
 std::filesystem::path cell_program(const std::string& allocator);
 
 // The command line of one repetition of a model cell: its cell program and the cell's settings.
-std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request,
-                                   const run_options& options);
+std::vector<std::string> cell_argv(const planned_cell& cell, const matrix_request& request, const run_options& options);
 
 }  // namespace allocproof::driver

@@ -45,10 +45,12 @@ sql_script make_sql_mix(std::uint64_t seed, const sql_mix_size& size) {
     // The disk is not what is measured: keep the journal in memory and skip fsync.
     out.statement("PRAGMA journal_mode=MEMORY");
     out.statement("PRAGMA synchronous=OFF");
-    out.statement("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, region INTEGER, "
-                  "balance INTEGER)");
-    out.statement("CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER NOT NULL, amount INTEGER, "
-                  "note TEXT)");
+    out.statement(
+        "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, region INTEGER, "
+        "balance INTEGER)");
+    out.statement(
+        "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER NOT NULL, amount INTEGER, "
+        "note TEXT)");
     const std::uint64_t batch = 200;
     auto bulk_insert = [&](const char* table, std::uint64_t count, auto&& row) {
         for (std::uint64_t first = 0; first < count; first += batch) {
@@ -63,25 +65,27 @@ sql_script make_sql_mix(std::uint64_t seed, const sql_mix_size& size) {
         }
     };
     bulk_insert("customers", rows, [&](std::uint64_t id) {
-        return fmt::format("({},'{}',{},{})", id, random_text(random), random.below(16),
-                           random.below(100000));
+        return fmt::format("({},'{}',{},{})", id, random_text(random), random.below(16), random.below(100000));
     });
     bulk_insert("orders", rows * 4, [&](std::uint64_t id) {
-        return fmt::format("({},{},{},'{}')", id, 1 + random.below(rows), random.below(10000),
-                           random_text(random));
+        return fmt::format("({},{},{},'{}')", id, 1 + random.below(rows), random.below(10000), random_text(random));
     });
     out.statement("CREATE INDEX orders_by_customer ON orders(customer)");
     out.statement("CREATE INDEX customers_by_name ON customers(name)");
 
     auto report = [&] {
-        out.statement("SELECT region, count(*), sum(balance), max(length(name)) FROM customers GROUP BY region "
-                      "ORDER BY region");
-        out.statement("SELECT c.region, count(o.id), sum(o.amount), sum(length(o.note)) FROM customers c "
-                      "JOIN orders o ON o.customer = c.id GROUP BY c.region ORDER BY c.region");
-        out.statement("SELECT c.id, c.name, sum(o.amount) AS total FROM customers c JOIN orders o "
-                      "ON o.customer = c.id GROUP BY c.id ORDER BY total DESC, c.id LIMIT 5");
-        out.statement("SELECT substr(group_concat(substr(note, 1, 3), ''), 1, 64) FROM "
-                      "(SELECT note FROM orders ORDER BY note, id LIMIT 500)");
+        out.statement(
+            "SELECT region, count(*), sum(balance), max(length(name)) FROM customers GROUP BY region "
+            "ORDER BY region");
+        out.statement(
+            "SELECT c.region, count(o.id), sum(o.amount), sum(length(o.note)) FROM customers c "
+            "JOIN orders o ON o.customer = c.id GROUP BY c.region ORDER BY c.region");
+        out.statement(
+            "SELECT c.id, c.name, sum(o.amount) AS total FROM customers c JOIN orders o "
+            "ON o.customer = c.id GROUP BY c.id ORDER BY total DESC, c.id LIMIT 5");
+        out.statement(
+            "SELECT substr(group_concat(substr(note, 1, 3), ''), 1, 64) FROM "
+            "(SELECT note FROM orders ORDER BY note, id LIMIT 500)");
         out.statement("SELECT count(DISTINCT customer), total(amount) FROM orders WHERE amount > 5000");
     };
     report();
@@ -89,9 +93,10 @@ sql_script make_sql_mix(std::uint64_t seed, const sql_mix_size& size) {
     for (std::uint64_t round = 0; round < size.rounds; ++round) {
         std::uint64_t modulus = 3 + random.below(5);
         out.statement("BEGIN");
-        out.statement(fmt::format("UPDATE orders SET amount = amount + {}, note = note || '{}' "
-                                  "WHERE customer % {} = {}",
-                                  1 + random.below(50), random_text(random), modulus, random.below(modulus)));
+        out.statement(
+            fmt::format("UPDATE orders SET amount = amount + {}, note = note || '{}' "
+                        "WHERE customer % {} = {}",
+                        1 + random.below(50), random_text(random), modulus, random.below(modulus)));
         out.statement(fmt::format("UPDATE customers SET name = substr(name, 1, {}) WHERE region = {}",
                                   2 + random.below(10), random.below(16)));
         out.statement(fmt::format("DELETE FROM orders WHERE amount % {} = 0", 13 + random.below(20)));

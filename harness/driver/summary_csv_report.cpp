@@ -46,18 +46,26 @@ std::string cell_row(const json& cell) {
     const json& ratio = cell.at("ratio_to_std");
     const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
     const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
-    return csv_row({cell.at("workload").get<std::string>(), cell.at("strategy").get<std::string>(),
-                    cell.at("allocator").get<std::string>(), std::to_string(cell.at("threads").get<unsigned>()),
-                    cell.at("status").get<std::string>(), std::to_string(cell.at("reps_ok").get<std::size_t>()),
-                    median_of(cell, "ns_per_op"), ns.is_null() ? "" : number(ns.at("cv")),
+    return csv_row({cell.at("workload").get<std::string>(),
+                    cell.at("strategy").get<std::string>(),
+                    cell.at("allocator").get<std::string>(),
+                    std::to_string(cell.at("threads").get<unsigned>()),
+                    cell.at("status").get<std::string>(),
+                    std::to_string(cell.at("reps_ok").get<std::size_t>()),
+                    median_of(cell, "ns_per_op"),
+                    ns.is_null() ? "" : number(ns.at("cv")),
                     cell.at("noisy").get<bool>() ? "yes" : "no",
                     ns_ratio.is_null() ? "" : number(ns_ratio.at("estimate")),
                     ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_low")),
                     ns_ratio.is_null() ? "" : number(ns_ratio.at("ci_high")),
-                    median_of(cell, "latency_p99_ns"), median_of(cell, "alloc_calls_per_op"),
-                    median_of(cell, "rss_peak_bytes"), median_of(cell, "memory_held_ratio"),
+                    median_of(cell, "latency_p99_ns"),
+                    median_of(cell, "alloc_calls_per_op"),
+                    median_of(cell, "rss_peak_bytes"),
+                    median_of(cell, "memory_held_ratio"),
                     cell.at("digest").is_null() ? "" : cell.at("digest").get<std::string>(),
-                    median_of(cell, "wall_seconds"), median_of(cell, "program_throughput"), glibc_ratio(cell),
+                    median_of(cell, "wall_seconds"),
+                    median_of(cell, "program_throughput"),
+                    glibc_ratio(cell),
                     std::to_string(cell.value("machine", 0))});
 }
 
@@ -73,10 +81,27 @@ private:
 }  // namespace
 
 std::string summary_csv(const json& cells) {
-    std::string csv = csv_row({"workload", "strategy", "allocator", "threads", "status", "reps_ok", "ns_per_op_median",
-                               "ns_per_op_cv", "noisy", "ratio_to_std", "ratio_ci_low", "ratio_ci_high",
-                               "latency_p99_ns", "alloc_calls_per_op", "rss_peak_bytes", "memory_held_ratio", "digest",
-                               "wall_seconds", "program_throughput", "ratio_to_glibc", "machine"});
+    std::string csv = csv_row({"workload",
+                               "strategy",
+                               "allocator",
+                               "threads",
+                               "status",
+                               "reps_ok",
+                               "ns_per_op_median",
+                               "ns_per_op_cv",
+                               "noisy",
+                               "ratio_to_std",
+                               "ratio_ci_low",
+                               "ratio_ci_high",
+                               "latency_p99_ns",
+                               "alloc_calls_per_op",
+                               "rss_peak_bytes",
+                               "memory_held_ratio",
+                               "digest",
+                               "wall_seconds",
+                               "program_throughput",
+                               "ratio_to_glibc",
+                               "machine"});
     for (const auto& cell : cells) csv += cell_row(cell);
     return csv;
 }

@@ -14,16 +14,16 @@ struct cell_request {
     std::string workload;
     std::string strategy;
     workload_params params;
-    std::uint64_t sample_every = 256;  // time one operation in this many (a power of two)
+    std::uint64_t sample_every = 256;    // time one operation in this many (a power of two)
     std::uint64_t timeline_points = 32;  // memory readings spread over the measured phase
     std::uint64_t dirty_heap_bytes = 0;  // per thread, before setup; 0: a fresh heap
 };
 
 // One reading of the memory timeline, taken when each thread had done `ops_done` operations.
 struct timeline_point {
-    std::uint64_t ops_done = 0;    // per thread, since the measured phase began
-    std::uint64_t elapsed_ns = 0;  // on thread 0
-    std::uint64_t rss_bytes = 0;   // the whole process
+    std::uint64_t ops_done = 0;               // per thread, since the measured phase began
+    std::uint64_t elapsed_ns = 0;             // on thread 0
+    std::uint64_t rss_bytes = 0;              // the whole process
     std::optional<std::uint64_t> live_bytes;  // the workload's own count, summed over threads
 };
 
@@ -31,9 +31,9 @@ struct timeline_point {
 struct cell_measurement {
     unsigned threads = 1;
     std::uint64_t ops_per_thread = 0;
-    std::uint64_t wall_ns = 0;        // barrier release to the last thread's end
-    std::uint64_t cpu_ns = 0;         // measured phase, summed over the worker threads
-    std::uint64_t setup_ns = 0;       // building the starting state and warming up
+    std::uint64_t wall_ns = 0;   // barrier release to the last thread's end
+    std::uint64_t cpu_ns = 0;    // measured phase, summed over the worker threads
+    std::uint64_t setup_ns = 0;  // building the starting state and warming up
     // What the clock of the measured phase does not see. teardown_ns: from the end of the phase
     // until the workers and the shared state are torn down (a strategy's destructor runs there).
     // process_cpu_ns: CPU time of the whole process over the phase, every thread of it; beyond
@@ -42,8 +42,8 @@ struct cell_measurement {
     std::uint64_t process_cpu_ns = 0;
     std::vector<std::uint64_t> latency_buckets;  // log-linear histogram, see latency_histogram
     std::uint64_t latency_max_ns = 0;
-    std::uint64_t alloc_calls = 0;    // global operator new calls in the measured phase
-    std::uint64_t free_calls = 0;     // global operator delete calls in the measured phase
+    std::uint64_t alloc_calls = 0;  // global operator new calls in the measured phase
+    std::uint64_t free_calls = 0;   // global operator delete calls in the measured phase
     std::uint64_t bytes_requested = 0;
     std::uint64_t rss_before_setup_bytes = 0;
     std::uint64_t rss_end_of_measure_bytes = 0;

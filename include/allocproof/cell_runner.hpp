@@ -48,12 +48,12 @@ struct worker_report {
     std::optional<std::uint64_t> bytes_copied;
     std::uint64_t digest = 0;
     std::uint64_t live_bytes_peak = 0;
-    std::int64_t held_peak = 0;  // bytes held from the global allocator, see this_thread_held_peak
+    std::int64_t held_peak = 0;               // bytes held from the global allocator, see this_thread_held_peak
     std::int64_t held_at_end_of_measure = 0;  // requested - released since the thread started
-    std::vector<std::uint64_t> live_bytes;  // at the end of each timeline chunk
-    std::vector<std::uint64_t> rss_bytes;   // thread 0 only
-    std::vector<std::uint64_t> elapsed_ns;  // thread 0 only
-    alloc_counts lifetime{};  // from before the worker was built to after it was torn down
+    std::vector<std::uint64_t> live_bytes;    // at the end of each timeline chunk
+    std::vector<std::uint64_t> rss_bytes;     // thread 0 only
+    std::vector<std::uint64_t> elapsed_ns;    // thread 0 only
+    alloc_counts lifetime{};                  // from before the worker was built to after it was torn down
 };
 
 template <class Worker>
@@ -73,7 +73,7 @@ struct shared_of {
     explicit shared_of(const workload_params&) {}
 };
 template <class W, class S>
-    requires contract::has_shared_state<W, S>
+requires contract::has_shared_state<W, S>
 struct shared_of<W, S> {
     explicit shared_of(const workload_params& params) : state(params) {}
     typename W::template shared<S> state;
@@ -209,8 +209,8 @@ using phase_barrier = std::barrier<phase_clock>;
 // From the barrier that starts the clock to the one that stops it, and what the worker's own
 // probes saw in between. `born`: this thread's counts when it started, before the worker was built.
 template <class Worker>
-void measure_worker(Worker& worker, worker_report& report, const cell_plan& plan, unsigned index,
-                    phase_barrier& sync, const alloc_counts& born) {
+void measure_worker(Worker& worker, worker_report& report, const cell_plan& plan, unsigned index, phase_barrier& sync,
+                    const alloc_counts& born) {
     thread_perf_counters counters;
     sync.arrive_and_wait();  // everyone built and warm: the clock starts
 

@@ -44,7 +44,7 @@ constexpr std::size_t required_alignment(std::size_t bytes, std::size_t asked, s
 namespace detail {
 
 [[noreturn, gnu::cold, gnu::noinline]] inline void misaligned_block(std::string_view strategy, const void* block,
-                                                                   std::size_t asked, std::size_t declared) {
+                                                                    std::size_t asked, std::size_t declared) {
     const auto address = reinterpret_cast<std::uintptr_t>(block);
     char what[256];
     std::snprintf(what, sizeof what,
@@ -101,11 +101,7 @@ public:
         return block;
     }
     void deallocate(void* block, std::size_t bytes) { strategy_.deallocate(block, bytes); }
-    void reset()
-        requires resettable<S>
-    {
-        strategy_.reset();
-    }
+    void reset() requires resettable<S> { strategy_.reset(); }
 
 private:
     static std::size_t checked_alignment(const block_spec& spec) {
@@ -123,8 +119,7 @@ struct measured_strategy_of {
     using type = S;
 };
 template <class S>
-    requires(S::traits.provides_blocks)
-struct measured_strategy_of<S> {
+requires(S::traits.provides_blocks) struct measured_strategy_of<S> {
     using type = checked_blocks<S>;
 };
 template <class S>

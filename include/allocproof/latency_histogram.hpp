@@ -15,7 +15,7 @@ class latency_histogram {
 public:
     static constexpr unsigned sub_bits = 4;
     static constexpr std::uint64_t sub_count = 1u << sub_bits;  // linear steps per power of two
-    static constexpr unsigned max_exponent = 48;                  // 2^48 ns: three days
+    static constexpr unsigned max_exponent = 48;                // 2^48 ns: three days
     static constexpr std::size_t bucket_count = (max_exponent - sub_bits + 2) * sub_count;
 
     static std::size_t bucket_of(std::uint64_t ns) {
@@ -24,8 +24,7 @@ public:
         }
         unsigned exponent = std::min<unsigned>(63 - std::countl_zero(ns), max_exponent);
         std::uint64_t step = (ns >> (exponent - sub_bits)) & (sub_count - 1);
-        return std::min<std::size_t>((exponent - sub_bits + 1) * sub_count + step,
-                                     bucket_count - 1);
+        return std::min<std::size_t>((exponent - sub_bits + 1) * sub_count + step, bucket_count - 1);
     }
 
     // The smallest and largest value a bucket holds.

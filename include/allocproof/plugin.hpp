@@ -33,8 +33,8 @@ namespace allocproof {
 // the layout of std::string and std::vector in the cell structures).
 inline constexpr const char plugin_abi_tag[] =
     "allocproof " ALLOCPROOF_ABI_VERSION "; headers " ALLOCPROOF_ABI_HEADERS_DIGEST
-    "; libstdc++ " ALLOCPROOF_PLUGIN_STRINGIFY(__GLIBCXX__)
-    "; cxx11 abi " ALLOCPROOF_PLUGIN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI);
+    "; libstdc++ " ALLOCPROOF_PLUGIN_STRINGIFY(__GLIBCXX__) "; cxx11 abi " ALLOCPROOF_PLUGIN_STRINGIFY(
+        _GLIBCXX_USE_CXX11_ABI);
 
 inline constexpr const char plugin_entry_symbol[] = "allocproof_plugin_entry_v1";
 
@@ -63,10 +63,9 @@ struct allocproof_plugin_v1 {
 // allocproof::register_strategy_cells<S>() or register_strategy_cells<S>(type_list<W...>{}) to
 // choose the workloads. Nothing is registered when the library is merely loaded: only once the
 // loader has checked the tag and called the entry point's register_strategies.
-#define ALLOCPROOF_PLUGIN_REGISTERING(plugin_name, register_function)                       \
-    extern "C" __attribute__((visibility("default"))) const allocproof_plugin_v1*             \
-    allocproof_plugin_entry_v1() {                                                            \
-        static const allocproof_plugin_v1 plugin{::allocproof::plugin_abi_tag, plugin_name,   \
-                                                 [] { register_function(); }};                \
-        return &plugin;                                                                       \
+#define ALLOCPROOF_PLUGIN_REGISTERING(plugin_name, register_function)                                            \
+    extern "C" __attribute__((visibility("default"))) const allocproof_plugin_v1* allocproof_plugin_entry_v1() { \
+        static const allocproof_plugin_v1 plugin{::allocproof::plugin_abi_tag, plugin_name,                      \
+                                                 [] { register_function(); }};                                   \
+        return &plugin;                                                                                          \
     }

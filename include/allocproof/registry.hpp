@@ -53,8 +53,7 @@ public:
     // The names add_workload gives a workload's forms, in the order of traits.variants.
     std::vector<std::string_view> workload_names(const workload_traits& traits);
     void add_strategy(const strategy_traits& traits, strategy_factory make);
-    void add_cell(std::string_view workload, std::string_view strategy, cell_function run,
-                  unsigned variant = 0);
+    void add_cell(std::string_view workload, std::string_view strategy, cell_function run, unsigned variant = 0);
 
     // Sorted by name, except that the baseline strategy `std` comes first.
     std::vector<workload_traits> workloads() const;
@@ -116,8 +115,8 @@ bool register_workload() {
 #define ALLOCPROOF_REGISTER_WORKLOAD(...) \
     static_assert(::allocproof::registration::workload_contract_checked<__VA_ARGS__>);
 #else
-#define ALLOCPROOF_REGISTER_WORKLOAD(...)                                                     \
-    template <>                                                                               \
-    inline const bool allocproof::registration::workload_registered<__VA_ARGS__> =           \
+#define ALLOCPROOF_REGISTER_WORKLOAD(...)                                          \
+    template <>                                                                    \
+    inline const bool allocproof::registration::workload_registered<__VA_ARGS__> = \
         ::allocproof::registration::register_workload<__VA_ARGS__>();
 #endif

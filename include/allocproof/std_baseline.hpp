@@ -37,9 +37,7 @@ public:
         if (size != 0) std::memcpy(b.bytes_.data(), data, size);
         return b;
     }
-    copied_buffer slice(std::size_t offset, std::size_t size) const {
-        return copy_of(bytes_.data() + offset, size);
-    }
+    copied_buffer slice(std::size_t offset, std::size_t size) const { return copy_of(bytes_.data() + offset, size); }
     const std::byte* data() const { return bytes_.data(); }
     std::size_t size() const { return bytes_.size(); }
 

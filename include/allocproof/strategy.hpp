@@ -142,7 +142,9 @@ struct pooled_probe {
     void reset() {}
 };
 template <class S>
-concept object_pool_template = requires { typename S::template object_pool<pooled_probe>; };
+concept object_pool_template = requires {
+    typename S::template object_pool<pooled_probe>;
+};
 template <class S>
 using probe_object_pool = typename S::template object_pool<pooled_probe>;
 template <class S>
@@ -158,7 +160,9 @@ concept object_pool_release = object_pool_template<S> && requires(probe_object_p
 };
 
 template <class S>
-concept buffer_type = requires { typename S::buffer; };
+concept buffer_type = requires {
+    typename S::buffer;
+};
 template <class S>
 concept buffer_copy_of = buffer_type<S> && requires(const void* data, std::size_t size) {
     { S::buffer::copy_of(data, size) } -> std::same_as<typename S::buffer>;
@@ -177,30 +181,32 @@ concept buffer_bytes = buffer_type<S> && requires(const typename S::buffer& buff
 
 template <class S>
 concept blocks_strategy = contract::declares_blocks<S> && contract::blocks_constructible<S> &&
-                          contract::blocks_allocate<S> && contract::blocks_deallocate<S>;
+    contract::blocks_allocate<S> && contract::blocks_deallocate<S>;
 
 template <class S>
-concept vector_strategy = contract::declares_vector<S> && contract::vector_default_constructible<S> &&
-                          contract::vector_push_back<S> && contract::vector_size<S> &&
-                          contract::vector_subscript<S> && contract::vector_iterable<S>;
+concept vector_strategy =
+    contract::declares_vector<S> && contract::vector_default_constructible<S> && contract::vector_push_back<S> &&
+    contract::vector_size<S> && contract::vector_subscript<S> && contract::vector_iterable<S>;
 
 template <class S>
 concept object_pool_strategy = contract::declares_object_pool<S> && contract::object_pool_constructible<S> &&
-                               contract::object_pool_acquire<S> && contract::object_pool_release<S>;
+    contract::object_pool_acquire<S> && contract::object_pool_release<S>;
 
 template <class S>
-concept buffer_strategy = contract::declares_buffers<S> && contract::buffer_copy_of<S> &&
-                          contract::buffer_slice<S> && contract::buffer_bytes<S>;
+concept buffer_strategy = contract::declares_buffers<S> && contract::buffer_copy_of<S> && contract::buffer_slice<S> &&
+    contract::buffer_bytes<S>;
 
 template <class S>
-concept resettable = requires(S& strategy) { strategy.reset(); };
+concept resettable = requires(S& strategy) {
+    strategy.reset();
+};
 
 // A strategy that has traits and every family they declare.
 template <class S>
-concept any_strategy = contract::has_traits<S> && (!S::traits.provides_blocks || blocks_strategy<S>) &&
-                       (!S::traits.provides_vector || vector_strategy<S>) &&
-                       (!S::traits.provides_object_pool || object_pool_strategy<S>) &&
-                       (!S::traits.provides_buffers || buffer_strategy<S>);
+concept any_strategy = contract::has_traits<S> &&
+    (!S::traits.provides_blocks || blocks_strategy<S>)&&(!S::traits.provides_vector || vector_strategy<S>)&&(
+        !S::traits.provides_object_pool || object_pool_strategy<S>)&&(!S::traits.provides_buffers ||
+                                                                      buffer_strategy<S>);
 
 // Where a strategy registers (ALLOCPROOF_REGISTER_STRATEGY, ALLOCPROOF_PLUGIN,
 // register_strategy_cells): one static_assert per requirement, so that a strategy that misses one
@@ -239,8 +245,9 @@ consteval bool check_strategy_contract() {
     static_assert(!declares_object_pool<S> || !object_pool_template<S> || object_pool_constructible<S>,
                   "allocproof object_pool strategy (traits.provides_object_pool): object_pool<T> misses the "
                   "constructor `explicit object_pool(std::size_t max_pooled)`");
-    static_assert(!declares_object_pool<S> || !object_pool_template<S> || object_pool_acquire<S>,
-                  "allocproof object_pool strategy (traits.provides_object_pool): object_pool<T> misses `T* acquire()`");
+    static_assert(
+        !declares_object_pool<S> || !object_pool_template<S> || object_pool_acquire<S>,
+        "allocproof object_pool strategy (traits.provides_object_pool): object_pool<T> misses `T* acquire()`");
     static_assert(!declares_object_pool<S> || !object_pool_template<S> || object_pool_release<S>,
                   "allocproof object_pool strategy (traits.provides_object_pool): object_pool<T> misses "
                   "`void release(T*)`");

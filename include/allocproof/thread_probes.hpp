@@ -7,7 +7,7 @@
 namespace allocproof {
 
 std::uint64_t thread_cpu_ns();
-std::uint64_t process_cpu_ns();  // every thread of the process, those that ended included
+std::uint64_t process_cpu_ns();       // every thread of the process, those that ended included
 std::uint64_t resident_bytes();       // now, from /proc/self/statm
 std::uint64_t peak_resident_bytes();  // high-water mark of this process (VmHWM)
 // Sets the high-water mark to the resident memory of now (Linux's clear_refs "5"), so that a later

@@ -79,7 +79,9 @@ concept has_workload_traits = requires {
 template <template <class> class>
 struct class_template_of_one {};
 template <class W>
-concept has_worker_template = requires { typename class_template_of_one<W::template worker>; };
+concept has_worker_template = requires {
+    typename class_template_of_one<W::template worker>;
+};
 
 // `accepts` is asked about a plain blocks strategy: reading a strategy's traits is all it may do.
 struct blocks_probe {
@@ -96,14 +98,19 @@ concept has_accepts = requires {
 template <class W, class S>
 using worker_of = typename W::template worker<S>;
 template <class W, class S>
-concept has_shared_state = requires { typename W::template shared<S>; };
+concept has_shared_state = requires {
+    typename W::template shared<S>;
+};
 template <class W, class S>
-concept worker_constructible =
-    std::constructible_from<worker_of<W, S>, const workload_params&, unsigned> ||
-    (has_shared_state<W, S> &&
-     std::constructible_from<worker_of<W, S>, const workload_params&, unsigned, typename W::template shared<S>&>);
+concept worker_constructible = std::constructible_from < worker_of<W, S>,
+const workload_params&,
+    unsigned > ||
+        (has_shared_state<W, S> &&
+         std::constructible_from<worker_of<W, S>, const workload_params&, unsigned, typename W::template shared<S>&>);
 template <class W, class S>
-concept worker_operation = requires(worker_of<W, S>& worker, std::uint64_t index) { worker.operation(index); };
+concept worker_operation = requires(worker_of<W, S>& worker, std::uint64_t index) {
+    worker.operation(index);
+};
 template <class W, class S>
 concept worker_finish = requires(worker_of<W, S>& worker) {
     { worker.finish() } -> std::convertible_to<std::uint64_t>;
@@ -116,12 +123,13 @@ concept worker_live_bytes_peak = requires(const worker_of<W, S>& worker) {
 }  // namespace contract
 
 template <class W>
-concept workload_definition = contract::has_workload_traits<W> && contract::has_worker_template<W> && contract::has_accepts<W>;
+concept workload_definition =
+    contract::has_workload_traits<W> && contract::has_worker_template<W> && contract::has_accepts<W>;
 
 // What a cell needs of W's worker on strategy S; checked for each pair a strategy registers.
 template <class W, class S>
 concept workload_worker = contract::worker_constructible<W, S> && contract::worker_operation<W, S> &&
-                          contract::worker_finish<W, S> && contract::worker_live_bytes_peak<W, S>;
+    contract::worker_finish<W, S> && contract::worker_live_bytes_peak<W, S>;
 
 // Where a workload registers (ALLOCPROOF_REGISTER_WORKLOAD): one static_assert per requirement,
 // so a workload that misses one gets a single error naming it, from the workload's own file.

@@ -23,9 +23,7 @@ struct digestless {
     };
 };
 
-void register_all() {
-    allocproof::register_strategy_cells<plain_blocks>(allocproof::type_list<digestless>{});
-}
+void register_all() { allocproof::register_strategy_cells<plain_blocks>(allocproof::type_list<digestless>{}); }
 
 }  // namespace contract_violations
 

@@ -180,9 +180,8 @@ void register_with_node_churn() {
     (allocproof::register_strategy_cells<S>(allocproof::type_list<allocproof::workloads::node_churn>{}), ...);
 }
 
-const registers crude_faults{[] {
-    register_with_node_churn<crashes, hangs, aborts, throws, babbles, overlaps, scribbles, leaks, hogs>();
-}};
+const registers crude_faults{
+    [] { register_with_node_churn<crashes, hangs, aborts, throws, babbles, overlaps, scribbles, leaks, hogs>(); }};
 
 void register_all() {
     for (registration add : registrations()) add();

@@ -32,9 +32,8 @@ inline constexpr std::size_t cross_thread_alignment = 16;
 
 template <class S>
 inline constexpr bool serves_cross_thread_blocks =
-    S::traits.provides_blocks && S::traits.frees_individually && S::traits.thread_safe &&
-    S::traits.cross_thread_free && !S::traits.may_refuse &&
-    S::traits.max_alignment >= cross_thread_alignment;
+    S::traits.provides_blocks&& S::traits.frees_individually&& S::traits.thread_safe&& S::traits.cross_thread_free &&
+    !S::traits.may_refuse && S::traits.max_alignment >= cross_thread_alignment;
 
 inline constexpr std::size_t min_block_bytes = 8;
 inline constexpr std::size_t max_block_bytes = 1000;
@@ -56,9 +55,7 @@ public:
     size_classed_blocks& operator=(const size_classed_blocks&) = delete;
 
     void* allocate(std::size_t bytes) { return pools_[class_of(bytes)].allocate(bytes); }
-    void deallocate(void* block, std::size_t bytes) {
-        pools_[class_of(bytes)].deallocate(block, bytes);
-    }
+    void deallocate(void* block, std::size_t bytes) { pools_[class_of(bytes)].deallocate(block, bytes); }
 
     static constexpr std::size_t class_of(std::size_t bytes) {
         const auto width = static_cast<std::size_t>(std::bit_width(bytes - 1));  // 16 -> 4, 17 -> 5, 1000 -> 10

@@ -58,8 +58,7 @@ inline constexpr std::size_t block_alignment = 16;
 // Whether S can hand out the blocks tagged_blocks asks for; each workload adds its own demands
 // (individual frees, resets, refusals).
 template <class S>
-inline constexpr bool serves_tagged_blocks =
-    S::traits.provides_blocks && S::traits.max_alignment >= block_alignment;
+inline constexpr bool serves_tagged_blocks = S::traits.provides_blocks&& S::traits.max_alignment >= block_alignment;
 
 template <class S>
 class tagged_blocks {
@@ -107,10 +106,11 @@ public:
         live_bytes_ -= bytes;
         if (tag == fallback_tag(raw)) [[unlikely]] {
             write_tag(raw, 0);
-            ::operator delete(raw, raw_bytes, std::align_val_t{block_alignment});
+            ::operator delete (raw, raw_bytes, std::align_val_t{block_alignment});
             return;
         }
-        if (tag != live_tag(raw)) [[unlikely]] ++overlaps_;
+        if (tag != live_tag(raw)) [[unlikely]]
+            ++overlaps_;
         write_tag(raw, 0);
         instance_for(raw_bytes).deallocate(raw, raw_bytes);
     }
@@ -118,9 +118,7 @@ public:
     // Frees everything at once: only for strategies that free on reset, and only once no block
     // taken from ::operator new (a refusal or an overlap) is live — which cannot happen with the
     // strategies that reach here (none of them refuses, and each overlap is counted anyway).
-    void release_all()
-        requires resettable<S>
-    {
+    void release_all() requires resettable<S> {
         for (auto& instance : instances_) {
             if (instance) instance->reset();
         }
@@ -151,7 +149,7 @@ private:
     }
 
     std::byte* fallback(std::size_t raw_bytes, std::uint64_t& tag) {
-        auto* raw = static_cast<std::byte*>(::operator new(raw_bytes, std::align_val_t{block_alignment}));
+        auto* raw = static_cast<std::byte*>(::operator new (raw_bytes, std::align_val_t{block_alignment}));
         tag = fallback_tag(raw);
         return raw;
     }

@@ -85,8 +85,8 @@ std::string with_value(std::string record, const std::string& key, const std::st
     const auto start = record.find(marker);
     if (start == std::string::npos) return record;
     const auto value_start = start + marker.size();
-    const auto value_end = record[value_start] == '"' ? record.find('"', value_start + 1) + 1
-                                                      : record.find_first_of(",}", value_start);
+    const auto value_end =
+        record[value_start] == '"' ? record.find('"', value_start + 1) + 1 : record.find_first_of(",}", value_start);
     return record.replace(value_start, value_end - value_start, value);
 }
 
@@ -110,7 +110,8 @@ public:
 };
 
 struct identity {
-    static constexpr std::string_view name = "forges_identity", summary = "prints std's record, its allocator 'trust me'";
+    static constexpr std::string_view name = "forges_identity",
+                                      summary = "prints std's record, its allocator 'trust me'";
     static std::string forge(const std::string& record) {
         return with_value(with_value(record, "malloc_provider", "\"trust me\""), "version", "\"trust me\"");
     }

@@ -15,8 +15,9 @@ namespace {
 
 template <class Name>
 struct misnamed {
-    static constexpr allocproof::strategy_traits traits = {
-        .name = Name::name, .summary = "a name outside the alphabet", .origin = "tests/plugins/faulty/misbehaves_on_load.cpp"};
+    static constexpr allocproof::strategy_traits traits = {.name = Name::name,
+                                                           .summary = "a name outside the alphabet",
+                                                           .origin = "tests/plugins/faulty/misbehaves_on_load.cpp"};
     explicit misnamed(const allocproof::block_spec&) {}
     void* allocate(std::size_t bytes) { return ::operator new(bytes); }
     void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes); }
@@ -36,7 +37,8 @@ const registers misbehaviour_on_load{[] {
     } else if (what == "exit") {
         std::exit(7);
     } else if (what == "comma") {
-        allocproof::register_strategy_cells<misnamed<with_comma>>(allocproof::type_list<allocproof::workloads::node_churn>{});
+        allocproof::register_strategy_cells<misnamed<with_comma>>(
+            allocproof::type_list<allocproof::workloads::node_churn>{});
     } else if (what == "newline") {
         allocproof::register_strategy_cells<misnamed<with_newline>>(
             allocproof::type_list<allocproof::workloads::node_churn>{});

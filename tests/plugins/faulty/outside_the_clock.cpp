@@ -46,8 +46,8 @@ constexpr strategy_traits outside_traits(std::string_view name, std::string_view
 
 class stocks_in_constructor {
 public:
-    static constexpr strategy_traits traits =
-        outside_traits("stocks_in_constructor", "allocates its blocks in its constructor, wipes and frees them in its destructor");
+    static constexpr strategy_traits traits = outside_traits(
+        "stocks_in_constructor", "allocates its blocks in its constructor, wipes and frees them in its destructor");
     static constexpr std::size_t stock = 2048;
 
     explicit stocks_in_constructor(const block_spec& spec) : block_bytes_(spec.size) {
@@ -108,8 +108,8 @@ public:
             return block;
         }
         if (chunks_.empty() || used_ + rounded > chunk_bytes) {
-            void* chunk = ::mmap(nullptr, chunk_bytes, PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+            void* chunk =
+                ::mmap(nullptr, chunk_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
             if (chunk == MAP_FAILED) throw std::bad_alloc();
             chunks_.push_back(chunk);
             used_ = 0;
@@ -212,7 +212,7 @@ private:
     }
 
     std::size_t block_bytes_;
-    void* last_freed_ = nullptr;  // handed out again first
+    void* last_freed_ = nullptr;        // handed out again first
     block_ring ready_{ring_blocks};     // the helper produces, the worker consumes
     block_ring returned_{ring_blocks};  // the worker produces, the helper consumes
 };

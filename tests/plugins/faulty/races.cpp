@@ -54,9 +54,8 @@ private:
     free_block* free_ = nullptr;
 };
 
-const registers races_cells{[] {
-    allocproof::register_strategy_cells<races>(allocproof::type_list<allocproof::workloads::embeddings>{});
-}};
+const registers races_cells{
+    [] { allocproof::register_strategy_cells<races>(allocproof::type_list<allocproof::workloads::embeddings>{}); }};
 
 }  // namespace
 }  // namespace faulty

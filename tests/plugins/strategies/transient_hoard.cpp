@@ -19,7 +19,9 @@ class hoard_for_a_moment {
 public:
     static constexpr strategy_traits traits{
         .name = "transient_hoard",
-        .summary = "global new/delete, plus 64 MiB touched and freed at every 4096th allocate (a test of memory read while held)",
+        .summary =
+            "global new/delete, plus 64 MiB touched and freed at every 4096th allocate (a test of memory read while "
+            "held)",
         .origin = "tests/plugins/strategies/transient_hoard.cpp",
         .provides_blocks = true,
         .frees_individually = true,
@@ -35,9 +37,9 @@ public:
             asm volatile("" : : "r"(hoard) : "memory");  // the writes and the block stay
             ::operator delete(hoard, hoard_bytes);
         }
-        return ::operator new(bytes, std::align_val_t{alignment_});
+        return ::operator new (bytes, std::align_val_t{alignment_});
     }
-    void deallocate(void* block, std::size_t bytes) { ::operator delete(block, bytes, std::align_val_t{alignment_}); }
+    void deallocate(void* block, std::size_t bytes) { ::operator delete (block, bytes, std::align_val_t{alignment_}); }
 
 private:
     std::size_t alignment_;
@@ -45,8 +47,7 @@ private:
 };
 
 void register_all() {
-    allocproof::register_strategy_cells<hoard_for_a_moment>(
-        allocproof::type_list<allocproof::workloads::node_churn>{});
+    allocproof::register_strategy_cells<hoard_for_a_moment>(allocproof::type_list<allocproof::workloads::node_churn>{});
 }
 
 }  // namespace transient_hoard
