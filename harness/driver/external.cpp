@@ -147,13 +147,8 @@ idle_outcome run_idle(const repetition_setup& setup, std::uint64_t seed) {
 // A program that is not a server: its run is the measured work.
 measured_run run_program(const repetition_setup& setup, const child_request& request) {
     measured_run run;
-    run.output_path = request.stdout_path;
     running_child program(request);
-    run.end = program.outcome();
-    if (!program.outcome().started) {
-        run.failure = program.outcome().err;
-        return run;
-    }
+    if (!began_measured(program, request, run)) return run;
     program.wait_or_kill(setup.deadline, setup.stop, [&] { watch_measured(program.pid(), run); });
     run.stopped = program.outcome().interrupted;
     run.end = program.outcome();

@@ -29,6 +29,13 @@ void watch_measured(pid_t pid, measured_run& run) {
     run.resident.add(external_clock::now(), read_resident(pid));
 }
 
+bool began_measured(const running_child& program, const child_request& request, measured_run& run) {
+    run.output_path = request.stdout_path;
+    run.end = program.outcome();
+    if (!run.end.started) run.failure = run.end.err;
+    return run.end.started;
+}
+
 child_request program_request(std::vector<std::string> argv, const std::string& preload, const fs::path& folder,
                               const std::string& tag) {
     child_request request;

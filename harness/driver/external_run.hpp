@@ -64,6 +64,10 @@ struct measured_run {
 // has loaded them) and its resident set.
 void watch_measured(pid_t pid, measured_run& run);
 
+// The first facts of a measured run, whether its program started or not: where its output is, and
+// how it ended if it never began (then `run.failure` says why). True when it is running.
+bool began_measured(const running_child& program, const child_request& request, measured_run& run);
+
 // A program of the repetition: `argv` under the preload (none when `preload` is empty, and
 // never the driver's own LD_PRELOAD or linker debugging), its output to <folder>/<tag>.out and .err.
 child_request program_request(std::vector<std::string> argv, const std::string& preload,

@@ -107,13 +107,8 @@ void stop_server(const repetition_setup& setup, const child_request& request, ru
 
 measured_run run_server(const repetition_setup& setup, const child_request& request) {
     measured_run run;
-    run.output_path = request.stdout_path;
     running_child server(request);
-    run.end = server.outcome();
-    if (!server.outcome().started) {
-        run.failure = server.outcome().err;
-        return run;
-    }
+    if (!began_measured(server, request, run)) return run;
     run.work_start = run.work_end = server.start();
     const auto watch = [&] { watch_measured(server.pid(), run); };
     if (!wait_until_ready(setup, request, server, run, watch)) {

@@ -61,6 +61,34 @@ class Details:
     blocks: list = field(default_factory=list)
 
 
+# What each one-table section of the report is, by its anchor: its heading, and what its table shows.
+TABLE_SECTIONS = {
+    "faults": ("Strategies that failed or were wrong",
+        ("A strategy answers for all its cells. One with a wrong result (`invalid`), a record the driver "
+         "could not believe (`implausible`) or no reference to check it against (`unverified`) in any cell "
+         "is not ranked in the winners or plugin tables and gives no verdict; one that `failed` somewhere "
+         "is ranked with its failures beside its name.")),
+    "flags": ("Work outside the clock, memory beside std",
+        ("Cells whose strategy did work the measured phase does not see (setup and teardown, a thread of "
+         "its own) or holds far more memory than `std` on the same workload, allocator and threads "
+         "(bounds: results/SCHEMA.md §13). The cell is ok, its ratio stands, and this is beside it.")),
+    "external": ("Real programs under each allocator",
+        ("Each program as its Debian package built it, with the allocator preloaded (glibc: none). "
+         "Ratios are to the same program under glibc, with a 95% interval.")),
+    "leaks": ("Memory left allocated when a cell ended",
+        ("Global operator new calls minus delete calls, and bytes (a lower bound), from before a cell "
+         "built its state to after it tore it down. Not zero means a leak, or memory a strategy keeps "
+         "for the whole process (boost's singleton pools never give theirs back). The cell's figures "
+         "stand; its memory figures understate what a long-running process would hold.")),
+}
+
+
+def table_section(anchor: str, header: list[str], rows: list[list[str]]) -> list:
+    """A section of the report that is one table (TABLE_SECTIONS): its heading, what it shows, the table."""
+    title, text = TABLE_SECTIONS[anchor]
+    return [Heading(2, title, anchor=anchor), Para(text), Table(header, rows)]
+
+
 def md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -284,12 +312,7 @@ def fault_blocks(cells: list[dict]) -> list:
              ", ".join(f"`{i}`" for ids in by_status.values() for i in ids[:6])
              + (" ..." if sum(len(ids) for ids in by_status.values()) > 6 else "")]
             for s, by_status in sorted(faults.items())]
-    return [Heading(2, "Strategies that failed or were wrong", anchor="faults"),
-            Para("A strategy answers for all its cells. One with a wrong result (`invalid`), a record the driver "
-                 "could not believe (`implausible`) or no reference to check it against (`unverified`) in any cell "
-                 "is not ranked in the winners or plugin tables and gives no verdict; one that `failed` somewhere "
-                 "is ranked with its failures beside its name."),
-            Table(["Strategy", "Cells", "Consequence", "Where"], rows)]
+    return table_section("faults", ["Strategy", "Cells", "Consequence", "Where"], rows)
 
 
 def flag_blocks(cells: list[dict]) -> list:
@@ -298,11 +321,7 @@ def flag_blocks(cells: list[dict]) -> list:
     if not flagged:
         return []
     rows = [[f"`{c['id']}`", f['flag'], f.get("text", "")] for c in flagged for f in flags_of(c)]
-    return [Heading(2, "Work outside the clock, memory beside std", anchor="flags"),
-            Para("Cells whose strategy did work the measured phase does not see (setup and teardown, a thread of "
-                 "its own) or holds far more memory than `std` on the same workload, allocator and threads "
-                 "(bounds: results/SCHEMA.md §13). The cell is ok, its ratio stands, and this is beside it."),
-            Table(["Cell", "Flag", "Figures"], rows)]
+    return table_section("flags", ["Cell", "Flag", "Figures"], rows)
 
 
 def external_blocks(cells: list[dict]) -> list:
@@ -321,11 +340,8 @@ def external_blocks(cells: list[dict]) -> list:
                      "-" if rss is None else f"{rss / 2**20:.1f}", r("program_throughput"), r("rss_peak_bytes")])
     if not rows:
         return []
-    return [Heading(2, "Real programs under each allocator", anchor="external"),
-            Para("Each program as its Debian package built it, with the allocator preloaded (glibc: none). "
-                 "Ratios are to the same program under glibc, with a 95% interval."),
-            Table(["Program", "Allocator", "Status", "Wall s", "Throughput", "Peak RSS MiB",
-                   "Throughput / glibc", "Peak RSS / glibc"], rows)]
+    return table_section("external", ["Program", "Allocator", "Status", "Wall s", "Throughput", "Peak RSS MiB",
+                                      "Throughput / glibc", "Peak RSS / glibc"], rows)
 
 
 def plugin_blocks(results: dict, cells: list[dict], allocators: list[str]) -> list:
@@ -372,12 +388,7 @@ def leak_blocks(cells: list[dict]) -> list:
         blocks_left = max(c["metrics"]["leaked_blocks"]["max"] for c in mine)
         bytes_left = max(c["metrics"]["leaked_bytes"]["max"] for c in mine)
         rows.append([f"`{strategy}`", str(len(mine)), f"{blocks_left:.0f}", f"{bytes_left:,.0f}"])
-    return [Heading(2, "Memory left allocated when a cell ended", anchor="leaks"),
-            Para("Global operator new calls minus delete calls, and bytes (a lower bound), from before a cell "
-                 "built its state to after it tore it down. Not zero means a leak, or memory a strategy keeps "
-                 "for the whole process (boost's singleton pools never give theirs back). The cell's figures "
-                 "stand; its memory figures understate what a long-running process would hold."),
-            Table(["Strategy", "Cells", "Most blocks left", "Most bytes left"], rows)]
+    return table_section("leaks", ["Strategy", "Cells", "Most blocks left", "Most bytes left"], rows)
 
 
 def environment_blocks(results: dict) -> list:
