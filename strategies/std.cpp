@@ -18,7 +18,7 @@
 
 namespace allocproof::strategies {
 
-class std_new {
+class std_strategy {
 public:
     static constexpr strategy_traits traits{
         .name = "std",
@@ -33,7 +33,7 @@ public:
         .cross_thread_free = true,
     };
 
-    explicit std_new(const block_spec&) {}
+    explicit std_strategy(const block_spec&) {}
 
     void* allocate(std::size_t bytes) { return baseline::global_new_blocks_ops::allocate(bytes); }
     void deallocate(void* block, std::size_t bytes) { baseline::global_new_blocks_ops::deallocate(block, bytes); }
@@ -49,4 +49,4 @@ public:
 
 }  // namespace allocproof::strategies
 
-ALLOCPROOF_REGISTER_STRATEGY(allocproof::strategies::std_new)
+ALLOCPROOF_REGISTER_STRATEGY(allocproof::strategies::std_strategy)

@@ -740,7 +740,7 @@ class OnARealRun(unittest.TestCase):
 
     def test_a2_8_says_the_seed_estimated_its_figure(self):
         a28 = next(c for c in self.verdicts["claims"] if c["id"] == "A2-8")
-        self.assertIn("24 bytes", a28["seed_estimate"])
+        self.assertIn("24 bytes", a28["document_estimate"])
         self.assertTrue(all(r["verdict"] != "no_verdict" for r in a28["rows"]))
 
 

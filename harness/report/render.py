@@ -212,9 +212,9 @@ def verdict_blocks(verdicts: dict) -> list:
     for claim in verdicts["claims"]:
         unit = (claim.get("effect") or {}).get("unit", "")
         claimed = claim.get("claimed_text") or "-"
-        if claim.get("seed_estimate"):
+        if claim.get("document_estimate"):
             claimed += " (the seed's figure is an estimate, see below)"
-            notes.append(f"**{claim_name(claim)}**: {claim['seed_estimate']}")
+            notes.append(f"**{claim_name(claim)}**: {claim['document_estimate']}")
         by_label: dict[tuple, dict] = {}
         for row in claim["rows"]:
             by_label.setdefault((row["machine"], row["label"]), {})[row["allocator"]] = row

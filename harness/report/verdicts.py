@@ -895,10 +895,10 @@ def evaluate(results: dict, claims_doc: dict, results_name: str = "results.json"
     counts = {k: 0 for k in VERDICT_WORDS}
     for claim in claims_doc["claims"]:
         entry = {
-            "id": claim["id"], "part": claim.get("part"), "group": claim.get("group", "seed"),
+            "id": claim["id"], "part": claim.get("part"), "group": claim.get("group", "seed_document"),
             "source": claims_doc["sources"][claim["source"]], "quote": claim["quote"], "claim": claim["claim"],
             "measure": claim["measure"], "reading": claim.get("reading"),
-            "seed_estimate": claim.get("seed_estimate"), "level": claim["level"],
+            "document_estimate": claim.get("document_estimate"), "level": claim["level"],
         }
         if "not_measured" in claim:
             entry.update(effect=None, claimed_text=None, rows=[
