@@ -54,9 +54,41 @@ TEST(CellKinds, EachCellHasItsKindAndTheKindsAreInPlanOrder) {
     EXPECT_EQ(&kind_of(program_cell(spec, "glibc")), &program_kind());
     EXPECT_EQ(&kind_of(json{{"id", "a/std/glibc/t1"}}), &model_kind());
     EXPECT_EQ(&kind_of(json{{"id", "p/as_installed/glibc/t1"}, {"external", json::object()}}), &program_kind());
-    ASSERT_EQ(cell_kinds().size(), 2u);
-    EXPECT_LT(cell_kinds()[0]->plan_rank(), cell_kinds()[1]->plan_rank());
+    // A counted cell is a model cell measured under callgrind: its flag when planned, its params'
+    // `measure` in a results file.
+    planned_cell counted = model_cell("std", "glibc", 1);
+    counted.counted = true;
+    EXPECT_EQ(&kind_of(counted), &counted_kind());
+    EXPECT_EQ(&kind_of(json{{"id", "a/std/glibc/t1"}, {"params", {{"measure", "callgrind"}}}}), &counted_kind());
+    EXPECT_EQ(&kind_of(json{{"id", "a/std/glibc/t1"}, {"params", {{"seed", 42}}}}), &model_kind());
+    ASSERT_EQ(cell_kinds().size(), 3u);
     EXPECT_EQ(cell_kinds()[0], &model_kind());
+    EXPECT_EQ(cell_kinds()[1], &counted_kind());
+    // Model workloads, counted or timed, before real programs.
+    EXPECT_EQ(cell_kinds()[0]->plan_rank(), cell_kinds()[1]->plan_rank());
+    EXPECT_LT(cell_kinds()[1]->plan_rank(), cell_kinds()[2]->plan_rank());
+}
+
+TEST(CellKinds, ACountedCellIsAModelCellJudgedByItsCounts) {
+    const cell_kind& kind = counted_kind();
+    planned_cell cell = model_cell("arena", "jemalloc", 1);
+    cell.counted = true;
+    EXPECT_EQ(kind.reference_key(cell), model_kind().reference_key(cell));
+    EXPECT_EQ(kind.group(cell), model_kind().group(cell));
+    EXPECT_EQ(kind.ratio_key(), "ratio_to_std");
+    EXPECT_EQ(kind.noise_metric(), "instructions_per_op");
+    EXPECT_EQ(kind.catalogue_key(), "counted");
+    EXPECT_TRUE(kind.deterministic());
+    EXPECT_FALSE(model_kind().deterministic());
+    EXPECT_FALSE(kind.calibrated());
+    EXPECT_FALSE(kind.instruction_counted());
+    EXPECT_TRUE(kind.runs_a_strategy());
+    EXPECT_TRUE(kind.has_metric("allocation_instructions_per_op"));
+    EXPECT_FALSE(kind.has_metric("ns_per_op"));
+    json described;
+    kind.describe(cell, {}, described);
+    EXPECT_EQ(described.at("params").at("measure"), "callgrind");
+    EXPECT_EQ(&kind_of(described), &counted_kind());
 }
 
 TEST(CellKinds, AModelCellTakesItsRatiosToStdOnItsAllocator) {

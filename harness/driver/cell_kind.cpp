@@ -24,13 +24,22 @@ bool cell_kind::has_metric(std::string_view metric) const {
 
 std::string cell_kind::metric_help() const { return fmt::format("{}", fmt::join(metric_names(catalogue_key()), ", ")); }
 
-const cell_kind& kind_of(const planned_cell& c) { return c.external ? program_kind() : model_kind(); }
+const cell_kind& kind_of(const planned_cell& c) {
+    if (c.external) return program_kind();
+    return c.counted ? counted_kind() : model_kind();
+}
 
-// Only a real program's cell has the `external` block (results/SCHEMA.md §10).
-const cell_kind& kind_of(const json& cell) { return cell.contains("external") ? program_kind() : model_kind(); }
+// Only a real program's cell has the `external` block (results/SCHEMA.md §10), and only a counted
+// cell's params say it was measured under callgrind.
+const cell_kind& kind_of(const json& cell) {
+    if (cell.contains("external")) return program_kind();
+    const auto params = cell.find("params");
+    const bool counted = params != cell.end() && params->is_object() && params->value("measure", "") == "callgrind";
+    return counted ? counted_kind() : model_kind();
+}
 
 const std::vector<const cell_kind*>& cell_kinds() {
-    static const std::vector<const cell_kind*> kinds{&model_kind(), &program_kind()};
+    static const std::vector<const cell_kind*> kinds{&model_kind(), &counted_kind(), &program_kind()};
     return kinds;
 }
 

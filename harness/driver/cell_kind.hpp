@@ -1,6 +1,7 @@
-// The two kinds of cell, and what differs between them, in one place: a model cell (a workload x
-// strategy that a cell program allocproof-cell-<allocator> runs) and a real program (an external
-// program, planned_cell::external; external.hpp). The aggregation, the run loop, the instruction
+// The kinds of cell, and what differs between them, in one place: a model cell (a workload x
+// strategy that a cell program allocproof-cell-<allocator> runs), a counted cell (the same, run
+// under callgrind: planned_cell::counted) and a real program (an external program,
+// planned_cell::external; external.hpp). The aggregation, the run loop, the instruction
 // pass, merge and compare ask a cell's kind rather than telling the kinds apart themselves.
 // The kinds' data stays where it lives (the metric catalogue, external_spec, the allocator
 // catalogue); a kind says which of it applies and runs its own repetitions.
@@ -79,6 +80,9 @@ public:
     // Whether its cells run a strategy, which the strategy checks judge (conformance, flags, a
     // strategy's faults) and the console's strategy table shows.
     virtual bool runs_a_strategy() const = 0;
+    // Whether its metrics are the same on every run of the same build (counted cells): compare
+    // then judges a change by its size alone, with no test of repetitions that cannot differ.
+    virtual bool deterministic() const { return false; }
 
     // ---- groups ------------------------------------------------------------------------------------
     // planned_cell::group: the cells that must do the same operations; a shard keeps them whole.
@@ -87,8 +91,9 @@ public:
     virtual std::string record_group(const nlohmann::json& cell) const = 0;
 };
 
-// The two kinds (model_cell_kind.cpp, program_cell_kind.cpp).
+// The kinds (model_cell_kind.cpp, counted_cell_kind.cpp, program_cell_kind.cpp).
 const cell_kind& model_kind();
+const cell_kind& counted_kind();
 const cell_kind& program_kind();
 // The kind of a planned cell, and of an aggregated cell of a results file: the one place that
 // tells them apart.

@@ -107,7 +107,14 @@ struct comparison {
     // method of every interval the project prints); none below 2 values a side or at values <= 0.
     std::optional<std::pair<double, double>> change_ci;
     verdict outcome = verdict::no_values;
+    // Counts of a deterministic kind, the same in every repetition of each side: judged by the size
+    // of the change alone (cell_kind::deterministic), with no p.
+    bool exact = false;
 };
+
+bool all_equal(const std::vector<double>& values) {
+    return std::ranges::all_of(values, [&](double v) { return v == values.front(); });
+}
 
 comparison compare_cell(const cell_key& key, const std::string& metric, const json& a, const json& b,
                         const compare_options& options) {
@@ -129,6 +136,14 @@ comparison compare_cell(const cell_key& key, const std::string& metric, const js
     } else {
         c.worsening = sign * (c.median_b > 0 ? 1 : -1) * std::numeric_limits<double>::infinity();
     }
+    const bool beyond = std::fabs(c.worsening) > options.threshold;
+    // A deterministic count changes only with the build: its size is the whole story. Repetitions
+    // of one side that differ were not deterministic after all, and are tested as any others.
+    if (kind_of(a).deterministic() && kind_of(b).deterministic() && all_equal(values_a) && all_equal(values_b)) {
+        c.exact = true;
+        c.outcome = !beyond ? verdict::unchanged : c.worsening > 0 ? verdict::regression : verdict::improvement;
+        return c;
+    }
     c.p = stats::mann_whitney(values_a, values_b).p;
     const auto positive = [](const std::vector<double>& v) {
         return std::ranges::all_of(v, [](double x) { return x > 0; });
@@ -138,7 +153,6 @@ comparison compare_cell(const cell_key& key, const std::string& metric, const js
         c.change_ci = std::pair{ci.low - 1, ci.high - 1};
     }
     c.min_p = stats::mann_whitney_min_p(c.n_a, c.n_b);
-    const bool beyond = std::fabs(c.worsening) > options.threshold;
     if (c.min_p >= options.alpha) {
         // Whatever the data, this test cannot reject at alpha: silence here is not evidence.
         c.outcome = beyond ? verdict::untestable_change : verdict::untestable;
@@ -241,7 +255,8 @@ json to_json(const comparison& c) {
               {"change_ci", c.change_ci ? json::array({c.change_ci->first, c.change_ci->second}) : json(nullptr)},
               {"worsening", values ? finite_or_null(c.worsening) : json(nullptr)},
               {"p", c.p ? json(*c.p) : json(nullptr)},
-              {"min_p", c.min_p}});
+              {"min_p", c.exact ? json(nullptr) : json(c.min_p)},
+              {"exact", c.exact}});
     return j;
 }
 
@@ -329,7 +344,7 @@ std::vector<std::string> comparison_row(const comparison_result& r, const compar
             number(c.median_a),
             number(c.median_b),
             percent(c),
-            fmt::format("{:.2g}", *c.p),
+            c.p ? fmt::format("{:.2g}", *c.p) : std::string("exact"),
             fmt::format("{} vs {}", c.n_a, c.n_b)};
 }
 
@@ -342,8 +357,10 @@ std::string report_heading(const run_cells& a, const run_cells& b, const compare
     }
     return fmt::format(
         "A: {}\nB: {}\nmetrics: {}; a change counts when two-sided Mann-Whitney p < {:g} and the "
-        "median moved by more than {}\n",
-        run_line(a), run_line(b), fmt::join(metric_texts, ", "), options.alpha, threshold_text(options));
+        "median moved by more than {} (counted cells, the same on every run: when the count moved by more "
+        "than {}, p shown as 'exact')\n",
+        run_line(a), run_line(b), fmt::join(metric_texts, ", "), options.alpha, threshold_text(options),
+        threshold_text(options));
 }
 
 std::string significant_changes(const comparison_result& r) {

@@ -41,14 +41,23 @@ void print_reason(std::ostream& out, const json& cell) {
     if (!cell["reason"].is_null()) out << "    reason: " << cell["reason"].get<std::string>() << "\n";
 }
 
-void print_model_cell(std::ostream& out, const json& cell) {
-    const json& ns = cell["metrics"]["ns_per_op"];
-    out << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
+// The column of a strategy cell's headline figure, its kind's noise metric: "ns/op" for a timed
+// cell, "instructions/op" for a counted one.
+std::string headline_title(const json& cell) {
+    std::string title(kind_of(cell).noise_metric());
+    if (const auto at = title.find("_per_op"); at != std::string::npos) title.replace(at, 7, "/op");
+    return title;
+}
+
+void print_model_cell(std::ostream& out, const json& cell, std::size_t width) {
+    const std::string metric(kind_of(cell).noise_metric());
+    const json ns = cell["metrics"].value(metric, json(nullptr));
+    out << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>{}} {:>6}  {}{}\n", cell["workload"].get<std::string>(),
                        cell["strategy"].get<std::string>(), cell["allocator"].get<std::string>(),
                        cell["threads"].get<unsigned>(), cell["status"].get<std::string>(),
-                       ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()),
+                       ns.is_null() ? "-" : fmt::format("{:.2f}", ns["median"].get<double>()), width,
                        ns.is_null() ? "-" : fmt::format("{:.1f}%", 100 * ns["cv"].get<double>()),
-                       ratio_text(cell["ratio_to_std"], "ns_per_op"), cell["noisy"].get<bool>() ? "  (noisy)" : "");
+                       ratio_text(cell["ratio_to_std"], metric.c_str()), cell["noisy"].get<bool>() ? "  (noisy)" : "");
     if (cell.value("leaked", false)) {
         const json& m = cell["metrics"];
         out << fmt::format("    left allocated at the end: {:.0f} blocks, at least {:.0f} bytes\n",
@@ -61,11 +70,14 @@ void print_model_cell(std::ostream& out, const json& cell) {
 }
 
 void print_model_table(std::ostream& out, const json& cells) {
-    if (std::ranges::none_of(cells, runs_a_strategy)) return;
-    out << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>10} {:>6}  {}\n", "workload", "strategy", "allocator", "t",
-                       "status", "ns/op", "cv", "ratio to std [95% CI]");
+    const auto first = std::ranges::find_if(cells, runs_a_strategy);
+    if (first == cells.end()) return;
+    const std::string title = headline_title(*first);
+    const std::size_t width = std::max<std::size_t>(10, title.size());
+    out << fmt::format("{:<12} {:<12} {:<9} {:>2} {:<11} {:>{}} {:>6}  {}\n", "workload", "strategy", "allocator", "t",
+                       "status", title, width, "cv", "ratio to std [95% CI]");
     for (const auto& cell : cells) {
-        if (runs_a_strategy(cell)) print_model_cell(out, cell);
+        if (runs_a_strategy(cell)) print_model_cell(out, cell, width);
     }
     // A strategy answers for all its cells: its ok cells above are read with this in mind.
     for (const auto& [strategy, fault] : strategy_faults(cells)) {

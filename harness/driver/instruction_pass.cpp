@@ -1,6 +1,6 @@
 #include "harness/driver/instruction_pass.hpp"
 
-#include "harness/driver/callgrind_file.hpp"
+#include "harness/driver/callgrind_run.hpp"
 #include "harness/driver/cell_kind.hpp"
 
 #include "harness/driver/child_process.hpp"
@@ -36,49 +36,19 @@ struct counted {
     std::string digest;
 };
 
-// The instructions collected in a cell's measured phase (the cell program switches collection on
-// and off around it: harness/thread_probes.cpp), split, and the cell's digest. Throws with the
-// reason when the count cannot be had.
+// The instructions collected in a cell's measured phase, split, and the cell's digest. Throws
+// with the reason when the count cannot be had.
 counted count_instructions(const std::string& valgrind, std::vector<std::string> argv,
                            const instruction_options& options, std::size_t job) {
-    const fs::path out = fs::temp_directory_path() / fmt::format("allocproof-callgrind-{}-{}.out", ::getpid(), job);
-    argv.insert(argv.begin(),
-                {valgrind, "--tool=callgrind", "--collect-atstart=no", "--callgrind-out-file=" + out.string()});
     const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
-    const child_outcome outcome = run_child(argv, limit, stop_requested());
-    struct remove_at_exit {
-        const fs::path& path;
-        ~remove_at_exit() {
-            std::error_code e;
-            fs::remove(path, e);
-        }
-    } cleanup{out};
-    if (outcome.interrupted) throw std::runtime_error("stopped");
-    if (outcome.timed_out)
-        throw std::runtime_error(fmt::format("callgrind ran past {:.0f} s", options.timeout_seconds));
-    if (outcome.exit_code != 0) {
-        // The cell's own words, without callgrind's lines (each begins "==pid==").
-        std::istringstream err(outcome.err);
-        std::string said;
-        for (std::string text; std::getline(err, text);) {
-            if (text.rfind("==", 0) != 0 && !text.empty()) said += (said.empty() ? "" : " ") + text;
-        }
-        throw std::runtime_error(fmt::format("the cell under callgrind exited with {}{}: {}", outcome.exit_code,
-                                             outcome.signal ? " (" + signal_name(outcome.signal) + ")" : "",
-                                             said.substr(0, 300)));
-    }
-    const instruction_split split = split_callgrind_file(out.string());
-    if (split.total <= 0) {
-        throw std::runtime_error(
-            "callgrind collected nothing: the cell program was built without valgrind's "
-            "client-request header (valgrind/callgrind.h)");
-    }
-    const json record = json::parse(outcome.out, nullptr, false);
+    const callgrind_count count = count_under_callgrind(valgrind, std::move(argv), limit, stop_requested(), job);
+    if (!count.error.empty()) throw std::runtime_error(count.error);
+    const json record = json::parse(count.outcome.out, nullptr, false);
     if (record.is_discarded() || !record.is_object() || !record.contains("measurement") ||
         !record["measurement"].is_object() || !record["measurement"].contains("digest")) {
         throw std::runtime_error("the cell under callgrind printed no record with a digest");
     }
-    return {split, record["measurement"]["digest"].dump()};
+    return {count.split, record["measurement"]["digest"].dump()};
 }
 
 // The run the pass counts, and what its cells were run with.
@@ -259,8 +229,7 @@ int instructions_command(const instruction_options& options) {
     std::string valgrind;
     try {
         run = open_run(options);
-        valgrind = find_program("valgrind");
-        if (valgrind.empty()) throw usage_error("valgrind is not installed (apt-get install valgrind)");
+        valgrind = valgrind_program();
         const auto [candidates, index_of] = countable_cells(run.document["cells"]);
         const std::vector<bool> chosen = chosen_cells(candidates, run, options);
         for (std::size_t k = 0; k < candidates.cells.size(); ++k) {

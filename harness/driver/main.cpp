@@ -155,7 +155,7 @@ struct run_settings {
     std::string out;
     std::string workloads = "*", strategies = "*", allocators = "*", threads, shard, claims_file;
     std::uint64_t ops = 0, working_set = 0, warmup_ops = 0;
-    bool quick = false, dirty_heap = false, no_pin = false;
+    bool quick = false, dirty_heap = false, no_pin = false, instructions = false;
     std::uint64_t dirty_heap_mib = 64;
     double min_phase_ms = 0;
 };
@@ -175,6 +175,11 @@ void add_matrix_options(CLI::App& run, run_settings& s) {
     run.add_option("--reps,-r", request.reps, "repetitions of every cell, each in its own process")
         ->check(whole_number)
         ->capture_default_str();
+    run.add_flag("--instructions", s.instructions,
+                 "count instead of timing: each 1-thread model cell once under valgrind's callgrind, its instructions "
+                 "per operation and allocation's part of them, the same on every run of a build (a gate for CI); "
+                 "at most 20000 operations unless --ops, --reps 1 unless given; with --claims FILE --claims-only, the "
+                 "claims' 1-thread cells");
     run.add_flag("--quick", s.quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
     run.add_option("--scale", request.scale,
                    "each workload's scale: default, quick, or test (milliseconds per cell, for checks)")
@@ -307,6 +312,11 @@ matrix_request request_of(const CLI::App& run, const run_settings& s) {
     if (run.count("--min-phase-ms")) request.min_phase_ms = s.min_phase_ms;
     if (run.count("--shard")) std::tie(request.shard_index, request.shard_count) = parse_shard(s.shard);
     if (!s.claims_file.empty()) request.claims_file = std::filesystem::absolute(s.claims_file).string();
+    if (s.instructions) {
+        request.measure = "instructions";
+        if (!run.count("--threads")) request.threads = {1};
+        if (!run.count("--reps")) request.reps = 1;
+    }
     if ((request.claims_only || run.count("--budget") || run.count("--claims-reps")) && s.claims_file.empty()) {
         throw usage_error("--claims-only, --claims-reps and --budget need --claims");
     }

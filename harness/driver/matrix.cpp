@@ -30,6 +30,7 @@ nlohmann::json to_json(const matrix_request& r) {
             {"strategies", r.strategies},
             {"allocators", r.allocators},
             {"threads", r.threads},
+            {"measure", r.measure},
             {"reps", r.reps},
             {"scale", r.scale},
             {"quick", r.scale == "quick"},
@@ -111,6 +112,10 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         r.external_descriptors = j.value("external_descriptors", std::vector<std::string>{});
         r.external_commands = j.value("external_commands", std::vector<std::string>{});
         r.plugins = j.value("plugins", std::vector<std::string>{});
+        r.measure = j.value("measure", std::string("time"));  // runs made before there was a choice timed
+        if (r.measure != "time" && r.measure != "instructions") {
+            throw usage_error("the stored run request is malformed: measure '" + r.measure + "'");
+        }
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
             return v.is_null() ? std::nullopt : std::optional(whole_number<std::uint64_t>(v, key));
@@ -304,8 +309,17 @@ namespace {
 // The request's numbers that no option parser bounds (a stored request is a file anyone can edit);
 // returns the thread counts, each once (a stored request of an older driver may repeat one).
 std::vector<unsigned> checked_threads(const matrix_request& request, unsigned cpus) {
+    // Callgrind runs a program's threads one at a time: a count of several threads would say nothing
+    // of how they contend, so the counted cells are the 1-thread ones.
+    const bool counted = request.measure == "instructions";
+    if (counted && std::ranges::any_of(request.threads, [](unsigned t) { return t != 1; })) {
+        throw usage_error(
+            "--instructions counts 1-thread cells only (callgrind runs threads one at a time): "
+            "leave out --threads or give --threads 1");
+    }
     std::vector<unsigned> threads;
-    for (unsigned t : request.threads.empty() ? default_threads(request.scale, cpus) : request.threads) {
+    const std::vector<unsigned> asked = counted ? std::vector<unsigned>{1} : request.threads;
+    for (unsigned t : asked.empty() ? default_threads(request.scale, cpus) : asked) {
         if (t == 0 || t > 4096) throw usage_error(fmt::format("thread count {} is out of range 1..4096", t));
         if (std::ranges::find(threads, t) == threads.end()) threads.push_back(t);
     }
@@ -376,7 +390,11 @@ void plan_external_cells(plan& p, const std::shared_ptr<const external_spec>& sp
 void plan_model_cells(plan& p, const workload_traits& traits, const matrix_catalogue& build,
                       const matrix_request& request, const chosen_axes& axes) {
     workload_scale scale = scale_of(traits, request.scale);
-    scale.ops_per_thread = request.ops.value_or(scale.ops_per_thread);
+    // A counted cell's operations cost callgrind's slowdown each: at most counted_ops_default.
+    const bool counted = request.measure == "instructions";
+    const std::uint64_t scale_ops =
+        counted ? std::min(scale.ops_per_thread, counted_ops_default) : scale.ops_per_thread;
+    scale.ops_per_thread = request.ops.value_or(scale_ops);
     scale.working_set = request.working_set.value_or(scale.working_set);
     scale.warmup_ops = request.warmup_ops.value_or(scale.warmup_ops);
     if (scale.ops_per_thread == 0 || scale.working_set == 0) {
@@ -397,8 +415,14 @@ void plan_model_cells(plan& p, const workload_traits& traits, const matrix_catal
     for (const auto& s : serving) {
         for (const auto& a : axes.allocators) {
             for (unsigned t : axes.threads) {
-                p.cells.push_back(
-                    {workload, s, a, t, {scale, request.seed, t}, nullptr, add_baseline && s == baseline_strategy});
+                p.cells.push_back({workload,
+                                   s,
+                                   a,
+                                   t,
+                                   {scale, request.seed, t},
+                                   nullptr,
+                                   add_baseline && s == baseline_strategy,
+                                   request.measure == "instructions"});
             }
         }
     }
@@ -414,7 +438,10 @@ plan make_plan(const matrix_request& request, const std::vector<std::string>& al
     p.reps = request.reps;
     for (const auto& w : axes.workloads) {
         auto spec = std::ranges::find_if(external, [&](const auto& e) { return e->name == w; });
-        if (spec != external.end()) {
+        if (spec != external.end() && request.measure == "instructions") {
+            // Its processes run threads of their own, which callgrind would serialise.
+            p.skipped.push_back(fmt::format("{}: skipped, a real program is timed, not counted", w));
+        } else if (spec != external.end()) {
             plan_external_cells(p, *spec, request, axes, allocators);
         } else {
             plan_model_cells(p, *build.find_workload(w), build, request, axes);

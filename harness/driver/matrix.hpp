@@ -23,6 +23,10 @@ struct matrix_request {
     std::vector<std::string> strategies{"*"};
     std::vector<std::string> allocators{"*"};
     std::vector<unsigned> threads;  // empty: the scale's own thread counts (default_threads)
+    // What a model cell's repetition measures: "time" (the cell program run as it is: time, memory,
+    // counters) or "instructions" (1-thread cells under valgrind's callgrind: instructions per
+    // operation, the same on every run of the same build; the counted kind, cell_kind.hpp).
+    std::string measure = "time";
     unsigned reps = 5;
     std::string scale = "default";  // which of each workload's scales: default, quick or test
     // The real programs' sizes: "default" (the run's scale) or "full" (their full scale, large
@@ -77,6 +81,11 @@ workload_scale scale_of(const workload_traits& traits, const std::string& scale)
 nlohmann::json to_json(const matrix_request& request);
 matrix_request matrix_request_from_json(const nlohmann::json& j);  // throws usage_error
 
+// The most measured operations of a counted cell when --ops is not given (fewer where the scale has
+// fewer): enough for the steady state of every workload, few enough that callgrind (tens of times
+// slower) counts a cell in about a second.
+inline constexpr std::uint64_t counted_ops_default = 20'000;
+
 struct planned_cell {
     std::string workload;
     std::string strategy;
@@ -87,6 +96,8 @@ struct planned_cell {
     // Not asked for: the group's reference (std for a model workload, glibc for a real program
     // that reports a digest), added so that its digests are checked against a trusted one.
     bool added_as_reference = false;
+    // A model cell measured under callgrind (matrix_request::measure "instructions").
+    bool counted = false;
     std::string id() const;  // workload/strategy/allocator/tN
     // workload|threads: the cells that must do the same operations (SCHEMA.md §5), and the unit a
     // shard keeps whole and the phase floor calibrates.

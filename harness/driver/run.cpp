@@ -3,6 +3,7 @@
 #include "allocproof/registry.hpp"
 #include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/cell_flags.hpp"
+#include "harness/driver/callgrind_run.hpp"
 #include "harness/driver/cell_kind.hpp"
 #include "harness/driver/child_process.hpp"
 #include "harness/driver/claims_plan.hpp"
@@ -408,6 +409,16 @@ std::optional<claims_plan> plan_run(run_state& state, matrix_request& request, c
         keep_claims_cells(state, *claims, plugins);
         claims = plan_claims_of(state.matrix, request);  // the indices changed
     }
+    if (claims && request.measure == "instructions") {
+        // A count needs no schedule of repetitions to settle it: the claims only chose the cells,
+        // and each is counted --reps times, as every other cell is.
+        const std::size_t cells = state.matrix.cells.size();
+        if (state.matrix.schedule.empty()) {
+            append_rounds(state.matrix, std::vector<unsigned>(cells, 0),
+                          std::vector<unsigned>(cells, state.matrix.reps), request.seed);
+        }
+        claims.reset();
+    }
     return claims;
 }
 
@@ -764,6 +775,7 @@ int finish_run(schedule_runner& runner, run_state& state, const run_options& opt
 
 int run_planned(const run_options& options, matrix_request request, const json& stored) {
     run_state state;
+    if (request.measure == "instructions") valgrind_program();  // a usage_error when it is not installed
     // What the build can measure, the plugins' strategies with it; loading them is bounded like a
     // cell repetition: --timeout, at most a minute.
     const json plugins = load_catalogue(request.plugins, std::min<std::chrono::milliseconds>(repetition_limit(options),

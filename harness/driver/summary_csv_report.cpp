@@ -44,7 +44,7 @@ std::string glibc_ratio(const json& cell) {
 
 std::string cell_row(const json& cell) {
     const json& ratio = cell.at("ratio_to_std");
-    const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.at("ns_per_op");
+    const json ns_ratio = ratio.is_null() ? json(nullptr) : ratio.value("ns_per_op", json(nullptr));
     const json ns = cell.at("metrics").value("ns_per_op", json(nullptr));
     return csv_row({cell.at("workload").get<std::string>(),
                     cell.at("strategy").get<std::string>(),

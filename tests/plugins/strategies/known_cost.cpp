@@ -17,7 +17,16 @@ namespace known_cost {
 using allocproof::block_spec;
 using allocproof::strategy_traits;
 
-#define KNOWN_COST_THOUSAND_NOPS() asm volatile(".rept 1000\n\tnop\n\t.endr" ::: "memory")
+// The same file built with KNOWN_COST_NOPS=1100 is the planted 10% regression the counted cells'
+// gate must flag (tests/test_counted_cells.cpp): the same strategy, by name and by result, with
+// 10% more instructions in each call.
+#ifndef KNOWN_COST_NOPS
+#define KNOWN_COST_NOPS 1000
+#endif
+#define KNOWN_COST_TEXT(n) #n
+#define KNOWN_COST_REPEAT(n) KNOWN_COST_TEXT(n)
+#define KNOWN_COST_THOUSAND_NOPS() \
+    asm volatile(".rept " KNOWN_COST_REPEAT(KNOWN_COST_NOPS) "\n\tnop\n\t.endr" ::: "memory")
 
 class thousand_nops {
 public:
