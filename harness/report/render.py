@@ -508,13 +508,16 @@ def write_reports(run: Path) -> tuple[Path, Path]:
     blocks = build(run, results, verdicts, index)
     md, page = run / "report.md", run / "report.html"
     md.write_text(to_markdown(blocks, run), encoding="utf-8")
-    title = html.escape(f"allocproof report — {run.resolve().name}")
-    page.write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>"
-        f"<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>\n<body>\n"
-        + to_html(blocks) + "\n</body></html>\n", encoding="utf-8")
+    page.write_text(html_page(f"allocproof report — {run.resolve().name}", blocks), encoding="utf-8")
     return md, page
+
+
+def html_page(title: str, blocks: list) -> str:
+    """A whole page, self-contained (images embedded), with the report's style and load check."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>\n"
+            "<body>\n" + to_html(blocks) + "\n</body></html>\n")
 
 
 def main(argv=None) -> int:
