@@ -5,6 +5,7 @@ it, in headless Chromium, as the report is (test_report.py).
 
 Usage: test_history.py SOURCE_DIR BUILD_DIR
 """
+import gzip
 import json
 import re
 import shutil
@@ -126,6 +127,18 @@ class History(unittest.TestCase):
             self.assertEqual([r["commit"] for r in runner], [c for c, _, _ in RUNNER])
             self.assertEqual(runner[-1]["verdicts"][0]["verdict"], "holds")
             self.assertEqual(len(list((copy / "runs").iterdir())), 7)
+
+    def test_a_counted_run_is_kept_whole_as_the_gates_baseline(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            run = write_run(Path(scratch) / "counted", "c6" * 20, "2026-12-07T10:00:00Z", "CI runner", "holds", 0.9)
+            results = json.loads((run / "results.json").read_text())
+            results["plan"]["request"]["measure"] = "instructions"
+            (run / "results.json").write_text(json.dumps(results))
+            history.append(Path(scratch) / "h", run, None)
+            kept = Path(scratch) / "h" / "latest" / history.LATEST_COUNTED
+            self.assertEqual(json.loads(gzip.decompress(kept.read_bytes())), results)
+            self.assertEqual(list(history.series(Path(scratch) / "h")), [("CI runner, 2 CPUs", "instructions")])
+        self.assertFalse((self.history / "latest").exists())  # timed runs are summaries only
 
     def test_bad_input_is_one_line_and_exit_2(self):
         with tempfile.TemporaryDirectory() as scratch:

@@ -146,50 +146,103 @@ class Report(unittest.TestCase):
 
 
 class Publishing(unittest.TestCase):
+    """The workflows: valid, calling only what the README documents, and publishing what the code writes."""
+
     def setUp(self):
         import yaml  # Debian's python3-yaml
-        self.workflow = yaml.safe_load((SOURCE / ".github" / "workflows" / "report.yml").read_text())
+        folder = SOURCE / ".github" / "workflows"
+        self.texts = {name: (folder / name).read_text() for name in ("report.yml", "gate.yml")}
+        self.report = yaml.safe_load(self.texts["report.yml"])
+        self.gate = yaml.safe_load(self.texts["gate.yml"])
 
-    def test_the_workflow_is_valid(self):
-        triggers = self.workflow.get("on", self.workflow.get(True))  # YAML 1.1 reads a bare `on` as true
-        self.assertEqual(triggers["push"]["branches"], ["main"])
-        self.assertIn("workflow_dispatch", triggers)
-        jobs = self.workflow["jobs"]
-        self.assertEqual(set(jobs), {"build", "deploy"})
-        for name, job in jobs.items():
-            self.assertIn("runs-on", job, name)
-            for step in job["steps"]:
-                self.assertTrue(("run" in step) != ("uses" in step), f"{name}: {step}")
-        self.assertEqual(jobs["deploy"]["needs"], "build")
+    @staticmethod
+    def triggers(workflow):
+        return workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+
+    @staticmethod
+    def runs(job) -> str:
+        return "\n".join(s.get("run", "") for s in job["steps"])
+
+    def test_the_workflows_are_valid(self):
+        self.assertEqual(self.triggers(self.report)["push"]["branches"], ["main"])
+        self.assertIn("workflow_dispatch", self.triggers(self.report))
+        self.assertIn("pull_request", self.triggers(self.gate))
+        for workflow in (self.report, self.gate):
+            for name, job in workflow["jobs"].items():
+                self.assertIn("runs-on", job, name)
+                for step in job["steps"]:
+                    self.assertTrue(("run" in step) != ("uses" in step), f"{name}: {step}")
+        jobs = self.report["jobs"]
+        self.assertEqual(set(jobs), {"test", "shard", "report", "deploy"})
+        self.assertEqual(set(jobs["report"]["needs"]), {"test", "shard"})
+        self.assertEqual(jobs["deploy"]["needs"], "report")
         self.assertEqual(jobs["deploy"]["permissions"], {"pages": "write", "id-token": "write"})
         self.assertEqual(jobs["deploy"]["environment"]["name"], "github-pages")
         uses = [s["uses"].split("@")[0] for j in jobs.values() for s in j["steps"] if "uses" in s]
-        for action in ("actions/checkout", "actions/upload-artifact", "actions/upload-pages-artifact",
-                       "actions/deploy-pages"):
+        for action in ("actions/checkout", "actions/upload-artifact", "actions/download-artifact",
+                       "actions/upload-pages-artifact", "actions/deploy-pages"):
             self.assertIn(action, uses)
 
-    def test_it_publishes_what_run_all_writes(self):
-        steps = self.workflow["jobs"]["build"]["steps"]
-        runs = " ".join(s.get("run", "") for s in steps)
-        self.assertIn("./run_tests.sh", runs)
-        out = re.search(r"\./run_all\.sh --quick --out (\S+)", runs).group(1)
-        upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    def test_the_shard_count_is_one_variable(self):
+        shards = int(self.report["env"]["SHARDS"])
+        job = self.report["jobs"]["shard"]
+        self.assertEqual(job["strategy"]["matrix"]["shard"], list(range(1, shards + 1)))
+        self.assertIn("./run_all.sh --shard ${{ matrix.shard }}/${{ env.SHARDS }}", self.runs(job))
+        merge = self.runs(self.report["jobs"]["report"])
+        self.assertIn("build/allocproof merge part-* --out full", merge)
+        self.assertIn("harness/report/make_report.py full", merge)
+
+    def test_every_command_they_call_is_in_the_readme(self):
+        readme = (SOURCE / "README.md").read_text()
+        for name, text in self.texts.items():
+            subcommands = set(re.findall(r"build/allocproof (\w+)", text))
+            self.assertTrue(subcommands, name)
+            for sub in subcommands:
+                self.assertIn(f"build/allocproof {sub}", readme, f"{name}: allocproof {sub}")
+            for script in set(re.findall(r"((?:scripts|harness)/[\w/-]+\.(?:py|sh))", text)):
+                self.assertIn(script, readme, f"{name}: {script}")
+            for top in set(re.findall(r"\./(run_\w+\.sh)", text)):
+                self.assertIn(f"./{top}", readme, f"{name}: {top}")
+            for option in set(re.findall(r"history\.py (\w+)", text)):
+                self.assertIn(f"history.py {option}", readme, f"{name}: history.py {option}")
+
+    def test_main_publishes_the_history_site_and_the_merged_report(self):
+        job = self.report["jobs"]["report"]
+        commands = self.runs(job)
+        self.assertIn("run --instructions", commands)
+        self.assertIn("history.py append pages/history full", commands)
+        self.assertIn("history.py append pages/history counted", commands)
+        self.assertIn("history.py site pages/history site --latest-report full/report.html", commands)
+        self.assertIn("git push origin HEAD:gh-pages", commands)
+        pages = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+        self.assertEqual(pages["with"]["path"], "site")
+        upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
         written = {"report.html", "report.md", "verdicts.json", "results.json", "summary.csv", "plots", "micro"}
         for path in upload["with"]["path"].split():
             folder, name = path.split("/", 1)
-            self.assertEqual(folder, out)
+            self.assertIn(folder, {"full", "counted"})
             self.assertIn(name, written)
         # Those names are the ones the code writes.
         code = "".join((SOURCE / p).read_text() for p in ("harness/report/render.py", "harness/report/verdicts.py",
-                                                         "plots/plots.py", "run_all.sh"))
-        for name in ("report.html", "report.md", "verdicts.json", "index.json"):
+                                                         "plots/plots.py", "run_all.sh", "harness/report/history.py"))
+        for name in ("report.html", "report.md", "verdicts.json", "index.json", "instructions-results.json.gz"):
             self.assertIn(name, code)
-        pages = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
-        self.assertIn(f"cp {out}/report.html {pages['with']['path']}/index.html", runs)
 
-    def test_ci_runs_the_tests_then_the_quick_matrix(self):
+    def test_the_gate_compares_counts_with_mains_latest_and_fails_on_a_regression(self):
+        job = self.gate["jobs"]["gate"]
+        commands = self.runs(job)
+        self.assertIn("./run_all.sh --quick --out ci-report", commands)
+        self.assertIn("build/allocproof run --instructions", commands)
+        self.assertIn("history/latest/instructions-results.json.gz", commands)
+        self.assertRegex(commands, r"build/allocproof compare main-counted\.json\.gz counted --metric instructions_per_op")
+        self.assertIn('test "${{ steps.compare.outputs.status }}" = 0', commands)
+        self.assertTrue(any(s.get("uses", "").startswith("actions/github-script") for s in job["steps"]))
+        self.assertEqual(self.gate["permissions"]["pull-requests"], "write")
+
+    def test_ci_runs_the_tests_then_the_quick_matrix_then_the_history(self):
         ci = (SOURCE / ".ci" / "run").read_text()
         self.assertLess(ci.index("./run_tests.sh"), ci.index("./run_all.sh --quick"))
+        self.assertLess(ci.index("./run_all.sh --quick"), ci.index("history.py site"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
     history.py append HISTORY RUN [--machine-kind NAME]   add a finished run (results.json, verdicts.json)
     history.py site HISTORY OUT [--latest-report FILE]     write OUT/index.html (and the latest report beside it)
 
+A counted run (`allocproof run --instructions`) is also kept whole, as
+HISTORY/latest/instructions-results.json.gz: what a pull request's counted run is compared with.
+
 HISTORY is a folder (in CI, a checkout of the Pages branch): `index.json` lists the entries, and
 `runs/` holds one compact summary per run and machine kind: the commit, the date, the machine,
 each cell's headline median and ratio with its interval, and each verdict row's verdict and
@@ -15,6 +18,7 @@ has none: a change past 2%). It reads results files and the history only.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import re
@@ -33,6 +37,10 @@ ENTRY_SCHEMA = "allocproof-history-run/1"
 # A counted ratio has no interval: it is the same on every run, so any change is the build's, and
 # one past this is drawn as a change point (the gate's threshold in the README).
 COUNTED_CHANGE = 0.02
+# The most verdict rows the claims' figure draws.
+MOST_DRAWN = 24
+# Where the history keeps the latest counted run whole (history/latest/).
+LATEST_COUNTED = "instructions-results.json.gz"
 
 
 class HistoryError(Exception):
@@ -135,7 +143,19 @@ def append(history: Path, run: Path, kind: str | None) -> list[Path]:
         written.append(history / name)
     index["entries"].sort(key=lambda e: e["time"])
     (history / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    if any(summary["measure"] == "instructions" for summary in summaries(run, kind)):
+        written.append(keep_latest_counted(history, find_results(run)))
     return written
+
+
+def keep_latest_counted(history: Path, results: Path) -> Path:
+    """A counted run whole, the one a pull request's counted run is compared with (`allocproof
+    compare`): its counts are the same on any machine, so the latest of main's is the baseline."""
+    latest = history / "latest" / LATEST_COUNTED
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    data = results.read_bytes()
+    latest.write_bytes(data if results.suffix == ".gz" else gzip.compress(data, mtime=0))
+    return latest
 
 
 def series(history: Path) -> dict[tuple[str, str], list[dict]]:
@@ -195,12 +215,25 @@ def ratio_changes(runs: list[dict], counted: bool) -> list[dict]:
 
 # ---- the site ---------------------------------------------------------------------------------------
 
+def drawn_rows(runs: list[dict], changes: list[dict]) -> list[tuple]:
+    """The verdict rows with an effect in two runs or more, those whose verdict changed first, at
+    most MOST_DRAWN of them (a history of every row of every claim would be a figure no one reads:
+    the tables hold them all)."""
+    points: dict[tuple, int] = defaultdict(int)
+    for run in runs:
+        for r in run["verdicts"]:
+            if r.get("estimate") is not None:
+                points[(r["claim"], r["allocator"], r["label"])] += 1
+    changed = {c["row"] for c in changes}
+    rows = sorted((key for key, n in points.items() if n >= 2), key=lambda key: (key not in changed, key))
+    return rows[:MOST_DRAWN]
+
+
 def draw_claims(runs: list[dict], changes: list[dict], out: Path, ident: str) -> Path | None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = sorted({(r["claim"], r["allocator"], r["label"]) for run in runs for r in run["verdicts"]
-                   if r.get("estimate") is not None})
+    rows = drawn_rows(runs, changes)
     if not rows:
         return None
     commits = [run["commit"][:7] for run in runs]
@@ -282,8 +315,9 @@ def kind_blocks(kind: str, measure: str, runs: list[dict], images: Path, ident: 
                              for r in latest["verdicts"]], verdict_column=3))
     figure = draw_claims(runs, changes, images, ident)
     if figure:
-        blocks.append(Figure(figure, "Each claim's effect over the commits",
-                             "Estimate and 95% interval per run; a dashed line marks a change of verdict."))
+        blocks.append(Figure(figure, "Claims' effects over the commits",
+                             "Estimate and 95% interval per run; a dashed line marks a change of verdict. The rows "
+                             f"whose verdict changed first, at most {MOST_DRAWN}; the tables above hold them all."))
     moved = ratio_changes(runs, counted)
     figure = draw_strategies(runs, moved, images, ident)
     if figure:
