@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -84,6 +85,13 @@ TEST_F(CountedGate, TwoRunsOfOneBuildCountTheSameInstructions) {
         }
         EXPECT_EQ(cell.at("digest"), again.at(id).at("digest"));
     }
+    // Counted cells run as many at once as the run has CPUs (their counts do not depend on it, as
+    // the two runs show); each repetition still has its own place in the run.
+    std::set<std::size_t> orders;
+    for (const auto& [id, cell] : first) orders.insert(cell.at("repetitions").at(0).at("order").get<std::size_t>());
+    EXPECT_EQ(orders.size(), first.size());
+    EXPECT_EQ(*orders.begin(), 1u);
+    EXPECT_EQ(*orders.rbegin(), first.size());
     // The known cost is there: 1000 nops in the one allocate or deallocate of each operation.
     const double known = first.at("node_churn/thousand_nops/glibc/t1")
                              .at("repetitions")

@@ -28,11 +28,12 @@ std::string program_words(const std::string& err) {
 }  // namespace
 
 callgrind_count count_under_callgrind(const std::string& valgrind, std::vector<std::string> argv,
-                                      std::chrono::milliseconds limit, const std::atomic<bool>& stop, std::size_t job) {
+                                      std::chrono::milliseconds limit, const std::atomic<bool>& stop, std::size_t job,
+                                      const std::vector<int>& cpus) {
     const fs::path out = fs::temp_directory_path() / fmt::format("allocproof-callgrind-{}-{}.out", ::getpid(), job);
     argv.insert(argv.begin(),
                 {valgrind, "--tool=callgrind", "--collect-atstart=no", "--callgrind-out-file=" + out.string()});
-    callgrind_count count{run_child(argv, limit, stop), {}, {}};
+    callgrind_count count{run_child(argv, limit, stop, cpus), {}, {}};
     struct remove_at_exit {
         const fs::path& path;
         ~remove_at_exit() {

@@ -22,10 +22,11 @@ struct callgrind_count {
                         // words, without valgrind's), or one built without valgrind's client requests
 };
 
-// Runs `argv` under `valgrind` (a path) with collection off until the program turns it on; `job`
-// tells apart the output files of counts made at once.
+// Runs `argv` under `valgrind` (a path) with collection off until the program turns it on, on
+// `cpus` (empty: the caller's); `job` tells apart the output files of counts made at once.
 callgrind_count count_under_callgrind(const std::string& valgrind, std::vector<std::string> argv,
-                                      std::chrono::milliseconds limit, const std::atomic<bool>& stop, std::size_t job);
+                                      std::chrono::milliseconds limit, const std::atomic<bool>& stop, std::size_t job,
+                                      const std::vector<int>& cpus = {});
 
 // valgrind's path, or a usage_error saying how to install it.
 std::string valgrind_program();

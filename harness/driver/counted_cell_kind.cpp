@@ -5,6 +5,7 @@
 // gate in CI). Its other metrics are the cell program's own counts (allocator calls, bytes),
 // deterministic too; time and memory under callgrind say nothing and are left out.
 #include "harness/driver/callgrind_run.hpp"
+#include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/metric_catalogue.hpp"
 #include "harness/driver/model_cell_kind.hpp"
 #include "harness/driver/results.hpp"
@@ -46,8 +47,10 @@ public:
     std::optional<json> run_repetition(const planned_cell& cell, const run_slot& slot,
                                        const repetition_context& context) const override {
         static const std::string valgrind = valgrind_program();  // run_matrix checked it is there
-        const callgrind_count count = count_under_callgrind(valgrind, cell_argv(cell, context.request, context.options),
-                                                            context.limit, context.stop, context.order);
+        // On any of the run's CPUs: a count does not depend on where it runs, or beside what.
+        const callgrind_count count =
+            count_under_callgrind(valgrind, cell_argv(cell, context.request, context.options), context.limit,
+                                  context.stop, context.order, context.cpus.allowed);
         if (count.outcome.interrupted) return std::nullopt;
         json record = repetition_record(cell, slot, context.order, count.outcome,
                                         context.identities.value(cell.allocator, json(nullptr)));

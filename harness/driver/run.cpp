@@ -29,6 +29,7 @@
 #include <iostream>
 #include <optional>
 #include <set>
+#include <thread>
 
 namespace allocproof::driver {
 
@@ -584,7 +585,14 @@ public:
     double seconds_per_rep() const { return measured_seconds_ / static_cast<double>(measured_count_); }
 
 private:
-    std::optional<json> run_repetition(const planned_cell& cell, const run_slot& slot);
+    // A slot to run, and its place in the run (the schedule's position, 1-based).
+    struct pending_slot {
+        run_slot slot;
+        std::size_t order;
+    };
+    std::optional<json> run_repetition(const planned_cell& cell, const run_slot& slot, std::size_t order);
+    std::vector<pending_slot> next_batch();
+    std::vector<std::optional<json>> run_batch(const std::vector<pending_slot>& batch);
 
     run_state& state_;
     const run_options& options_;
@@ -597,35 +605,72 @@ private:
     const std::chrono::milliseconds limit_ = repetition_limit(options_);
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last_checkpoint_ = started_;
-    std::size_t done_ = 0, order_ = 0, next_slot_ = 0;
+    std::size_t done_ = 0, next_slot_ = 0;
     double measured_seconds_ = 0;  // the repetitions this invocation ran, for the budget
     std::size_t measured_count_ = 0;
 };
 
 // One repetition's record; none when the run was stopped during it (not the cell's fault: it runs
 // on --resume). Its kind runs it (cell_kind.hpp): how, and on which CPUs.
-std::optional<json> schedule_runner::run_repetition(const planned_cell& cell, const run_slot& slot) {
-    const repetition_context context{request_, options_, cpus_, identities_, limit_, order_, stop_requested()};
+std::optional<json> schedule_runner::run_repetition(const planned_cell& cell, const run_slot& slot, std::size_t order) {
+    const repetition_context context{request_, options_, cpus_, identities_, limit_, order, stop_requested()};
     return kind_of(cell).run_repetition(cell, slot, context);
+}
+
+// The next slots to run: one, or, of a kind whose figures do not depend on what else runs
+// (cell_kind::deterministic), as many in a row as the run has CPUs. A timed cell runs alone.
+std::vector<schedule_runner::pending_slot> schedule_runner::next_batch() {
+    std::vector<pending_slot> batch;
+    const std::size_t width = std::max<std::size_t>(1, cpus_.allowed.size());
+    for (; next_slot_ < state_.matrix.schedule.size() && batch.size() < width; ++next_slot_) {
+        const run_slot slot = state_.matrix.schedule[next_slot_];
+        if (is_done(state_.records[slot.cell], slot.rep)) continue;
+        const bool alone = !kind_of(state_.matrix.cells[slot.cell]).deterministic();
+        if (alone && !batch.empty()) break;  // it runs next, by itself
+        batch.push_back({slot, next_slot_ + 1});
+        if (alone) {
+            ++next_slot_;
+            break;
+        }
+    }
+    return batch;
+}
+
+// Each slot's record, in the batch's order; several slots run at once, a thread each.
+std::vector<std::optional<json>> schedule_runner::run_batch(const std::vector<pending_slot>& batch) {
+    std::vector<std::optional<json>> records(batch.size());
+    auto run = [&](std::size_t i) {
+        records[i] = run_repetition(state_.matrix.cells[batch[i].slot.cell], batch[i].slot, batch[i].order);
+    };
+    if (batch.size() == 1) {
+        run(0);
+    } else {
+        std::vector<std::jthread> workers;
+        for (std::size_t i = 0; i < batch.size(); ++i) workers.emplace_back(run, i);
+    }
+    return records;
 }
 
 bool schedule_runner::run_pending() {
     progress_.grow(state_.matrix.schedule.size());
-    for (; next_slot_ < state_.matrix.schedule.size(); ++next_slot_) {
-        const run_slot slot = state_.matrix.schedule[next_slot_];
-        ++order_;
+    while (next_slot_ < state_.matrix.schedule.size()) {
         if (stop_requested().load()) return false;
-        const planned_cell& cell = state_.matrix.cells[slot.cell];
-        if (is_done(state_.records[slot.cell], slot.rep)) continue;
-        progress_.show(done_, fmt::format("{} rep {}", cell.id(), slot.rep + 1));
+        const std::vector<pending_slot> batch = next_batch();
+        if (batch.empty()) break;
+        const run_slot& first = batch.front().slot;
+        progress_.show(done_, fmt::format("{} rep {}", state_.matrix.cells[first.cell].id(), first.rep + 1));
         const auto started = std::chrono::steady_clock::now();
-        std::optional<json> record = run_repetition(cell, slot);
-        if (!record) return false;
-        measured_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        ++measured_count_;
-        journal_.append(cell.id(), *record);
-        state_.records[slot.cell].push_back(std::move(*record));
-        ++done_;
+        std::vector<std::optional<json>> records = run_batch(batch);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            // A repetition stopped part way is not recorded (it runs on --resume); those before it are.
+            if (!records[i]) return false;
+            measured_seconds_ += seconds / static_cast<double>(batch.size());
+            ++measured_count_;
+            journal_.append(state_.matrix.cells[batch[i].slot.cell].id(), *records[i]);
+            state_.records[batch[i].slot.cell].push_back(std::move(*records[i]));
+            ++done_;
+        }
         if (std::chrono::steady_clock::now() - last_checkpoint_ > checkpoint_interval) checkpoint();
     }
     return true;
