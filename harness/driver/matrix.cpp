@@ -422,7 +422,7 @@ void plan_model_cells(plan& p, const workload_traits& traits, const matrix_catal
                                    {scale, request.seed, t},
                                    nullptr,
                                    add_baseline && s == baseline_strategy,
-                                   request.measure == "instructions"});
+                                   counted});
             }
         }
     }
