@@ -37,8 +37,14 @@ int main(int argc, char** argv) {
             if (k > 0 && argument == entry.arguments[0]) continue;  // one argument only
             std::string name =
                 std::string(entry.pattern) + "/" + std::string(entry.strategy) + "/" + std::to_string(argument);
-            auto* b = benchmark::RegisterBenchmark(
-                name.c_str(), [run = entry.run, argument](benchmark::State& s) { run(s, argument); });
+            // items_per_iteration: what `allocproof count-micro` divides a count by, exactly.
+            auto* b = benchmark::RegisterBenchmark(name.c_str(), [run = entry.run, argument](benchmark::State& s) {
+                run(s, argument);
+                if (s.iterations() > 0) {
+                    s.counters["items_per_iteration"] =
+                        static_cast<double>(s.items_processed()) / static_cast<double>(s.iterations());
+                }
+            });
             if (entry.manual_time) b->UseManualTime();
             if (fixed_iterations != nullptr) b->Iterations(std::atoll(fixed_iterations));
         }

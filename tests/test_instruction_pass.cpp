@@ -62,6 +62,34 @@ TEST(InstructionPass, ACallgrindFileIsSplitLineByLine) {
     EXPECT_THROW(split_callgrind_file(file), std::runtime_error);  // does not add up: said, not guessed
 }
 
+// With --cache-sim=yes each cost line carries every event in the order `events:` names them, its
+// trailing zeros left out; each event is summed and checked against the file's own total.
+TEST(InstructionPass, SimulatedCacheEventsAreSummedEventByEvent) {
+    Scratch s;
+    std::filesystem::create_directories(s.path());
+    const auto file = (s.path() / "callgrind.out").string();
+    const std::string head =
+        "version: 1\npositions: line\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n"
+        "ob=(1) /x/allocproof-cell-glibc\nfl=(1) /src/strategies/fixed_pool.hpp\nfn=(1) allocate\n"
+        "10 100 40 10 2 5 1 1 3\n"
+        "11 50 20\n"                                                            // no misses: left out
+        "cfn=(2) malloc\ncalls=1 50\n12 999 999 999 999 999 999 999 999 999\n"  // inclusive: not again
+        "13 7 0 0 0 0 4\n";
+    std::ofstream(file) << head << "totals: 157 60 10 2 5 5 1 3\n";
+    const auto split = split_callgrind_file(file);
+    EXPECT_EQ(split.total, 157);
+    EXPECT_EQ(split.allocation, 157);
+    EXPECT_EQ(split.events.at("Dr"), 60);
+    EXPECT_EQ(split.events.at("D1mr"), 5);
+    EXPECT_EQ(split.events.at("D1mw"), 5);
+    EXPECT_EQ(split.events.at("DLmr"), 3);
+    EXPECT_FALSE(split.events.contains("Ir"));
+    std::ofstream(file) << head << "totals: 157 60 10 2 5 6 1 3\n";  // D1mw does not add up
+    EXPECT_THROW(split_callgrind_file(file), std::runtime_error);
+    std::ofstream(file) << "version: 1\nevents: Dr Ir\n";  // a file that does not count instructions first
+    EXPECT_THROW(split_callgrind_file(file), std::runtime_error);
+}
+
 // node_churn makes exactly one strategy call per operation; thousand_nops spends 1000 nops in each,
 // besides a pointer bump of a few instructions. The pass must find that, within 3%.
 TEST(InstructionPass, TheAllocationPartOfAKnownCostIsFound) {

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace allocproof::driver {
 
@@ -58,9 +58,10 @@ instruction_split split_callgrind_file(const std::string& path) {
     if (!in) throw std::runtime_error("callgrind wrote no output file " + path);
     name_table files, objects, functions;
     std::string object, function_file, file, line;
-    std::size_t positions = 1;  // "positions: line", or "instr line" with --dump-instr
+    std::size_t positions = 1;              // "positions: line", or "instr line" with --dump-instr
+    std::vector<std::string> events{"Ir"};  // "events: Ir Dr Dw I1mr ..." with --cache-sim=yes
     bool next_is_call_cost = false;
-    std::optional<double> stated_total;
+    std::vector<double> stated;  // the totals line's counts, event by event
     instruction_split split;
     auto value_after = [](const std::string& text, std::size_t prefix) { return text.substr(prefix); };
     while (std::getline(in, line)) {
@@ -74,10 +75,16 @@ instruction_split split_callgrind_file(const std::string& path) {
             std::istringstream fields(line);
             std::string field;
             for (std::size_t i = 0; i < positions && fields >> field; ++i) {}
-            double instructions = 0;
-            if (fields >> field) instructions = std::stod(field);
-            split.total += instructions;
-            if (is_allocation_code(object, file)) split.allocation += instructions;
+            // The events in the order the file named them; a line leaves out its trailing zeros.
+            for (std::size_t event = 0; event < events.size() && fields >> field; ++event) {
+                const double count = std::stod(field);
+                if (event == 0) {
+                    split.total += count;
+                    if (is_allocation_code(object, file)) split.allocation += count;
+                } else {
+                    split.events[events[event]] += count;
+                }
+            }
             continue;
         }
         if (line.rfind("ob=", 0) == 0) {
@@ -101,14 +108,27 @@ instruction_split split_callgrind_file(const std::string& path) {
             std::istringstream kinds(value_after(line, 10));
             positions = 0;
             for (std::string kind; kinds >> kind;) ++positions;
+        } else if (line.rfind("events:", 0) == 0) {
+            std::istringstream names(value_after(line, 7));
+            events.clear();
+            for (std::string name; names >> name;) events.push_back(name);
+            if (events.empty() || events.front() != "Ir") {
+                throw std::runtime_error(path +
+                                         " does not count instructions (Ir) first: events:" + value_after(line, 7));
+            }
         } else if (line.rfind("totals:", 0) == 0 || line.rfind("summary:", 0) == 0) {
-            stated_total = std::stod(line.substr(line.find(':') + 1));
+            std::istringstream counts(line.substr(line.find(':') + 1));
+            stated.clear();
+            for (double count; counts >> count;) stated.push_back(count);
         }
     }
-    // The file states its own total: a reading that does not add up to it is wrong.
-    if (stated_total && std::abs(*stated_total - split.total) > 0.5) {
-        throw std::runtime_error(
-            fmt::format("reading {} gave {} instructions where the file states {}", path, split.total, *stated_total));
+    // The file states its own totals: a reading that does not add up to them is wrong.
+    for (std::size_t event = 0; event < stated.size() && event < events.size(); ++event) {
+        const double read = event == 0 ? split.total : split.events[events[event]];
+        if (std::abs(stated[event] - read) > 0.5) {
+            throw std::runtime_error(fmt::format("reading {} gave {} {} where the file states {}", path, read,
+                                                 event == 0 ? "instructions" : events[event], stated[event]));
+        }
     }
     return split;
 }

@@ -4,6 +4,7 @@
 // the strategy's. Used by `allocproof instructions` (instruction_pass.hpp).
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -17,10 +18,14 @@ bool is_allocation_code(std::string_view object, std::string_view file);
 struct instruction_split {
     double total = 0;
     double allocation = 0;
+    // Every other event the file counts, summed: the simulated caches' references and misses
+    // ("D1mr", "DLmw", ...) when callgrind ran with --cache-sim=yes; empty when it did not.
+    std::map<std::string, double> events;
 };
 
 // The instructions of a callgrind output file and the part is_allocation_code claims: each cost
-// line's own count (a call's inclusive cost is left out: the callee's lines count themselves).
+// line's own count (a call's inclusive cost is left out: the callee's lines count themselves),
+// and the sums of its other events.
 // Throws std::runtime_error when the file cannot be read or its lines do not add up to its total.
 instruction_split split_callgrind_file(const std::string& path);
 

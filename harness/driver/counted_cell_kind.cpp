@@ -6,7 +6,6 @@
 // deterministic too; time and memory under callgrind say nothing and are left out.
 #include "harness/driver/callgrind_run.hpp"
 #include "harness/driver/cpu_affinity.hpp"
-#include "harness/driver/metric_catalogue.hpp"
 #include "harness/driver/model_cell_kind.hpp"
 #include "harness/driver/results.hpp"
 #include "harness/driver/run.hpp"
@@ -17,22 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// The counted kind's metrics (the catalogue's `counted` ones): the instructions from the count,
-// the others as the cell program derived them.
-json counted_metrics(const json& derived, const instruction_split& split, std::uint64_t ops) {
-    const double per_op = split.total / static_cast<double>(ops);
-    const double allocation = split.allocation / static_cast<double>(ops);
-    const json counts = {{"instructions_per_op", per_op},
-                         {"allocation_instructions_per_op", allocation},
-                         {"other_instructions_per_op", per_op - allocation},
-                         {"allocation_share", allocation / per_op}};
-    json metrics = json::object();
-    for (const std::string& name : metric_names("counted")) {
-        metrics[name] = counts.contains(name) ? counts[name] : derived.value(name, json(nullptr));
-    }
-    return metrics;
-}
-
 class counted_cell_kind final : public model_cell_kind {
 public:
     std::string_view catalogue_key() const override { return "counted"; }
@@ -41,6 +24,7 @@ public:
     void describe(const planned_cell& c, const aggregation_settings& settings, json& cell) const override {
         model_cell_kind::describe(c, settings, cell);
         cell["params"]["measure"] = "callgrind";
+        if (settings.cache_simulation) cell["params"]["caches"] = simulated_caches();
     }
 
     // The cell program once under callgrind, its record checked as a timed one's is.
@@ -48,9 +32,11 @@ public:
                                        const repetition_context& context) const override {
         static const std::string valgrind = valgrind_program();  // run_matrix checked it is there
         // On any of the run's CPUs: a count does not depend on where it runs, or beside what.
-        const callgrind_count count =
-            count_under_callgrind(valgrind, cell_argv(cell, context.request, context.options), context.limit,
-                                  context.stop, context.order, context.cpus.allowed);
+        const callgrind_count count = count_under_callgrind(
+            valgrind, cell_argv(cell, context.request, context.options), context.limit, context.stop, context.order,
+            {.cpus = context.cpus.allowed,
+             .tool_options = context.request.cache_simulation ? cache_simulation_options() : std::vector<std::string>{},
+             .environment = {}});
         if (count.outcome.interrupted) return std::nullopt;
         json record = repetition_record(cell, slot, context.order, count.outcome,
                                         context.identities.value(cell.allocator, json(nullptr)));
@@ -61,9 +47,9 @@ public:
             record["metrics"] = nullptr;
             return record;
         }
-        record["metrics"] = counted_metrics(record["metrics"], count.split, cell.params.scale.ops_per_thread);
-        record["instructions"] = {
-            {"tool", "callgrind"}, {"total", count.split.total}, {"allocation", count.split.allocation}};
+        record["metrics"] =
+            counted_metrics(record["metrics"], count.split, static_cast<double>(cell.params.scale.ops_per_thread));
+        record["instructions"] = instructions_block(count.split);
         return record;
     }
     // A count does not depend on how long the phase lasts: the scale's operations, as they are.

@@ -31,6 +31,7 @@ nlohmann::json to_json(const matrix_request& r) {
             {"allocators", r.allocators},
             {"threads", r.threads},
             {"measure", r.measure},
+            {"cache_simulation", r.cache_simulation},
             {"reps", r.reps},
             {"scale", r.scale},
             {"quick", r.scale == "quick"},
@@ -116,6 +117,7 @@ matrix_request matrix_request_from_json(const nlohmann::json& j) {
         if (r.measure != "time" && r.measure != "instructions") {
             throw usage_error("the stored run request is malformed: measure '" + r.measure + "'");
         }
+        r.cache_simulation = j.value("cache_simulation", false);
         auto optional = [&](const char* key) -> std::optional<std::uint64_t> {
             const auto& v = j.at(key);
             return v.is_null() ? std::nullopt : std::optional(whole_number<std::uint64_t>(v, key));

@@ -27,6 +27,9 @@ struct matrix_request {
     // counters) or "instructions" (1-thread cells under valgrind's callgrind: instructions per
     // operation, the same on every run of the same build; the counted kind, cell_kind.hpp).
     std::string measure = "time";
+    // With "instructions": callgrind also simulates caches (the same on every machine:
+    // callgrind_run.hpp), for each cell's cache misses per operation.
+    bool cache_simulation = false;
     unsigned reps = 5;
     std::string scale = "default";  // which of each workload's scales: default, quick or test
     // The real programs' sizes: "default" (the run's scale) or "full" (their full scale, large

@@ -373,6 +373,8 @@ json cell_reason(const planned_cell& c, const json& cell, const std::vector<json
     return nullptr;
 }
 
+}  // namespace
+
 json summarize_metrics(const std::vector<std::string>& names, const std::vector<const json*>& ok) {
     json metrics = json::object();
     for (const auto& name : names) {
@@ -386,6 +388,8 @@ json summarize_metrics(const std::vector<std::string>& names, const std::vector<
     }
     return metrics;
 }
+
+namespace {
 
 json ratios_to_reference(const planned_cell& c, const std::vector<const json*>& ok,
                          const std::vector<const json*>& reference_ok) {

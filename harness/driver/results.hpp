@@ -33,7 +33,12 @@ struct aggregation_settings {
     double noise_threshold = 0.05;               // coefficient of variation of ns_per_op above which a cell is noisy
     std::string scale = "default";               // the run's scale, shown in the params of external cells
     std::string real_program_sizes = "default";  // and --real-program-sizes, which may replace it
+    bool cache_simulation = false;               // --cache-sim: counted cells' params name the simulated caches
 };
+
+// Each metric of `names` over the repetition records `ok`: median, min, max, cv and n (null
+// where none has a value).
+nlohmann::json summarize_metrics(const std::vector<std::string>& names, const std::vector<const nlohmann::json*>& ok);
 
 // `records[i]` holds the repetition records of plan.cells[i] run so far.
 nlohmann::json aggregate_cells(const plan& p, const std::vector<std::vector<nlohmann::json>>& records,

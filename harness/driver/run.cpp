@@ -36,13 +36,13 @@ namespace allocproof::driver {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
 fs::path driver_directory() {
     std::error_code error;
     auto self = fs::read_symlink("/proc/self/exe", error);
     return error ? fs::current_path() : self.parent_path();
 }
+
+namespace {
 
 // How long one cell repetition may take (--timeout).
 std::chrono::milliseconds repetition_limit(const run_options& options) {
@@ -103,6 +103,7 @@ void aggregate(run_state& state, const run_options& options, const std::string& 
     settings.noise_threshold = options.noise_threshold;
     settings.scale = options.request.scale;
     settings.real_program_sizes = options.request.real_program_sizes;
+    settings.cache_simulation = options.request.cache_simulation;
     json cells = aggregate_cells(state.matrix, state.records, settings);
     flag_cells(cells);
     state.document["status"] = status;

@@ -30,6 +30,9 @@ inline constexpr double max_timeout_seconds = 7 * 24 * 3600;
 
 int run_matrix(const run_options& options);
 
+// Where the driver is, and the build's other programs beside it.
+std::filesystem::path driver_directory();
+
 // The global allocators that have a cell program beside the driver, in the canonical order.
 std::vector<std::string> available_allocators();
 std::filesystem::path cell_program(const std::string& allocator);
