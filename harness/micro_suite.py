@@ -6,7 +6,9 @@
 Writes DIR/micro/<allocator>.json (Google Benchmark's own JSON, so its compare tool works on
 two runs), DIR/micro/claims/<allocator>.json (the pairs the operation-level claims of
 claims/claims.json name, each measured once in each of several processes: see claims_pass),
-DIR/micro/instructions.json (callgrind counts per pair, where valgrind is present),
+DIR/micro/instructions.json (instructions per operation of each 1-thread pair on glibc, counted under
+callgrind by `allocproof count-micro`, whose results file is DIR/micro/counted/results.json; where
+valgrind is present),
 and DIR/micro/summary.json + DIR/micro/summary.md: ns per pair on each allocator, the ratio to
 the fastest global allocator (the `std` strategy's best time over the four, same pattern and
 size), and the speed targets of the strategies issue, each met or missed with its figures.
@@ -119,28 +121,22 @@ def medians(report):
     return figures
 
 
-def callgrind_instructions(build, benchmark, low=200_000, high=1_200_000):
-    """Instructions per iteration of one benchmark (glibc program), from two fixed iteration
-    counts: the difference cancels start-up, registration and the benchmark's own setup."""
-    program = os.path.join(build, "allocproof-micro-glibc")
-    totals = []
-    for iterations in (low, high):
-        out = f"/tmp/allocproof-callgrind-{os.getpid()}.out"
-        env = dict(os.environ, ALLOCPROOF_MICRO_ITERATIONS=str(iterations))
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-             f"--toggle-collect=*micro::{benchmark.split('/')[0].replace('2t_', 'two_threads_')}*",
-             program, f"--benchmark_filter=^{re.escape(benchmark)}(/|$)", "--benchmark_repetitions=1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if done.returncode != 0 or not os.path.exists(out):
-            return None
-        with open(out) as f:
-            summary = [line for line in f if line.startswith("summary:") or line.startswith("totals:")]
-        os.unlink(out)
-        if not summary:
-            return None
-        totals.append(int(summary[-1].split()[1]))
-    return (totals[1] - totals[0]) / (high - low)
+def counted_pairs(build, out_dir, pair_filter):
+    """Instructions per operation of every 1-thread pair on glibc, counted under callgrind by
+    `allocproof count-micro` (whose results file, DIR/micro/counted/results.json, `allocproof
+    compare` reads): {pair: count}, or None when the count failed."""
+    folder = os.path.join(out_dir, "counted")
+    print("micro suite: counting instructions under callgrind (allocproof count-micro) ...", file=sys.stderr, flush=True)
+    command = [os.path.join(build, "allocproof"), "count-micro", "--allocators", "glibc", "--out", folder]
+    done = subprocess.run(command + (["--filter", pair_filter] if pair_filter else []),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        print(f"micro suite: count-micro failed ({done.returncode}): {done.stderr[-500:]}", file=sys.stderr)
+        return None
+    with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
+        cells = json.load(f)["cells"]
+    return {cell["params"]["micro"]: cell["metrics"]["instructions_per_op"]["median"]
+            for cell in cells if cell["status"] == "ok"}
 
 
 def check_targets(table, fastest, instructions):
@@ -277,11 +273,7 @@ def main():
 
     instructions = None
     if not args.no_callgrind and not args.quick and shutil.which("valgrind"):
-        instructions = {}
-        for benchmark in ("one_live/fixed_pool/64", "one_live/boost_pool/64", "one_live/std/64",
-                          "one_live/fixed_pool_mt/64"):
-            print(f"micro suite: callgrind {benchmark} ...", file=sys.stderr, flush=True)
-            instructions[benchmark] = callgrind_instructions(args.build, benchmark)
+        instructions = counted_pairs(args.build, out_dir, args.filter)
         with open(os.path.join(out_dir, "instructions.json"), "w") as f:
             json.dump(instructions, f, indent=1)
 

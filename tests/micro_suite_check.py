@@ -5,6 +5,7 @@
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,4 +61,23 @@ with tempfile.TemporaryDirectory() as out:
         assert row["cells"] == [f"micro:one_live/fixed_pool/64/{allocator}", f"micro:one_live/std/64/{allocator}"], row
         assert row["ci_low"] <= row["estimate"] <= row["ci_high"], row
         assert rows[("batch_10k/64", allocator)]["verdict"] == "no_verdict"  # filtered out: said, not guessed
-print("micro suite check: 2 passed, 0 failed")
+
+# Without --quick the runner also counts the filtered pairs' instructions (allocproof count-micro):
+# its results file, and the instructions target read from it.
+if os.access(os.path.join(build, "allocproof"), os.X_OK) and shutil.which("valgrind") and not os.environ.get(
+        "ALLOCPROOF_SANITIZE"):
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            ["/usr/bin/python3", os.path.join(source, "harness", "micro_suite.py"), "--build", build,
+             "--out", out, "--filter", "^one_live/(std|fixed_pool)/64$"],
+            capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        counted = json.load(open(os.path.join(out, "micro", "counted", "results.json")))
+        assert counted["plan"]["request"]["measure"] == "micro_instructions", counted["plan"]
+        assert sorted(c["params"]["micro"] for c in counted["cells"]) == ["one_live/fixed_pool/64", "one_live/std/64"]
+        instructions = json.load(open(os.path.join(out, "micro", "instructions.json")))
+        assert 2 < instructions["one_live/fixed_pool/64"] <= 16 < instructions["one_live/std/64"], instructions
+        summary = json.load(open(os.path.join(out, "micro", "summary.json")))
+        target = [t for t in summary["targets"] if t["target"].startswith("fixed_pool instructions per pair")]
+        assert target and target[0]["status"] == "met", summary["targets"]
+print("micro suite check: 3 passed, 0 failed")

@@ -138,6 +138,15 @@ class History(unittest.TestCase):
             kept = Path(scratch) / "h" / "latest" / history.LATEST_COUNTED
             self.assertEqual(json.loads(gzip.decompress(kept.read_bytes())), results)
             self.assertEqual(list(history.series(Path(scratch) / "h")), [("CI runner, 2 CPUs", "instructions")])
+            # The micro suite's counted run (count-micro) is its own series and its own baseline.
+            results["plan"]["request"]["measure"] = "micro_instructions"
+            (run / "results.json").write_text(json.dumps(results))
+            history.append(Path(scratch) / "h", run, None)
+            micro = Path(scratch) / "h" / "latest" / "micro_instructions-results.json.gz"
+            self.assertEqual(json.loads(gzip.decompress(micro.read_bytes())), results)
+            self.assertTrue(kept.is_file())
+            self.assertEqual(sorted(history.series(Path(scratch) / "h")),
+                             [("CI runner, 2 CPUs", "instructions"), ("CI runner, 2 CPUs", "micro_instructions")])
         self.assertFalse((self.history / "latest").exists())  # timed runs are summaries only
 
     def test_bad_input_is_one_line_and_exit_2(self):

@@ -21,6 +21,9 @@ from pathlib import Path
 
 SOURCE = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parents[1]
 BUILD = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else SOURCE / "build"
+sys.path.insert(0, str(SOURCE / "harness" / "report"))
+import history  # noqa: E402  (where the history keeps main's counted runs: the gate's baselines)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CLAIMS = json.loads((SOURCE / "claims" / "claims.json").read_text())
@@ -236,8 +239,18 @@ class Publishing(unittest.TestCase):
         counted = "build/allocproof run --instructions --claims claims/claims.json --claims-only --allocators glibc"
         self.assertIn(counted, commands)
         self.assertIn(counted, self.runs(self.report["jobs"]["report"]))
-        self.assertIn("history/latest/instructions-results.json.gz", commands)
-        self.assertRegex(commands, r"build/allocproof compare main-counted\.json\.gz counted --metric instructions_per_op")
+        # And the micro suite's pairs, all of them on glibc, as part 1 of main's run counts them.
+        self.assertIn("build/allocproof count-micro --allocators glibc --out counted-micro", commands)
+        self.assertIn('"count-micro", "--allocators", "glibc"', (SOURCE / "harness" / "micro_suite.py").read_text())
+        self.assertIn("history.py append pages/history full/micro/counted", self.runs(self.report["jobs"]["report"]))
+        # Each counted run is compared with main's latest of its measure, where history.py keeps it.
+        pairs = re.search(r"for run in ([\w:\- ]+); do", commands).group(1).split()
+        self.assertEqual(pairs, ["instructions:counted", "micro_instructions:counted-micro"])
+        for measure, _ in (pair.split(":") for pair in pairs):
+            self.assertIn(measure, history.COUNTED_MEASURES)
+        self.assertEqual(history.latest_counted("instructions"), "instructions-results.json.gz")
+        self.assertIn('"FETCH_HEAD:history/latest/$measure-results.json.gz"', commands)
+        self.assertIn('build/allocproof compare "main-$measure.json.gz" "$folder" --metric instructions_per_op', commands)
         self.assertIn('test "${{ steps.compare.outputs.status }}" = 0', commands)
         self.assertTrue(any(s.get("uses", "").startswith("actions/github-script") for s in job["steps"]))
         self.assertEqual(self.gate["permissions"]["pull-requests"], "write")

@@ -4,8 +4,10 @@
     history.py append HISTORY RUN [--machine-kind NAME]   add a finished run (results.json, verdicts.json)
     history.py site HISTORY OUT [--latest-report FILE]     write OUT/index.html (and the latest report beside it)
 
-A counted run (`allocproof run --instructions`) is also kept whole, as
-HISTORY/latest/instructions-results.json.gz: what a pull request's counted run is compared with.
+A counted run is also kept whole, the latest of each measure: `allocproof run --instructions`'s
+as HISTORY/latest/instructions-results.json.gz, `allocproof count-micro`'s as
+HISTORY/latest/micro_instructions-results.json.gz. They are what a pull request's counted runs
+are compared with.
 
 HISTORY is a folder (in CI, a checkout of the Pages branch): `index.json` lists the entries, and
 `runs/` holds one compact summary per run and machine kind: the commit, the date, the machine,
@@ -39,8 +41,21 @@ ENTRY_SCHEMA = "allocproof-history-run/1"
 COUNTED_CHANGE = 0.02
 # The most verdict rows the claims' figure draws.
 MOST_DRAWN = 24
-# Where the history keeps the latest counted run whole (history/latest/).
-LATEST_COUNTED = "instructions-results.json.gz"
+# The measures of a counted run (the same on every run of a build), and how the site names them:
+# `run --instructions`'s cells and `count-micro`'s micro-suite pairs.
+COUNTED_MEASURES = {"instructions": "instructions per operation of the cells (counted under callgrind)",
+                    "micro_instructions": "instructions per operation of the micro suite's pairs (counted under "
+                                          "callgrind)"}
+
+
+def latest_counted(measure: str) -> str:
+    """Where the history keeps a counted run of `measure` whole (history/latest/), the baseline of
+    a pull request's run of the same measure."""
+    return f"{measure}-results.json.gz"
+
+
+# The cells' counted run: history/latest/instructions-results.json.gz.
+LATEST_COUNTED = latest_counted("instructions")
 
 
 class HistoryError(Exception):
@@ -143,15 +158,15 @@ def append(history: Path, run: Path, kind: str | None) -> list[Path]:
         written.append(history / name)
     index["entries"].sort(key=lambda e: e["time"])
     (history / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
-    if any(summary["measure"] == "instructions" for summary in summaries(run, kind)):
-        written.append(keep_latest_counted(history, find_results(run)))
+    for measure in {summary["measure"] for summary in summaries(run, kind)} & set(COUNTED_MEASURES):
+        written.append(keep_latest_counted(history, find_results(run), measure))
     return written
 
 
-def keep_latest_counted(history: Path, results: Path) -> Path:
+def keep_latest_counted(history: Path, results: Path, measure: str) -> Path:
     """A counted run whole, the one a pull request's counted run is compared with (`allocproof
     compare`): its counts are the same on any machine, so the latest of main's is the baseline."""
-    latest = history / "latest" / LATEST_COUNTED
+    latest = history / "latest" / latest_counted(measure)
     latest.parent.mkdir(parents=True, exist_ok=True)
     data = results.read_bytes()
     latest.write_bytes(data if results.suffix == ".gz" else gzip.compress(data, mtime=0))
@@ -296,8 +311,8 @@ def draw_strategies(runs: list[dict], changes: list[dict], out: Path, ident: str
 
 
 def kind_blocks(kind: str, measure: str, runs: list[dict], images: Path, ident: str) -> list:
-    counted = measure == "instructions"
-    what = "instructions per operation (counted under callgrind)" if counted else "time"
+    counted = measure in COUNTED_MEASURES
+    what = COUNTED_MEASURES.get(measure, "time")
     blocks = [Heading(2, f"{kind}: {what}", anchor=ident),
               Para(f"{len(runs)} runs, from `{runs[0]['commit'][:7]}` ({runs[0]['time']}) to "
                    f"`{runs[-1]['commit'][:7]}` ({runs[-1]['time']}).")]
