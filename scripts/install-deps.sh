@@ -16,6 +16,8 @@ packages=(
   clang libclang-rt-14-dev
   # The test `formatting` checks the tree's layout against .clang-format (clang-format 14).
   clang-format
+  # The test `ci_steps` runs the gate's pull-request comment (actions/github-script's JavaScript).
+  nodejs
   # The real databases measured under each allocator (workloads/external/); optional at run
   # time: a workload whose program is missing is skipped, and the run says so.
   rocksdb-tools redis-server redis-tools sqlite3
