@@ -292,7 +292,6 @@ int micro_count_command(const micro_count_options& options, const std::vector<st
             identities[cell["allocator"].get<std::string>()] = cell["allocator_identity"];
     }
     const bool complete = !stop_requested() && cells.size() == pairs.size();
-    const bool all_ok = std::ranges::all_of(cells, [](const json& cell) { return cell["status"] == "ok"; });
     const json document = {{"schema_version", results_schema_version},
                            {"tool", "allocproof"},
                            {"status", complete ? "complete" : "interrupted"},
@@ -307,10 +306,12 @@ int micro_count_command(const micro_count_options& options, const std::vector<st
                              {"skipped", left_out}}},
                            {"cells", std::move(cells)}};
     atomic_write(out / "results.json", document.dump(1) + "\n");
-    std::cerr << fmt::format("{} of {} pairs counted; results in {}\n", document["cells"].size(), pairs.size(),
+    const auto counted =
+        std::ranges::count_if(document["cells"], [](const json& cell) { return cell["status"] == "ok"; });
+    std::cerr << fmt::format("{} of {} pairs counted; results in {}\n", counted, pairs.size(),
                              (out / "results.json").string());
     if (!complete) return exit_interrupted;
-    return all_ok ? exit_ok : exit_cells_failed;
+    return static_cast<std::size_t>(counted) == pairs.size() ? exit_ok : exit_cells_failed;
 }
 
 }  // namespace allocproof::driver
