@@ -7,6 +7,8 @@
 #   ./run_all.sh              the default matrix
 #   ./run_all.sh --quick      the small matrix (a couple of minutes)
 #   ./run_all.sh --out DIR    write to DIR instead of results/<run-id>
+#   ./run_all.sh --shard k/N  part k of N of the matrix (`allocproof merge` joins them); part 1
+#                             also runs the micro suite
 #   ./run_all.sh --real-programs full   the real programs (workloads/external/) at their full sizes,
 #                             which can judge the memory claim L3-4 (the default sizes cannot); the
 #                             budget grows by 15 minutes for them
@@ -31,6 +33,7 @@ quick=false
 user_args=()
 micro_args=()
 example_plugin=true
+shard=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-example-plugin) example_plugin=false; shift ;;
@@ -38,6 +41,11 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || { echo "run_all.sh: --out needs a folder" >&2; exit 2; }
            out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
+    # A shard (`allocproof run --shard k/N`): the micro suite is not part of the matrix, so part 1
+    # alone runs it (the merge takes part 1's), and the other parts do not spend a runner's time on it.
+    --shard) [ $# -ge 2 ] || { echo "run_all.sh: --shard needs k/N" >&2; exit 2; }
+             shard="$2"; user_args+=("$1" "$2"); shift 2 ;;
+    --shard=*) shard="${1#--shard=}"; user_args+=("$1"); shift ;;
     --real-programs|--real-programs=*)
            if [ "$1" = --real-programs ]; then
              [ $# -ge 2 ] || { echo "run_all.sh: --real-programs needs default or full" >&2; exit 2; }
@@ -89,7 +97,9 @@ if [ "$status" -eq 0 ] || [ "$status" -eq "$cells_failed" ]; then
   build/allocproof instructions "$out" --cells claims || status=$?
 fi
 # The micro suite: each strategy operation in isolation, on every global allocator.
-if [ "$status" -eq 0 ] || [ "$status" -eq "$cells_failed" ]; then
+if [ -n "$shard" ] && [ "${shard%%/*}" != 1 ]; then
+  echo "run_all.sh: shard $shard: the micro suite runs in part 1 of the shards only" >&2
+elif [ "$status" -eq 0 ] || [ "$status" -eq "$cells_failed" ]; then
   /usr/bin/python3 harness/micro_suite.py --build build --out "$out" "${micro_args[@]}" || status=$?
 fi
 # The report: a verdict on every claim, the plots, report.md and report.html, beside results.json.
