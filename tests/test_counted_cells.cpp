@@ -256,9 +256,14 @@ TEST_F(CountedMicro, AFixedPoolPairIsAFewInstructions) {
                      pool_count / std_count);
     // Counted over enough iterations that the pool's once-a-chunk work is in the figure: the
     // difference of a count of 2 iterations and one of some 250,000.
-    const json& iterations = pool.at("params").at("iterations");
+    const json& iterations = pool.at("repetitions").at(0).at("iterations");
     EXPECT_EQ(iterations.at(0), 2);
     EXPECT_GE(iterations.at(1).get<double>() - 2, 100'000);
+    // Those follow from the count itself, so they are not the cell's params, which `compare`
+    // matches cells by: a pair whose count changed must still meet its baseline, and fail there.
+    std::set<std::string> params;
+    for (const auto& [key, value] : pool.at("params").items()) params.insert(key);
+    EXPECT_EQ(params, (std::set<std::string>{"measure", "micro", "items_per_iteration"}));
 }
 
 TEST(CountedMicroInput, BadInputIsOneLine) {
@@ -266,4 +271,32 @@ TEST(CountedMicroInput, BadInputIsOneLine) {
     expect_one_error_line(driver({"count-micro", "--out", "/tmp/x", "--filter", "^no_such_pattern/"}),
                           "matches no 1-thread pair");
     expect_one_error_line(driver({"count-micro", "--out", "/tmp/x", "-a", "nosuch"}), "nosuch");
+}
+
+// A counted run resumed keeps what it was asked for: its cells still say the caches were simulated.
+TEST(CountedCells, AResumedCachedRunKeepsItsCaches) {
+    if (sanitized()) GTEST_SKIP() << "valgrind cannot run a sanitizer build";
+    const fs::path out = fs::temp_directory_path() / ("allocproof-cached-resume-" + std::to_string(::getpid()));
+    fs::remove_all(out);
+    const auto first = driver({"run", "--instructions", "--cache-sim", "-w", "node_churn", "-s", "std,fixed_pool", "-a",
+                               "glibc", "--ops", "2000", "--reps", "2", "--out", out.string()},
+                              600);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    json stored = json::parse(std::ifstream(out / "results.json"));
+    for (auto& cell : stored["cells"]) cell["repetitions"].erase(1);  // as if stopped after one round
+    stored["status"] = "interrupted";
+    std::ofstream(out / "results.json") << stored.dump();
+    const auto resumed = driver({"run", "--resume", "--out", out.string()}, 600);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const json complete = json::parse(std::ifstream(out / "results.json"));
+    ASSERT_EQ(complete.at("cells").size(), 2u);
+    for (const auto& cell : complete.at("cells")) {
+        SCOPED_TRACE(cell.at("id").get<std::string>());
+        EXPECT_EQ(cell.at("repetitions").size(), 2u);
+        EXPECT_EQ(cell.at("params").at("caches"), "I1=32768,8,64 D1=32768,8,64 LL=8388608,16,64");
+        for (const auto& repetition : cell.at("repetitions")) {
+            EXPECT_TRUE(repetition.at("metrics").at("d1_misses_per_op").is_number());
+        }
+    }
+    fs::remove_all(out);
 }

@@ -183,7 +183,7 @@ void add_matrix_options(CLI::App& run, run_settings& s) {
                  "claims' 1-thread cells");
     run.add_flag("--cache-sim", s.cache_sim,
                  "with --instructions: callgrind also simulates caches (the same on every machine), for each cell's "
-                 "first- and last-level cache misses per operation; about 2.5 times slower, and the misses agree "
+                 "first- and last-level cache misses per operation; about 2.3 times slower, and the misses agree "
                  "from run to run closely but not exactly");
     run.add_flag("--quick", s.quick, "each workload's small scale (a run of a few minutes); same as --scale quick");
     run.add_option("--scale", request.scale,

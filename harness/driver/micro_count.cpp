@@ -3,6 +3,7 @@
 #include "harness/driver/allocator_catalogue.hpp"
 #include "harness/driver/callgrind_run.hpp"
 #include "harness/driver/child_process.hpp"
+#include "harness/driver/cpu_affinity.hpp"
 #include "harness/driver/environment.hpp"
 #include "harness/driver/exit_codes.hpp"
 #include "harness/driver/matrix.hpp"
@@ -177,10 +178,13 @@ json count_pair(const std::string& valgrind, const micro_pair& pair, const micro
         if (!(items >= 1)) throw std::runtime_error("the pattern reported no items per iteration");
         const double ops = items * static_cast<double>(last_iterations - first_iterations);
         const instruction_split counted = difference(last.split, first.split);
-        cell["params"].update({{"iterations", {first_iterations, last_iterations}}, {"items_per_iteration", items}});
+        // The iterations counted follow from the count itself, so they are the repetition's, not
+        // the cell's params: a pair whose count changed must still match its baseline in `compare`.
+        cell["params"]["items_per_iteration"] = items;
         cell["allocator_identity"] = last.identity;
         const json repetition = {{"status", "ok"},
                                  {"order", job},
+                                 {"iterations", {first_iterations, last_iterations}},
                                  {"metrics", counted_metrics(json::object(), counted, ops)},
                                  {"instructions", instructions_block(counted)}};
         cell.update({{"status", "ok"}, {"reason", nullptr}, {"repetitions", {repetition}}});
@@ -241,7 +245,7 @@ json count_all(const std::string& valgrind, const std::vector<micro_pair>& pairs
         }
     };
     std::vector<std::thread> workers;
-    const std::size_t at_once = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, pairs.size());
+    const std::size_t at_once = std::clamp<std::size_t>(allowed_cpus().size(), 1, pairs.size());
     for (std::size_t w = 0; w < at_once; ++w) workers.emplace_back(work);
     for (auto& worker : workers) worker.join();
     json counted = json::array();
@@ -305,7 +309,12 @@ int micro_count_command(const micro_count_options& options, const std::vector<st
                              {"cells", pairs.size()},
                              {"skipped", left_out}}},
                            {"cells", std::move(cells)}};
-    atomic_write(out / "results.json", document.dump(1) + "\n");
+    try {
+        atomic_write(out / "results.json", document.dump(1) + "\n");
+    } catch (const std::runtime_error& e) {  // a full disk, a folder made read-only meanwhile
+        std::cerr << "allocproof: error: " << e.what() << "\n";
+        return exit_io;
+    }
     const auto counted =
         std::ranges::count_if(document["cells"], [](const json& cell) { return cell["status"] == "ok"; });
     std::cerr << fmt::format("{} of {} pairs counted; results in {}\n", counted, pairs.size(),

@@ -349,7 +349,11 @@ int run_matrix(const run_options& options) {
         } catch (const json::exception& error) {
             throw usage_error(fmt::format("--resume: results.json has no usable plan ({})", error.what()));
         }
-        return run_planned(stored_limits(options, stored["plan"]), request, stored);
+        // The stored request is the run's, whatever this command line asked: the cells' params
+        // (their scale, their simulated caches) are described from it as they were measured.
+        run_options effective = stored_limits(options, stored["plan"]);
+        effective.request = request;
+        return run_planned(effective, request, stored);
     } catch (const json::exception& error) {
         // Only a hand-edited or damaged stored run gets here: the driver writes what it reads.
         throw usage_error(fmt::format("--resume: results.json is malformed ({})", error.what()));
