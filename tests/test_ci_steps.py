@@ -168,22 +168,41 @@ class CiSteps(unittest.TestCase):
                 self.assertNotEqual(failed.returncode, 0)
 
     @unittest.skipUnless(NODE, "Node is not installed (scripts/install-deps.sh installs it)")
-    def test_5_the_comment_posts_the_comparison_on_the_pull_request(self):
+    def test_5_the_comment_posts_the_comparison_and_then_updates_it(self):
         _, posted = self.gate()
         script = step("gate.yml", "gate", "Say it on the pull request")["with"]["script"]
+        # A stand-in for GitHub's client: the pull request's comments so far, and what was called.
         harness = ("const calls = [];\n"
-                   "const github = {rest: {issues: {createComment: async (c) => { calls.push(c); }}}};\n"
-                   "const context = {repo: {owner: 'owner', repo: 'repo'}, issue: {number: 7}};\n"
+                   "const existing = JSON.parse(process.env.EXISTING_COMMENTS);\n"
+                   "const issues = {\n"
+                   "  listComments: async () => ({data: existing}),\n"
+                   "  createComment: async (c) => { calls.push(['create', c]); },\n"
+                   "  updateComment: async (c) => { calls.push(['update', c]); }};\n"
+                   "const github = {rest: {issues},\n"
+                   "  paginate: async (method, parameters) => (await method(parameters)).data};\n"
+                   "const context = {repo: {owner: 'owner', repo: 'repo'}, issue: {number: 7}, sha: 'abc1234'};\n"
                    f"(async () => {{\n{script}\n}})().then(() => console.log(JSON.stringify(calls)),\n"
                    "  (e) => { console.error(e); process.exit(1); });\n")
-        done = subprocess.run([NODE, "-e", harness], cwd=self.workspace, env=self.env, capture_output=True,
-                              text=True, timeout=60)
-        self.assertEqual(done.returncode, 0, done.stderr)
-        calls = json.loads(done.stdout)
-        self.assertEqual(len(calls), 1)
-        self.assertEqual((calls[0]["owner"], calls[0]["repo"], calls[0]["issue_number"]), ("owner", "repo", 7))
-        self.assertIn("threshold 0.02", calls[0]["body"])
-        self.assertIn(posted.strip(), calls[0]["body"])
+
+        def comment(existing: list) -> list:
+            done = subprocess.run([NODE, "-e", harness], cwd=self.workspace, capture_output=True, text=True,
+                                  timeout=60, env=dict(self.env, EXISTING_COMMENTS=json.dumps(existing)))
+            self.assertEqual(done.returncode, 0, done.stderr)
+            return json.loads(done.stdout)
+
+        # The first push: a new comment on the pull request, with the comparison.
+        calls = comment([{"id": 3, "body": "a reviewer's comment"}])
+        self.assertEqual([kind for kind, _ in calls], ["create"])
+        first = calls[0][1]
+        self.assertEqual((first["owner"], first["repo"], first["issue_number"]), ("owner", "repo", 7))
+        self.assertIn("threshold 0.02", first["body"])
+        self.assertIn("commit abc1234", first["body"])
+        self.assertIn(posted.strip(), first["body"])
+        # The next push: that comment brought up to date, not a second one; the reviewer's untouched.
+        calls = comment([{"id": 3, "body": "a reviewer's comment"}, {"id": 9, "body": first["body"]}])
+        self.assertEqual([kind for kind, _ in calls], ["update"])
+        self.assertEqual(calls[0][1]["comment_id"], 9)
+        self.assertEqual(calls[0][1]["body"], first["body"])
 
     def test_6_mains_next_run_adds_to_the_history(self):
         full = self.workspace / "full" / "results.json"
