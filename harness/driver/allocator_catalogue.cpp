@@ -1,5 +1,7 @@
 #include "harness/driver/allocator_catalogue.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -30,6 +32,10 @@ const std::vector<std::string>& global_allocator_names() {
         return out;
     }();
     return names;
+}
+
+std::string allocators_option_help() {
+    return fmt::format("global allocators ({}) or globs, comma-separated", fmt::join(global_allocator_names(), ", "));
 }
 
 const global_allocator* find_global_allocator(std::string_view name) {

@@ -21,6 +21,8 @@ struct global_allocator {
 // In the catalogue's order.
 const std::vector<global_allocator>& global_allocators();
 const std::vector<std::string>& global_allocator_names();
+// The help of an --allocators option: the catalogue's names, and that globs and lists are taken.
+std::string allocators_option_help();
 // nullptr for a name the catalogue does not list.
 const global_allocator* find_global_allocator(std::string_view name);
 // The allocator every real program's figures are read against (glibc's malloc, which a program

@@ -166,10 +166,7 @@ void add_matrix_options(CLI::App& run, run_settings& s) {
     matrix_request& request = s.options.request;
     run.add_option("--workloads,-w", s.workloads, "workload names or globs, comma-separated")->capture_default_str();
     run.add_option("--strategies,-s", s.strategies, "strategy names or globs, comma-separated")->capture_default_str();
-    run.add_option(
-           "--allocators,-a", s.allocators,
-           fmt::format("global allocators ({}) or globs, comma-separated", fmt::join(global_allocator_names(), ", ")))
-        ->capture_default_str();
+    run.add_option("--allocators,-a", s.allocators, allocators_option_help())->capture_default_str();
     run.add_option("--threads,-t", s.threads,
                    "thread counts, comma-separated (default: 1, 2 and the number of CPUs the driver may use; "
                    "with --quick or --scale test: 1,2)");

@@ -264,11 +264,7 @@ CLI::App* add_micro_count_command(CLI::App& app, micro_count_options& options) {
         "count, under callgrind, the instructions per operation of the micro suite's 1-thread pairs: a results "
         "file of counted cells, the same on every run of a build, for `compare` (a gate for CI)");
     command->add_option("--out,-o", options.out, "the folder for results.json")->required();
-    command
-        ->add_option(
-            "--allocators,-a", options.allocators,
-            fmt::format("global allocators ({}) or globs, comma-separated", fmt::join(global_allocator_names(), ", ")))
-        ->capture_default_str();
+    command->add_option("--allocators,-a", options.allocators, allocators_option_help())->capture_default_str();
     command
         ->add_option("--filter", options.filter, "a regular expression a pair's name (pattern/strategy/size) contains")
         ->capture_default_str();
