@@ -77,7 +77,13 @@ void check_conformance(const plan& p, const matrix_request& request, const run_o
             strategies.push_back(cell.strategy);
         }
     }
-    const auto limit = std::chrono::milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
+    // The check does the same work whatever the cells' scale, so it gets at least least_check_seconds:
+    // a --timeout chosen for test-scale cells (2 s) would call a thread-safe strategy's stress check a
+    // deadlock where it is only slow (std's whole check: 1.3 s alone under AddressSanitizer, past 2 s
+    // beside other tests), and refuse a correct strategy.
+    constexpr double least_check_seconds = 30;
+    const auto limit = std::chrono::milliseconds(
+        static_cast<long long>(std::max(options.timeout_seconds, least_check_seconds) * 1000));
     for (const auto& strategy : strategies) {
         if (stop.load()) return;
         std::vector<std::string> argv = {cell_program(allocator).string(), "--allocator", allocator};
